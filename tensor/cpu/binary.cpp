@@ -1,0 +1,112 @@
+// Elementwise binary kernels with NumPy broadcasting.
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "tensor/cpu/loops.h"
+#include "tensor/kernels.h"
+
+namespace focus::kernels {
+
+namespace {
+
+// Arithmetic is computed in the promoted dtype; bool operands count as int64.
+DType arithmetic_dtype(const Tensor& a, const Tensor& b) {
+  DType d = promote_types(a.dtype(), b.dtype());
+  return d == kBool ? kInt64 : d;
+}
+
+template <typename F>
+Tensor arithmetic(const Tensor& a, const Tensor& b, const char* op, F f) {
+  check_defined(a, op);
+  check_defined(b, op);
+  check_same_device(a, b, op);
+  cpu::check_cpu(a, op);
+  Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
+  DType dtype = arithmetic_dtype(a, b);
+  // Operands in another dtype are converted once (rare: mixing int64 and float).
+  Tensor ca = a.dtype() == dtype ? a : contiguous_copy(a, dtype);
+  Tensor cb = b.dtype() == dtype ? b : contiguous_copy(b, dtype);
+  Tensor out = empty(shape, TensorOptions(dtype).with_device(a.device()));
+  cpu::dispatch_all(dtype, op, [&]<typename T>() { cpu::map<T, T, T>(out, [&](T x, T y) { return f(x, y); }, ca, cb); });
+  return out;
+}
+
+template <typename F>
+Tensor comparison(const Tensor& a, const Tensor& b, const char* op, F f) {
+  check_defined(a, op);
+  check_defined(b, op);
+  check_same_device(a, b, op);
+  cpu::check_cpu(a, op);
+  Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
+  DType dtype = promote_types(a.dtype(), b.dtype());
+  Tensor ca = a.dtype() == dtype ? a : contiguous_copy(a, dtype);
+  Tensor cb = b.dtype() == dtype ? b : contiguous_copy(b, dtype);
+  Tensor out = empty(shape, TensorOptions(kBool).with_device(a.device()));
+  cpu::dispatch_all(dtype, op, [&]<typename T>() {
+    cpu::map<bool, T, T>(out, [&](T x, T y) { return static_cast<bool>(f(x, y)); }, ca, cb);
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  return arithmetic(a, b, "add", [](auto x, auto y) { return x + y; });
+}
+Tensor sub(const Tensor& a, const Tensor& b) {
+  return arithmetic(a, b, "sub", [](auto x, auto y) { return x - y; });
+}
+Tensor mul(const Tensor& a, const Tensor& b) {
+  return arithmetic(a, b, "mul", [](auto x, auto y) { return x * y; });
+}
+Tensor div(const Tensor& a, const Tensor& b) {
+  if (!is_floating(a.dtype()) && !is_floating(b.dtype()))  // true division, as in PyTorch
+    return div(contiguous_copy(a, kFloat32), b);
+  return arithmetic(a, b, "div", [](auto x, auto y) { return x / y; });
+}
+Tensor pow(const Tensor& a, const Tensor& b) {
+  return arithmetic(a, b, "pow", [](auto x, auto y) {
+    using T = decltype(x);
+    return static_cast<T>(std::pow(x, y));
+  });
+}
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  return arithmetic(a, b, "maximum", [](auto x, auto y) { return x > y ? x : y; });
+}
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  return arithmetic(a, b, "minimum", [](auto x, auto y) { return x < y ? x : y; });
+}
+Tensor add_scaled(const Tensor& a, const Tensor& b, double alpha) {
+  return arithmetic(a, b, "add_scaled", [alpha](auto x, auto y) {
+    using T = decltype(x);
+    return static_cast<T>(x + static_cast<T>(alpha) * y);
+  });
+}
+
+void add_(const Tensor& a, const Tensor& b) {
+  check_same_device(a, b, "add_");
+  cpu::check_cpu(a, "add_");
+  if (broadcast_shapes(a.shape(), b.shape(), "add_") != a.shape())
+    throw std::invalid_argument(fmt::format("add_: cannot add shape {} into shape {} in place",
+                                            shape_str(b.shape()), shape_str(a.shape())));
+  Tensor cb = b.dtype() == a.dtype() ? b : contiguous_copy(b, a.dtype());
+  cpu::dispatch_all(a.dtype(), "add_", [&]<typename T>() {
+    cpu::map<T, T, T>(a, [](T x, T y) { return static_cast<T>(x + y); }, a, cb);
+  });
+}
+
+Tensor eq(const Tensor& a, const Tensor& b) { return comparison(a, b, "eq", [](auto x, auto y) { return x == y; }); }
+Tensor ne(const Tensor& a, const Tensor& b) { return comparison(a, b, "ne", [](auto x, auto y) { return x != y; }); }
+Tensor lt(const Tensor& a, const Tensor& b) { return comparison(a, b, "lt", [](auto x, auto y) { return x < y; }); }
+Tensor le(const Tensor& a, const Tensor& b) { return comparison(a, b, "le", [](auto x, auto y) { return x <= y; }); }
+Tensor gt(const Tensor& a, const Tensor& b) { return comparison(a, b, "gt", [](auto x, auto y) { return x > y; }); }
+Tensor ge(const Tensor& a, const Tensor& b) { return comparison(a, b, "ge", [](auto x, auto y) { return x >= y; }); }
+Tensor logical_and(const Tensor& a, const Tensor& b) {
+  return comparison(a, b, "logical_and", [](auto x, auto y) { return x && y; });
+}
+Tensor logical_or(const Tensor& a, const Tensor& b) {
+  return comparison(a, b, "logical_or", [](auto x, auto y) { return x || y; });
+}
+
+}  // namespace focus::kernels

@@ -1,0 +1,28 @@
+#pragma once
+#include <cstddef>
+#include <memory>
+
+#include "tensor/device.h"
+
+namespace focus {
+
+/// A block of raw memory that tensors view. CPU memory is 64-byte aligned and
+/// zero-initialised; CUDA memory comes from the CUDA backend's caching allocator.
+class Storage {
+ public:
+  Storage(size_t nbytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t nbytes_ = 0;
+  Device device_;
+};
+
+}  // namespace focus
