@@ -6,6 +6,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/graphviz.h"
 #include "autograd/ops.h"
+#include "tensor/cuda/backend.h"
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
 #include "tensor/print.h"

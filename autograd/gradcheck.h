@@ -48,4 +48,11 @@ std::ostream& operator<<(std::ostream& out, const GradcheckResult& result);
 GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
                           const std::vector<Tensor>& inputs, const GradcheckOptions& options = {});
 
+/// The general form: `fn` reads the given leaves itself (e.g. a layer's own
+/// parameters). Each leaf must be a float64 leaf that requires grad; its .grad is
+/// cleared before and after the check. Names label the report ("fc.weight").
+GradcheckResult gradcheck_leaves(const std::function<Tensor()>& fn,
+                                 const std::vector<std::pair<std::string, Tensor>>& leaves,
+                                 const GradcheckOptions& options = {});
+
 }  // namespace focus

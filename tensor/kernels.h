@@ -64,6 +64,25 @@ Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> m
 Tensor logical_not(const Tensor& x);
 /// x * scale + shift in one pass.
 Tensor affine(const Tensor& x, double scale, double shift);
+/// x > 0 ? x : negative_slope * x
+Tensor leaky_relu(const Tensor& x, double negative_slope);
+// Fused backward passes of the unary ops (same file): one pass over dy's shape
+// and dtype, the saved operands broadcast to it.
+/// dy * (1 - y²), y = tanh(x)
+Tensor tanh_backward(const Tensor& dy, const Tensor& y);
+/// dy * y * (1 - y), y = sigmoid(x)
+Tensor sigmoid_backward(const Tensor& dy, const Tensor& y);
+/// x > 0 ? dy : negative_slope * dy (relu: slope 0, and x may be relu's output)
+Tensor leaky_relu_backward(const Tensor& dy, const Tensor& x, double negative_slope);
+/// dy * (Φ(x) + x φ(x)), the derivative of exact GELU
+Tensor gelu_backward(const Tensor& dy, const Tensor& x);
+/// dy where min <= x <= max, else 0
+Tensor clamp_backward(const Tensor& dy, const Tensor& x, std::optional<double> min, std::optional<double> max);
+/// dy * exponent * x^(exponent - 1)
+Tensor pow_scalar_backward(const Tensor& dy, const Tensor& x, double exponent);
+/// The share of dy that reaches a in maximum(a, b): dy where a > b, dy / 2 on ties, 0 where a < b.
+/// (b's share is maximum_backward(dy, b, a); minimum(a, b) gives a the share maximum_backward(dy, b, a).)
+Tensor maximum_backward(const Tensor& dy, const Tensor& a, const Tensor& b);
 
 // ---- selection (tensor/cpu/where.cpp) ----------------------------------------
 /// cond ? a : b with broadcasting of all three; cond is Bool (or nonzero).
@@ -85,6 +104,11 @@ Tensor argmax(const Tensor& x, int64_t dim, bool keepdim);
 Tensor argmin(const Tensor& x, int64_t dim, bool keepdim);
 /// Broadcast `grad` (reduced shape) back to `shape` and sum it where it was broadcast: sum_to(expand(g), g.shape) == g.
 Tensor sum_to(const Tensor& x, const Shape& shape);
+/// log(sum(exp(x))) over dims, computed as max + log(sum(exp(x - max))) so it never overflows.
+Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim);
+/// Which dims of `shape` a reduction over `dims` covers (empty = all; negative dims count from the
+/// end). Throws naming `op` and the shape for an out-of-range or repeated dim.
+std::vector<bool> reduced_dims_mask(const Shape& shape, const std::vector<int64_t>& dims, const char* op);
 
 // ---- softmax family (tensor/cpu/softmax.cpp) -----------------------------------
 Tensor softmax(const Tensor& x, int64_t dim);

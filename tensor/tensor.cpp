@@ -117,6 +117,16 @@ Tensor& Tensor::copy_(const Tensor& src) {
   return *this;
 }
 
+void Tensor::set_data(const Tensor& other) {
+  TensorImpl& mine = impl();
+  const TensorImpl& theirs = other.impl();
+  mine.storage = theirs.storage;
+  mine.shape = theirs.shape;
+  mine.strides = theirs.strides;
+  mine.offset = theirs.offset;
+  mine.dtype = theirs.dtype;
+}
+
 void check_defined(const Tensor& t, const char* op) {
   if (!t.defined()) throw std::invalid_argument(fmt::format("{}: got an undefined tensor", op));
 }

@@ -102,6 +102,9 @@ class Tensor {
   Tensor& zero_() { return fill_(0.0); }
   /// Copies src (broadcast to this shape, any dtype) into this tensor's memory.
   Tensor& copy_(const Tensor& src);
+  /// Makes every handle of this tensor see `other`'s data, shape and dtype
+  /// (Module::to moves parameters this way, so layers' members stay valid).
+  void set_data(const Tensor& other);
 
   // ---- autograd ---------------------------------------------------------------
   bool requires_grad() const;
