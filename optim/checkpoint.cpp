@@ -1,0 +1,85 @@
+#include "optim/checkpoint.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace focus::optim {
+
+namespace {
+const std::string kOptimizerPrefix = "optimizer.";
+const std::string kOptimizerValue = "optimizer/";
+const std::string kSchedulerValue = "scheduler/";
+const std::string kUserValue = "user/";
+}  // namespace
+
+void save_checkpoint(const std::string& path, const nn::Module& model, const Optimizer& optimizer,
+                     const LRScheduler* scheduler, const Generator* generator, const TrainingState& state) {
+  nn::StateDict tensors = model.state_dict();
+  OptimizerState optimizer_state = optimizer.state_dict();
+  for (const auto& [name, t] : optimizer_state.tensors) tensors.emplace_back(kOptimizerPrefix + name, t);
+
+  nn::Metadata metadata;
+  metadata["format"] = "focus-training-checkpoint-1";
+  metadata["epoch"] = std::to_string(state.epoch);
+  metadata["global_step"] = std::to_string(state.global_step);
+  metadata["best_metric"] = fmt::format("{:.17g}", state.best_metric);
+  for (const auto& [k, v] : optimizer_state.values) metadata[kOptimizerValue + k] = v;
+  if (scheduler)
+    for (const auto& [k, v] : scheduler->state_dict()) metadata[kSchedulerValue + k] = v;
+  if (generator) metadata["rng_state"] = generator->state();
+  for (const auto& [k, v] : state.metadata) metadata[kUserValue + k] = v;
+  nn::save_safetensors(path, tensors, metadata);
+}
+
+TrainingState load_checkpoint(const std::string& path, nn::Module& model, Optimizer& optimizer,
+                              LRScheduler* scheduler, Generator* generator) {
+  nn::SafetensorsContent content = nn::load_safetensors(path);
+  const nn::Metadata& meta = content.metadata;
+  auto get = [&](const std::string& key) -> const std::string& {
+    auto it = meta.find(key);
+    if (it == meta.end()) throw std::invalid_argument(fmt::format("{}: not a training checkpoint (no '{}')", path, key));
+    return it->second;
+  };
+  if (get("format") != "focus-training-checkpoint-1")
+    throw std::invalid_argument(fmt::format("{}: unknown checkpoint format '{}'", path, get("format")));
+
+  nn::StateDict model_tensors;
+  OptimizerState optimizer_state;
+  for (auto& [name, t] : content.tensors) {
+    if (name.rfind(kOptimizerPrefix, 0) == 0)
+      optimizer_state.tensors.emplace_back(name.substr(kOptimizerPrefix.size()), t);
+    else
+      model_tensors.emplace_back(name, t);
+  }
+  TrainingState state;
+  std::map<std::string, std::string> scheduler_state;
+  for (const auto& [k, v] : meta) {
+    if (k.rfind(kOptimizerValue, 0) == 0) optimizer_state.values[k.substr(kOptimizerValue.size())] = v;
+    if (k.rfind(kSchedulerValue, 0) == 0) scheduler_state[k.substr(kSchedulerValue.size())] = v;
+    if (k.rfind(kUserValue, 0) == 0) state.metadata[k.substr(kUserValue.size())] = v;
+  }
+  try {
+    state.epoch = std::stoll(get("epoch"));
+    state.global_step = std::stoll(get("global_step"));
+    state.best_metric = std::stod(get("best_metric"));
+  } catch (const std::logic_error& e) {
+    if (dynamic_cast<const std::invalid_argument*>(&e) && std::string(e.what()).find(path) == 0) throw;
+    throw std::invalid_argument(fmt::format("{}: malformed epoch/step/metric values", path));
+  }
+  if (scheduler && scheduler_state.empty())
+    throw std::invalid_argument(fmt::format("{}: the checkpoint has no scheduler state", path));
+
+  // Everything parsed; now apply (model first: its errors are the most common).
+  try {
+    model.load_state_dict(model_tensors, true);
+    optimizer.load_state_dict(optimizer_state);
+    if (scheduler) scheduler->load_state_dict(scheduler_state);
+    if (generator) generator->set_state(get("rng_state"));
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(fmt::format("{}: {}", path, e.what()));
+  }
+  return state;
+}
+
+}  // namespace focus::optim

@@ -1,0 +1,183 @@
+#include "optim/scheduler.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <stdexcept>
+
+namespace focus::optim {
+
+LRScheduler::LRScheduler(Optimizer& optimizer) : optimizer_(optimizer) {
+  for (const ParamGroup& group : optimizer.param_groups()) base_lrs_.push_back(group.lr);
+}
+
+void LRScheduler::apply(int64_t epoch) {
+  auto& groups = optimizer_.param_groups();
+  for (size_t g = 0; g < groups.size(); ++g) groups[g].lr = lr_at(epoch, base_lrs_[g]);
+}
+
+void LRScheduler::step() { apply(++last_epoch_); }
+
+std::vector<double> LRScheduler::lrs_at(int64_t epoch) const {
+  std::vector<double> out;
+  for (double base : base_lrs_) out.push_back(lr_at(epoch, base));
+  return out;
+}
+
+std::vector<double> LRScheduler::last_lr() const {
+  std::vector<double> out;
+  for (const ParamGroup& group : optimizer_.param_groups()) out.push_back(group.lr);
+  return out;
+}
+
+std::map<std::string, std::string> LRScheduler::state_dict() const {
+  std::map<std::string, std::string> state{{"last_epoch", std::to_string(last_epoch_)}};
+  for (size_t g = 0; g < base_lrs_.size(); ++g) state[fmt::format("base_lr.{}", g)] = fmt::format("{:.17g}", base_lrs_[g]);
+  return state;
+}
+
+void LRScheduler::load_state_dict(const std::map<std::string, std::string>& state) {
+  auto it = state.find("last_epoch");
+  if (it == state.end()) throw std::invalid_argument("LRScheduler::load_state_dict: missing 'last_epoch'");
+  last_epoch_ = std::stoll(it->second);
+  for (size_t g = 0; g < base_lrs_.size(); ++g) {
+    auto b = state.find(fmt::format("base_lr.{}", g));
+    if (b != state.end()) base_lrs_[g] = std::stod(b->second);
+  }
+  apply(last_epoch_);
+}
+
+// ---- StepLR ---------------------------------------------------------------------------
+StepLR::StepLR(Optimizer& optimizer, int64_t step_size, double gamma)
+    : LRScheduler(optimizer), step_size_(step_size), gamma_(gamma) {
+  if (step_size <= 0) throw std::invalid_argument(fmt::format("StepLR: step_size must be positive, got {}", step_size));
+  apply(0);
+}
+
+double StepLR::lr_at(int64_t epoch, double base_lr) const {
+  return base_lr * std::pow(gamma_, static_cast<double>(epoch / step_size_));
+}
+
+// ---- CosineAnnealingLR ------------------------------------------------------------------
+CosineAnnealingLR::CosineAnnealingLR(Optimizer& optimizer, int64_t t_max, double eta_min)
+    : LRScheduler(optimizer), t_max_(t_max), eta_min_(eta_min) {
+  if (t_max <= 0) throw std::invalid_argument(fmt::format("CosineAnnealingLR: T_max must be positive, got {}", t_max));
+  apply(0);
+}
+
+double CosineAnnealingLR::lr_at(int64_t epoch, double base_lr) const {
+  return eta_min_ + (base_lr - eta_min_) * (1 + std::cos(M_PI * static_cast<double>(epoch) / t_max_)) / 2;
+}
+
+// ---- LinearLR -------------------------------------------------------------------------------
+LinearLR::LinearLR(Optimizer& optimizer, double start_factor, double end_factor, int64_t total_iters)
+    : LRScheduler(optimizer), start_factor_(start_factor), end_factor_(end_factor), total_iters_(total_iters) {
+  if (start_factor <= 0 || start_factor > 1 || end_factor < 0 || end_factor > 1 || total_iters <= 0)
+    throw std::invalid_argument("LinearLR: factors must lie in (0, 1] and total_iters must be positive");
+  apply(0);
+}
+
+double LinearLR::lr_at(int64_t epoch, double base_lr) const {
+  double progress = static_cast<double>(std::min(epoch, total_iters_)) / total_iters_;
+  return base_lr * (start_factor_ + (end_factor_ - start_factor_) * progress);
+}
+
+// ---- WarmupCosineLR -----------------------------------------------------------------------------
+WarmupCosineLR::WarmupCosineLR(Optimizer& optimizer, int64_t warmup, int64_t total, double start_factor,
+                               double eta_min)
+    : LRScheduler(optimizer), warmup_(warmup), total_(total), start_factor_(start_factor), eta_min_(eta_min) {
+  if (warmup < 0 || total <= warmup)
+    throw std::invalid_argument(
+        fmt::format("WarmupCosineLR: need 0 <= warmup < total, got warmup {} and total {}", warmup, total));
+  apply(0);
+}
+
+double WarmupCosineLR::lr_at(int64_t epoch, double base_lr) const {
+  if (epoch < warmup_)
+    return base_lr * (start_factor_ + (1 - start_factor_) * static_cast<double>(epoch) / warmup_);
+  double progress = std::min(1.0, static_cast<double>(epoch - warmup_) / static_cast<double>(total_ - warmup_));
+  return eta_min_ + (base_lr - eta_min_) * (1 + std::cos(M_PI * progress)) / 2;
+}
+
+// ---- OneCycleLR -----------------------------------------------------------------------------------
+OneCycleLR::OneCycleLR(Optimizer& optimizer, double max_lr, int64_t total_steps, double pct_start,
+                       double div_factor, double final_div_factor)
+    : LRScheduler(optimizer),
+      total_steps_(total_steps),
+      pct_start_(pct_start),
+      div_factor_(div_factor),
+      final_div_factor_(final_div_factor) {
+  if (total_steps <= 1 || pct_start <= 0 || pct_start >= 1)
+    throw std::invalid_argument("OneCycleLR: need total_steps > 1 and 0 < pct_start < 1");
+  for (double& base : base_lrs_) base = max_lr;
+  apply(0);
+}
+
+double OneCycleLR::lr_at(int64_t step, double max_lr) const {
+  // Cosine from `start` to `end` as pct goes 0 → 1.
+  auto anneal = [](double start, double end, double pct) { return end + (start - end) / 2 * (std::cos(M_PI * pct) + 1); };
+  double initial = max_lr / div_factor_, min_lr = initial / final_div_factor_;
+  double warm_end = pct_start_ * static_cast<double>(total_steps_) - 1;
+  double last = static_cast<double>(total_steps_ - 1);
+  double s = static_cast<double>(std::min(step, total_steps_ - 1));
+  if (s <= warm_end) return anneal(initial, max_lr, s / warm_end);
+  return anneal(max_lr, min_lr, (s - warm_end) / (last - warm_end));
+}
+
+// ---- ReduceLROnPlateau ------------------------------------------------------------------------------
+ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, Mode mode, double factor, int64_t patience,
+                                     double threshold, int64_t cooldown, double min_lr)
+    : optimizer_(optimizer),
+      mode_(mode),
+      factor_(factor),
+      threshold_(threshold),
+      min_lr_(min_lr),
+      patience_(patience),
+      cooldown_(cooldown),
+      best_(mode == Mode::Min ? INFINITY : -INFINITY) {
+  if (factor >= 1.0 || factor <= 0) throw std::invalid_argument("ReduceLROnPlateau: factor must be in (0, 1)");
+}
+
+bool ReduceLROnPlateau::improved(double metric) const {
+  return mode_ == Mode::Min ? metric < best_ * (1 - threshold_) : metric > best_ * (1 + threshold_);
+}
+
+void ReduceLROnPlateau::step(double metric) {
+  ++last_epoch_;
+  if (improved(metric)) {
+    best_ = metric;
+    num_bad_epochs_ = 0;
+  } else {
+    ++num_bad_epochs_;
+  }
+  if (cooldown_counter_ > 0) {
+    --cooldown_counter_;
+    num_bad_epochs_ = 0;  // bad epochs during cooldown do not count
+  }
+  if (num_bad_epochs_ > patience_) {
+    for (ParamGroup& group : optimizer_.param_groups()) group.lr = std::max(group.lr * factor_, min_lr_);
+    cooldown_counter_ = cooldown_;
+    num_bad_epochs_ = 0;
+  }
+}
+
+std::map<std::string, std::string> ReduceLROnPlateau::state_dict() const {
+  return {{"best", fmt::format("{:.17g}", best_)},
+          {"num_bad_epochs", std::to_string(num_bad_epochs_)},
+          {"cooldown_counter", std::to_string(cooldown_counter_)},
+          {"last_epoch", std::to_string(last_epoch_)}};
+}
+
+void ReduceLROnPlateau::load_state_dict(const std::map<std::string, std::string>& state) {
+  auto get = [&](const char* key) {
+    auto it = state.find(key);
+    if (it == state.end()) throw std::invalid_argument(fmt::format("ReduceLROnPlateau::load_state_dict: missing '{}'", key));
+    return it->second;
+  };
+  best_ = std::stod(get("best"));
+  num_bad_epochs_ = std::stoll(get("num_bad_epochs"));
+  cooldown_counter_ = std::stoll(get("cooldown_counter"));
+  last_epoch_ = std::stoll(get("last_epoch"));
+}
+
+}  // namespace focus::optim
