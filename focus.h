@@ -15,6 +15,8 @@
 #include "nn/module.h"
 #include "nn/serialize.h"
 #include "optim/adam.h"
+#include "optim/metrics.h"
+#include "optim/progress.h"
 #include "optim/checkpoint.h"
 #include "optim/clip_grad.h"
 #include "optim/optimizer.h"
