@@ -1,6 +1,7 @@
 #pragma once
 // Stateless forms of the layers (focus::nn::functional), one header per family.
 #include "nn/functional/activation.h"
+#include "nn/functional/attention.h"
 #include "nn/functional/conv.h"
 #include "nn/functional/dropout.h"
 #include "nn/functional/embedding.h"

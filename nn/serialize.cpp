@@ -12,6 +12,8 @@
 #include <random>
 #include <stdexcept>
 
+#include <fmt/ranges.h>
+
 #include "nn/json.h"
 #include "tensor/kernels.h"
 
@@ -74,7 +76,7 @@ void save_safetensors(const std::string& path, const StateDict& tensors, const M
     header += "\"__metadata__\":{";
     bool first = true;
     for (const auto& [key, value] : metadata) {
-      header += (first ? "" : ",") + json::quote(key) + ":" + json::quote(value);
+      header += fmt::format("{}{}:{}", first ? "" : ",", json::quote(key), json::quote(value));
       first = false;
     }
     header += "}";
@@ -87,8 +89,7 @@ void save_safetensors(const std::string& path, const StateDict& tensors, const M
     if (!c.device().is_cpu()) c = c.to(kCPU);
     if (!c.is_contiguous()) c = kernels::contiguous_copy(c);
     int64_t bytes = c.numel() * static_cast<int64_t>(element_size(c.dtype()));
-    std::string shape;
-    for (size_t d = 0; d < c.shape().size(); ++d) shape += (d ? "," : "") + std::to_string(c.shape()[d]);
+    std::string shape = fmt::format("{}", fmt::join(c.shape(), ","));
     header += fmt::format("{}{}:{{\"dtype\":\"{}\",\"shape\":[{}],\"data_offsets\":[{},{}]}}",
                           header.size() > 1 ? "," : "", json::quote(name), safetensors_dtype(c.dtype()), shape,
                           offset, offset + bytes);

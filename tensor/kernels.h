@@ -90,7 +90,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
 
 // ---- reductions (tensor/cpu/reduce.cpp) ---------------------------------------
-// `dims` empty means all dims. Sums of int64/bool give int64.
+// `dims` empty means all dims. Sums of int64/bool give int64, their means float32.
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim);
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim);
 /// Variance with `correction` (1 = unbiased, like torch.var's default).
@@ -137,6 +137,94 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
 /// A copy of `x` with src's slices added at rows index[i] of dim (index_select's adjoint).
 Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+
+// ---- LSTM gates (tensor/cpu/lstm.cpp) ------------------------------------------------
+// One LSTM step's elementwise work, fused. All tensors contiguous, one floating dtype;
+// gates are [B, 4H] rows in PyTorch's order i | f | g | o, the rest [B, H].
+/// In place: gates (+ bias [4H], if defined) become σ(i), σ(f), tanh(g), σ(o); writes
+/// c_new = f⊙c + i⊙g, tanh_c_new = tanh(c_new) and h_new = o⊙tanh_c_new.
+void lstm_gates_forward(const Tensor& gates, const Tensor& bias, const Tensor& c, const Tensor& h_new,
+                        const Tensor& c_new, const Tensor& tanh_c_new);
+/// From the activated gates, the old c and tanh(c_new): the gradients of the
+/// pre-activation gates (d_gates [B, 4H]) and of the old cell (dc), given dh_new and dc_new.
+void lstm_gates_backward(const Tensor& gates, const Tensor& c, const Tensor& tanh_c_new, const Tensor& dh_new,
+                         const Tensor& dc_new, const Tensor& d_gates, const Tensor& dc);
+
+// ---- layer norm and softmax cross-entropy, fused (tensor/cpu/layer_norm.cpp, tensor/cpu/cross_entropy.cpp)
+/// y = (x − mean) · rstd · weight + bias over rows of `normalized_numel` trailing elements, with the
+/// per-row mean and rstd = 1/√(var + eps) (population variance) as [rows]. weight/bias may be undefined.
+struct LayerNormForward { Tensor output, mean, rstd; };
+LayerNormForward layer_norm(const Tensor& x, int64_t normalized_numel, const Tensor& weight, const Tensor& bias,
+                            double eps);
+/// Gradients of layer_norm for x, weight [D] and bias [D] (only those asked for), from the forward's rstd.
+struct LayerNormGrads { Tensor input, weight, bias; };
+LayerNormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& rstd, const Tensor& weight,
+                                   bool need_input, bool need_weight, bool need_bias);
+/// Per-position loss of log_softmax + NLL over dim 1 of logits [N, C, d...] for int64 target [N, d...]
+/// (weight [C] optional; ignored positions give 0), and the per-position log-sum-exp (float64) for the backward.
+std::pair<Tensor, Tensor> softmax_cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight,
+                                                int64_t ignore_index, double label_smoothing);
+/// dlogits = dloss · (softmax − smoothed, weighted one-hot); zero at ignored positions.
+Tensor softmax_cross_entropy_backward(const Tensor& dloss, const Tensor& logits, const Tensor& target,
+                                      const Tensor& weight, const Tensor& logsumexp, int64_t ignore_index,
+                                      double label_smoothing);
+
+// ---- convolution (tensor/cpu/conv.cpp) --------------------------------------------------
+/// Geometry of a 2-D convolution. Padding may differ before (top, left) and after
+/// (bottom, right): padding='same' with an even kernel pads one more after, as PyTorch does.
+struct Conv2dParams {
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t groups = 1;
+};
+/// y [N, C_out, H_out, W_out] = input [N, C_in, H, W] cross-correlated with weight
+/// [C_out, C_in/groups, kH, kW], plus bias [C_out] (may be undefined), where
+/// H_out = (H + pad_top + pad_bottom − dilation_h·(kH − 1) − 1) / stride_h + 1 (W likewise).
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv2dParams& params);
+/// Gradients of conv2d; those not asked for are left undefined.
+struct Conv2dGrads {
+  Tensor input, weight, bias;
+};
+Conv2dGrads conv2d_backward(const Tensor& grad_output, const Tensor& input, const Tensor& weight,
+                            const Conv2dParams& params, bool need_input, bool need_weight, bool need_bias);
+
+// ---- pooling (tensor/cpu/pool.cpp) -------------------------------------------------------
+/// A pooling window over [N, C, H, W]: kernel, stride and padding, (height, width) each.
+struct Pool2dParams {
+  int64_t kernel_h = 1, kernel_w = 1;
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_h = 0, pad_w = 0;
+};
+/// Window maxima (padding is −∞, NaN wins) and their int64 positions h·W + w in
+/// the input plane (PyTorch's indices): {y [N, C, H_out, W_out], indices, same shape}.
+std::pair<Tensor, Tensor> max_pool2d(const Tensor& input, const Pool2dParams& params);
+/// dx [input_shape]: each dy goes to the position its window's maximum came from (overlaps add).
+Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices, const Shape& input_shape);
+/// Window means; count_include_pad divides by the whole window, padding included (PyTorch's
+/// default), otherwise by the number of input elements inside it.
+Tensor avg_pool2d(const Tensor& input, const Pool2dParams& params, bool count_include_pad);
+Tensor avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape, const Pool2dParams& params,
+                           bool count_include_pad);
+/// Means over windows [⌊i·H/H_out⌋, ⌈(i+1)·H/H_out⌉) (PyTorch's formula; W likewise): [N, C, H_out, W_out].
+Tensor adaptive_avg_pool2d(const Tensor& input, int64_t output_h, int64_t output_w);
+Tensor adaptive_avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape);
+
+// ---- batch normalisation (tensor/cpu/batch_norm.cpp) ---------------------------------------
+/// Per-channel {mean, biased variance} of x [N, C, *] over every dim but 1 (two passes).
+std::pair<Tensor, Tensor> batch_norm_stats(const Tensor& input);
+/// y = (x − mean[c]) · invstd[c] · weight[c] + bias[c]; weight and bias may be undefined.
+Tensor batch_norm_apply(const Tensor& input, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
+                        const Tensor& bias);
+/// Gradients of batch_norm_apply with x̂ = (x − mean)·invstd: dweight = Σ dy·x̂, dbias = Σ dy,
+/// and dx = γ·invstd·(dy − Σdy/M − x̂·Σ(dy·x̂)/M) when mean and invstd are the batch's own
+/// statistics (`batch_stats`), else γ·invstd·dy. Those not asked for are left undefined.
+struct BatchNormGrads {
+  Tensor input, weight, bias;
+};
+BatchNormGrads batch_norm_backward(const Tensor& grad_output, const Tensor& input, const Tensor& mean,
+                                   const Tensor& invstd, const Tensor& weight, bool batch_stats, bool need_input,
+                                   bool need_weight, bool need_bias);
 
 // ---- random (tensor/cpu/random.cpp) ----------------------------------------------
 /// Bool mask, true with probability p.

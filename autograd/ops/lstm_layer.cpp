@@ -1,0 +1,238 @@
+// lstm_layer: one LSTM layer in one direction over a whole sequence, as ONE op.
+//
+// Speed: the input part of every step's gates, x_t·W_ihᵀ, does not depend on the
+// state, so it is computed for all T steps at once, as one [T·B, I] × [I, 4H]
+// GEMM straight into the gate buffer; what is left per step is one h·W_hhᵀ GEMM
+// (added onto that buffer) and the fused gate pass (kernels::lstm_gates_forward).
+// Backward mirrors it: per step one d_gates·W_hh GEMM, then the weight gradients
+// and dx as single GEMMs over all T·B rows.
+//
+// Why not one lstm_cell per step: backward would then slice the [T, B, 4H] gate
+// input per step (a select's backward materialises a full-size gradient, T times
+// over), and dW_hh = Σ_t d_gates_tᵀ·h_{t−1} would be T thin GEMMs added up.
+//
+// Variable lengths (padded batches) follow PyTorch's packed sequences: at a step
+// t ≥ lengths[b], row b keeps its state unchanged and outputs zeros, so h_n is the
+// state after each sequence's own last step, and a reverse pass starts each
+// sequence at its own last real step.
+#include <fmt/format.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include "autograd/ops.h"
+#include "tensor/kernels.h"
+
+namespace focus {
+
+namespace {
+
+Tensor contiguous_or_self(const Tensor& t) { return t.is_contiguous() ? t : kernels::contiguous_copy(t); }
+
+// Rows whose sequence has ended by time t (t >= length): their state passes through.
+std::vector<int64_t> padded_rows(const std::vector<int64_t>& lengths, int64_t t) {
+  std::vector<int64_t> rows;
+  for (size_t b = 0; b < lengths.size(); ++b)
+    if (t >= lengths[b]) rows.push_back(static_cast<int64_t>(b));
+  return rows;
+}
+
+// For the listed rows of [B, width] contiguous buffers: each `carried` destination
+// row becomes a copy of its source row, and the `zeroed` row becomes zero.
+void carry_padded_rows(const std::vector<int64_t>& rows, const std::vector<std::pair<Tensor, Tensor>>& carried,
+                       const Tensor& zeroed) {
+  for (const auto& [dst, src] : carried) {
+    const size_t row_bytes = static_cast<size_t>(dst.shape()[1]) * element_size(dst.dtype());
+    for (int64_t row : rows)
+      std::memcpy(static_cast<char*>(dst.data_ptr()) + row * row_bytes,
+                  static_cast<const char*>(src.data_ptr()) + row * row_bytes, row_bytes);
+  }
+  const size_t row_bytes = static_cast<size_t>(zeroed.shape()[1]) * element_size(zeroed.dtype());
+  for (int64_t row : rows) std::memset(static_cast<char*>(zeroed.data_ptr()) + row * row_bytes, 0, row_bytes);
+}
+
+// [T, B, n] viewed as the [T·B, n] matrix the GEMMs over all steps work on.
+Tensor rows_of(const Tensor& t) { return views::reshape_view(t, {t.shape()[0] * t.shape()[1], t.shape()[2]}); }
+
+// Everything forward keeps for backward, indexed by time t (not by step).
+struct Saved {
+  Tensor input;       // (T, B, I) contiguous
+  Tensor gates;       // (T, B, 4H) activated gates σ(i), σ(f), tanh(g), σ(o)
+  Tensor h_prev;      // (T, B, H) the hidden state entering the step at time t
+  Tensor c_prev;      // (T, B, H) the cell state entering it
+  Tensor tanh_c_new;  // (T, B, H) tanh of the cell state it produced
+};
+
+class LSTMLayerBackward : public Node {
+ public:
+  LSTMLayerBackward(Saved saved, Tensor weight_ih, Tensor weight_hh, std::vector<int64_t> lengths, bool reverse)
+      : saved_(std::move(saved)),
+        weight_ih_(std::move(weight_ih)),
+        weight_hh_(std::move(weight_hh)),
+        lengths_(std::move(lengths)),
+        reverse_(reverse) {}
+  std::string name() const override { return "LSTMLayerBackward"; }
+
+  // forward, per step at time t (t = 0..T−1, or T−1..0 when reverse):
+  //   gates_t = x_t·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh;  (h, c) ← lstm gates(gates_t, c);  output[t] = h
+  //   (padded rows: state unchanged, output[t] = 0)
+  // so, walking the steps backwards from dh = dh_n, dc = dc_n:
+  //   (d_gates[t], dc) = lstm gates backward(dh + d_output[t], dc)   (B, 4H), (B, H): see lstm_cell.cpp
+  //   dh = d_gates[t]·W_hh                                            (B, H)
+  //   (padded rows: d_gates[t] = 0; dh and dc pass through unchanged; output[t] = 0 there gets no gradient)
+  // and then, for what all steps share, one GEMM each over the T·B rows:
+  //   dx = d_gates·W_ih (T, B, I);  dW_ih = d_gatesᵀ·x (4H, I);  dW_hh = d_gatesᵀ·h_prev (4H, H)
+  //   db_ih = db_hh = Σ_{t,b} d_gates (4H);  dh0 = dh;  dc0 = dc
+  std::vector<Tensor> backward(const std::vector<Tensor>& grad_outputs) override {
+    const Tensor d_output = contiguous_or_self(grad_outputs[0]);
+    const int64_t T = saved_.gates.shape()[0], B = saved_.gates.shape()[1], H = saved_.gates.shape()[2] / 4;
+    const TensorOptions options(saved_.gates.dtype());
+    Tensor d_gates = empty({T, B, 4 * H}, options);
+    // dh and dc ping-pong between two buffers each: a step reads one and writes the other.
+    Tensor dh = kernels::contiguous_copy(grad_outputs[1]), dh_next = empty({B, H}, options);
+    Tensor dc = kernels::contiguous_copy(grad_outputs[2]), dc_next = empty({B, H}, options);
+
+    for (int64_t step = T - 1; step >= 0; --step) {
+      const int64_t t = reverse_ ? T - 1 - step : step;
+      const Tensor dh_total = kernels::add(dh, views::select(d_output, 0, t));  // h fed output[t] and the next step
+      Tensor d_gates_t = views::select(d_gates, 0, t);
+      kernels::lstm_gates_backward(views::select(saved_.gates, 0, t), views::select(saved_.c_prev, 0, t),
+                                   views::select(saved_.tanh_c_new, 0, t), dh_total, dc, d_gates_t, dc_next);
+      kernels::gemm(d_gates_t, false, weight_hh_, false, dh_next, 1.0, 0.0);
+      const std::vector<int64_t> padded = padded_rows(lengths_, t);
+      if (!padded.empty()) carry_padded_rows(padded, {{dh_next, dh}, {dc_next, dc}}, d_gates_t);
+      std::swap(dh, dh_next);
+      std::swap(dc, dc_next);
+    }
+
+    std::vector<Tensor> grads(7);
+    const Tensor d_gate_rows = rows_of(d_gates);
+    if (needs_input_grad(0)) grads[0] = kernels::matmul(d_gates, weight_ih_);
+    if (needs_input_grad(1)) grads[1] = dh;
+    if (needs_input_grad(2)) grads[2] = dc;
+    if (needs_input_grad(3)) grads[3] = kernels::matmul(views::transpose(d_gate_rows, 0, 1), rows_of(saved_.input));
+    if (needs_input_grad(4)) grads[4] = kernels::matmul(views::transpose(d_gate_rows, 0, 1), rows_of(saved_.h_prev));
+    if (needs_input_grad(5) || needs_input_grad(6)) {
+      Tensor d_bias = kernels::sum(d_gates, {0, 1}, false);
+      if (needs_input_grad(5)) grads[5] = d_bias;
+      if (needs_input_grad(6)) grads[6] = d_bias;
+    }
+    return grads;
+  }
+
+ private:
+  Saved saved_;
+  Tensor weight_ih_, weight_hh_;
+  std::vector<int64_t> lengths_;  // empty: every sequence spans all T steps
+  bool reverse_;
+};
+
+void check_layer_args(const Tensor& input, const Tensor& h0, const Tensor& c0, const Tensor& weight_ih,
+                      const Tensor& weight_hh, const Tensor& bias_ih, const Tensor& bias_hh, const Tensor& lengths) {
+  const char* op = "lstm_layer";
+  for (const Tensor* t : {&input, &h0, &c0, &weight_ih, &weight_hh}) check_defined(*t, op);
+  auto shapes = [&] {
+    return fmt::format("input {}, h0 {}, c0 {}, weight_ih {}, weight_hh {}, bias_ih {}, bias_hh {}",
+                       shape_str(input.shape()), shape_str(h0.shape()), shape_str(c0.shape()),
+                       shape_str(weight_ih.shape()), shape_str(weight_hh.shape()),
+                       bias_ih.defined() ? shape_str(bias_ih.shape()) : "none",
+                       bias_hh.defined() ? shape_str(bias_hh.shape()) : "none");
+  };
+  if (input.dim() != 3 || h0.dim() != 2)
+    throw std::invalid_argument(fmt::format(
+        "{}: expected input [T, B, I], h0 and c0 [B, H], weight_ih [4H, I], weight_hh [4H, H], biases [4H]; got {}",
+        op, shapes()));
+  const int64_t T = input.shape()[0], B = input.shape()[1], I = input.shape()[2], H = h0.shape()[1];
+  if (T == 0 || B == 0)
+    throw std::invalid_argument(fmt::format("{}: expected a non-empty sequence and batch, got {}", op, shapes()));
+  const bool ok = h0.shape()[0] == B && c0.shape() == h0.shape() && weight_ih.shape() == Shape{4 * H, I} &&
+                  weight_hh.shape() == Shape{4 * H, H} && (!bias_ih.defined() || bias_ih.shape() == Shape{4 * H}) &&
+                  (!bias_hh.defined() || bias_hh.shape() == Shape{4 * H});
+  if (!ok)
+    throw std::invalid_argument(
+        fmt::format("{}: with input [T={}, B={}, I={}] and h0 [B, H={}], expected h0 and c0 [{}, {}], weight_ih "
+                    "[{}, {}], weight_hh [{}, {}], biases [{}]; got {}",
+                    op, T, B, I, H, B, H, 4 * H, I, 4 * H, H, 4 * H, shapes()));
+  for (const Tensor* t : {&h0, &c0, &weight_ih, &weight_hh, &bias_ih, &bias_hh}) {
+    if (!t->defined()) continue;
+    check_same_device(input, *t, op);
+    if (t->dtype() != input.dtype())
+      throw std::invalid_argument(fmt::format("{}: expected all operands to be {} like the input, got {}", op,
+                                              dtype_name(input.dtype()), dtype_name(t->dtype())));
+  }
+  if (!is_floating(input.dtype()))
+    throw std::invalid_argument(
+        fmt::format("{}: expected float32 or float64 tensors, got {}", op, dtype_name(input.dtype())));
+  if (lengths.defined()) {
+    if (lengths.dtype() != kInt64 || lengths.shape() != Shape{B})
+      throw std::invalid_argument(fmt::format("{}: expected lengths to be an int64 tensor of shape [{}], got {} {}",
+                                              op, B, dtype_name(lengths.dtype()), shape_str(lengths.shape())));
+    for (int64_t length : lengths.to_vector<int64_t>())
+      if (length < 1 || length > T)
+        throw std::invalid_argument(
+            fmt::format("{}: every length must be in [1, {}] (the sequence length T), got {}", op, T, length));
+  }
+}
+
+}  // namespace
+
+std::tuple<Tensor, Tensor, Tensor> lstm_layer(const Tensor& input, const Tensor& h0, const Tensor& c0,
+                                              const Tensor& weight_ih, const Tensor& weight_hh,
+                                              const Tensor& bias_ih, const Tensor& bias_hh, const Tensor& lengths,
+                                              bool reverse) {
+  check_layer_args(input, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, lengths);
+  const int64_t T = input.shape()[0], B = input.shape()[1], H = h0.shape()[1];
+  const TensorOptions options(input.dtype());
+  std::vector<int64_t> lengths_list;
+  if (lengths.defined()) {
+    lengths_list = lengths.to_vector<int64_t>();
+    bool all_full = true;
+    for (int64_t length : lengths_list) all_full = all_full && length == T;
+    if (all_full) lengths_list.clear();  // nothing is padded: skip the bookkeeping
+  }
+
+  Saved saved;
+  saved.input = save(contiguous_or_self(input));
+  saved.gates = empty({T, B, 4 * H}, options);
+  saved.h_prev = empty({T, B, H}, options);
+  saved.c_prev = empty({T, B, H}, options);
+  saved.tanh_c_new = empty({T, B, H}, options);
+  Tensor output = empty({T, B, H}, options);
+  Tensor h_n = empty({B, H}, options), c_n = empty({B, H}, options);
+  Tensor bias;  // the two biases only ever appear summed
+  if (bias_ih.defined() && bias_hh.defined())
+    bias = kernels::add(bias_ih, bias_hh);
+  else if (bias_ih.defined() || bias_hh.defined())
+    bias = contiguous_or_self(bias_ih.defined() ? bias_ih : bias_hh);
+
+  // The input's share of every step's gates, in one GEMM: [T·B, I] @ [I, 4H].
+  kernels::gemm(rows_of(saved.input), false, weight_ih, true, rows_of(saved.gates), 1.0, 0.0);
+
+  const int64_t first = reverse ? T - 1 : 0;
+  kernels::copy(views::select(saved.h_prev, 0, first), h0);
+  kernels::copy(views::select(saved.c_prev, 0, first), c0);
+  for (int64_t step = 0; step < T; ++step) {
+    const int64_t t = reverse ? T - 1 - step : step;
+    const bool last = step == T - 1;
+    const int64_t t_next = reverse ? t - 1 : t + 1;
+    Tensor gates_t = views::select(saved.gates, 0, t);
+    Tensor h = views::select(saved.h_prev, 0, t), c = views::select(saved.c_prev, 0, t);
+    Tensor h_out = views::select(output, 0, t);
+    // The next step's state goes where that step will look for it.
+    Tensor h_next = last ? h_n : views::select(saved.h_prev, 0, t_next);
+    Tensor c_next = last ? c_n : views::select(saved.c_prev, 0, t_next);
+
+    kernels::gemm(h, false, weight_hh, true, gates_t, 1.0, 1.0);
+    kernels::lstm_gates_forward(gates_t, bias, c, h_out, c_next, views::select(saved.tanh_c_new, 0, t));
+    kernels::copy(h_next, h_out);
+    const std::vector<int64_t> padded = padded_rows(lengths_list, t);
+    if (!padded.empty()) carry_padded_rows(padded, {{h_next, h}, {c_next, c}}, h_out);
+  }
+
+  if (any_requires_grad({input, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh}))
+    connect(std::make_shared<LSTMLayerBackward>(saved, save(weight_ih), save(weight_hh), lengths_list, reverse),
+            {input, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh}, {output, h_n, c_n});
+  return {output, h_n, c_n};
+}
+
+}  // namespace focus

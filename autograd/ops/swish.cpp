@@ -1,0 +1,32 @@
+// swish(x) = x·σ(x) (also called SiLU): the worked example of docs/new-layer.md (route b: a
+// new op with its own backward). The composite x * sigmoid(x) computes the same thing with
+// three nodes and three saved tensors; one node, saving x and σ(x), is the point of an op.
+#include "autograd/ops.h"
+#include "tensor/kernels.h"
+
+namespace focus {
+
+namespace {
+class SwishBackward : public Node {
+ public:
+  SwishBackward(Tensor x, Tensor s) : x_(std::move(x)), s_(std::move(s)) {}
+  std::string name() const override { return "SwishBackward"; }
+  // forward: y = x σ(x); product rule with σ' = σ(1 − σ):
+  // dy/dx = σ(x) + x σ(x)(1 − σ(x)) = σ(x)(1 + x(1 − σ(x))), so dx = dy ⊙ that   (x.shape).
+  std::vector<Tensor> backward(const std::vector<Tensor>& grad_outputs) override {
+    return {grad_outputs[0] * s_ * (1.0 + x_ * (1.0 - s_))};  // backward runs without recording a graph
+  }
+
+ private:
+  Tensor x_, s_;
+};
+}  // namespace
+
+Tensor swish(const Tensor& x) {
+  Tensor s = kernels::sigmoid(x);
+  Tensor y = kernels::mul(x, s);
+  if (any_requires_grad({x})) connect(std::make_shared<SwishBackward>(save(x), save(s)), {x}, {y});
+  return y;
+}
+
+}  // namespace focus

@@ -1,0 +1,60 @@
+// LSTM throughput, the setting of bench/torch/bench_lstm.py: one layer, batch 64,
+// input 256, hidden 256, sequence length 20, float32, 2 threads. Reports forward
+// + backward (input and all parameters need gradients) and inference-only forward
+// in tokens (time steps × batch) per second; results go to bench/RESULTS.md.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <vector>
+
+#include "autograd/ops.h"
+#include "nn/layers/lstm.h"
+#include "tensor/parallel.h"
+
+using namespace focus;
+
+namespace {
+
+// Median seconds per call of f over `iterations`, after `warmup` untimed calls.
+template <typename F>
+double median_seconds(int warmup, int iterations, F&& f) {
+  for (int i = 0; i < warmup; ++i) f();
+  std::vector<double> times;
+  for (int i = 0; i < iterations; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    f();
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
+  const int iterations = argc > 2 ? std::atoi(argv[2]) : 50;
+  set_num_threads(threads);
+  const int64_t T = 20, B = 64, I = 256, H = 256;
+  manual_seed(0);
+  nn::LSTM lstm(nn::LSTMOptions(I, H));
+  Tensor x = randn({T, B, I}).requires_grad_();
+  Tensor grad_output = randn({T, B, H});
+
+  const double train = median_seconds(5, iterations, [&] {
+    lstm.zero_grad();
+    x.set_grad({});
+    lstm(x).output.backward(grad_output);
+  });
+  const double inference = median_seconds(5, iterations, [&] {
+    NoGradGuard no_grad;
+    lstm(x);
+  });
+  const double tokens = static_cast<double>(T * B);
+  fmt::print("focus LSTM (T={}, B={}, I={}, H={}, 1 layer, float32, {} threads)\n", T, B, I, H, threads);
+  fmt::print("  forward+backward: {:7.2f} ms/iter  {:9.0f} tokens/s\n", train * 1e3, tokens / train);
+  fmt::print("  forward (no grad): {:6.2f} ms/iter  {:9.0f} tokens/s\n", inference * 1e3, tokens / inference);
+  return 0;
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/python3
+"""PyTorch reference for bench/bench_conv.cpp: Conv2d forward and forward+backward
+GFLOP/s on the CIFAR-10 example's shapes, CPU, 2 threads.
+
+Run with Debian's torch:  /usr/bin/python3 bench/torch/bench_conv.py
+The first layer's input (images) needs no gradient, the second's does, as in training.
+"""
+import sys
+import time
+
+import torch
+
+torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
+torch.manual_seed(0)
+
+# (in_channels, out_channels, size, batch); 3x3 kernels, stride 1, 'same' padding.
+CASES = [(cin, cout, hw, n) for (cin, cout) in [(3, 32), (32, 64)] for hw in (32, 16) for n in (32, 128)]
+
+
+def best_seconds(fn, min_time=1.0, min_reps=10):
+    """The fastest of at least min_reps calls and min_time seconds, after a warm-up call.
+    The minimum, not the median: on a shared machine other processes only ever add time."""
+    fn()  # warm up (allocator, oneDNN primitive cache)
+    times = []
+    start = time.perf_counter()
+    while len(times) < min_reps or time.perf_counter() - start < min_time:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, mkldnn {torch.backends.mkldnn.is_available()}")
+print(f"{'shape':34s} {'fwd ms':>8s} {'fwd GF/s':>9s} {'f+b ms':>8s} {'f+b GF/s':>9s}")
+for cin, cout, hw, n in CASES:
+    conv = torch.nn.Conv2d(cin, cout, 3, padding=1)
+    x = torch.randn(n, cin, hw, hw)
+    x.requires_grad_(cin != 3)
+    macs = n * cout * hw * hw * cin * 9
+    fwd_flops = 2 * macs
+    # backward: dW always, dX when the input needs it (db is negligible)
+    fb_flops = fwd_flops * (3 if x.requires_grad else 2)
+
+    def fwd():
+        with torch.no_grad():
+            conv(x)
+
+    def fwd_bwd():
+        y = conv(x)
+        y.backward(torch.ones_like(y))
+
+    t_f = best_seconds(fwd)
+    t_fb = best_seconds(fwd_bwd)
+    name = f"{cin}->{cout} {hw}x{hw} batch {n}"
+    print(f"{name:34s} {t_f * 1e3:8.2f} {fwd_flops / t_f / 1e9:9.1f} {t_fb * 1e3:8.2f} {fb_flops / t_fb / 1e9:9.1f}")

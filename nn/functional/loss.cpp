@@ -1,0 +1,138 @@
+#include "nn/functional/loss.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+#include <vector>
+
+#include "autograd/ops.h"
+#include "tensor/kernels.h"
+
+namespace focus::nn::functional {
+
+namespace {
+
+// Σ over non-ignored targets of weight[target] (1 each without weights): what PyTorch's
+// mean divides by, so a batch with padding averages over its real targets only.
+double target_weight_total(const Tensor& target, const Tensor& weight, int64_t ignore_index) {
+  NoGradGuard no_grad;
+  std::vector<int64_t> targets = target.to(kCPU).to_vector<int64_t>();
+  std::vector<double> weights = weight.defined() ? weight.to(kCPU).to_vector<double>() : std::vector<double>();
+  double total = 0;
+  for (int64_t t : targets)
+    if (t != ignore_index) total += weights.empty() ? 1.0 : weights[t];
+  return total;
+}
+
+Tensor reduce(const Tensor& losses, Reduction reduction, double mean_denominator) {
+  switch (reduction) {
+    case Reduction::None: return losses;
+    case Reduction::Sum: return focus::sum(losses);
+    case Reduction::Mean: return focus::div(focus::sum(losses), scalar_tensor(mean_denominator, losses.dtype()));
+  }
+  return losses;
+}
+
+Tensor reduce(const Tensor& losses, Reduction reduction) {
+  switch (reduction) {
+    case Reduction::None: return losses;
+    case Reduction::Sum: return focus::sum(losses);
+    case Reduction::Mean: return focus::mean(losses);
+  }
+  return losses;
+}
+
+// An unbatched input [C] with a 0-d target is a batch of one: returns (input, target) with a
+// batch dim added, or the arguments themselves.
+std::pair<Tensor, Tensor> batched(const Tensor& input, const Tensor& target, const char* op) {
+  check_defined(input, op);
+  check_defined(target, op);
+  if (input.dim() != 1) return {input, target};
+  if (target.dim() != 0)
+    throw std::invalid_argument(fmt::format("{}: unbatched input of shape {} needs a 0-d target, got shape {}", op,
+                                            shape_str(input.shape()), shape_str(target.shape())));
+  return {focus::unsqueeze(input, 0), views::unsqueeze(target, 0)};
+}
+
+Tensor unbatched(const Tensor& loss, const Tensor& input, Reduction reduction) {
+  return input.dim() == 1 && reduction == Reduction::None ? focus::squeeze(loss, 0) : loss;
+}
+
+}  // namespace
+
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& options) {
+  auto [logits, labels] = batched(input, target, "cross_entropy");
+  Tensor losses =
+      focus::softmax_cross_entropy(logits, labels, options.weight(), options.ignore_index(), options.label_smoothing());
+  const double denominator = options.reduction() == Reduction::Mean
+                                 ? target_weight_total(labels, options.weight(), options.ignore_index())
+                                 : 1.0;
+  return unbatched(reduce(losses, options.reduction(), denominator), input, options.reduction());
+}
+
+Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions& options) {
+  auto [log_probs, labels] = batched(input, target, "nll_loss");
+  if (log_probs.dim() < 2 || !is_floating(log_probs.dtype()))
+    throw std::invalid_argument(fmt::format("nll_loss: input must be float log-probabilities [N, C, ...], got {} {}",
+                                            dtype_name(log_probs.dtype()), shape_str(log_probs.shape())));
+  if (labels.dtype() != kInt64)
+    throw std::invalid_argument(
+        fmt::format("nll_loss: target must hold int64 class indices, got {}", dtype_name(labels.dtype())));
+  Shape expected{log_probs.size(0)};
+  expected.insert(expected.end(), log_probs.shape().begin() + 2, log_probs.shape().end());
+  if (labels.shape() != expected)
+    throw std::invalid_argument(
+        fmt::format("nll_loss: target of shape {} does not match input of shape {} (expected {})",
+                    shape_str(labels.shape()), shape_str(log_probs.shape()), shape_str(expected)));
+  const int64_t classes = log_probs.size(1), ignore = options.ignore_index();
+  const Tensor& weight = options.weight();
+  if (weight.defined() && (weight.shape() != Shape{classes} || weight.dtype() != log_probs.dtype()))
+    throw std::invalid_argument(fmt::format("nll_loss: weight must be a {} tensor of shape [{}], got {} of shape {}",
+                                            dtype_name(log_probs.dtype()), classes, dtype_name(weight.dtype()),
+                                            shape_str(weight.shape())));
+  for (int64_t t : labels.to(kCPU).to_vector<int64_t>())
+    if (t != ignore && (t < 0 || t >= classes))
+      throw std::out_of_range(fmt::format("nll_loss: target {} is out of range for {} classes", t, classes));
+
+  // Ignored targets are read at class 0 (any valid index) and then weighted by 0.
+  const TensorOptions int_options = TensorOptions(kInt64).with_device(labels.device());
+  const TensorOptions float_options = TensorOptions(log_probs.dtype()).with_device(log_probs.device());
+  Tensor is_ignored = kernels::eq(labels, full({}, static_cast<double>(ignore), int_options));
+  Tensor safe = kernels::where(is_ignored, zeros({}, int_options), labels);
+  Tensor flat_safe = views::reshape_view(safe, {safe.numel()});  // where() returns a fresh contiguous tensor
+  Tensor position_weight = weight.defined()
+                               ? views::reshape_view(kernels::index_select(weight, 0, flat_safe), safe.shape())
+                               : ones(safe.shape(), float_options);
+  position_weight = kernels::where(is_ignored, zeros({}, float_options), position_weight);
+
+  Tensor picked = focus::squeeze(focus::gather(log_probs, 1, views::unsqueeze(safe, 1)), 1);
+  Tensor losses = focus::mul(focus::neg(picked), position_weight);
+  const double denominator = options.reduction() == Reduction::Mean ? target_weight_total(labels, weight, ignore) : 1.0;
+  return unbatched(reduce(losses, options.reduction(), denominator), input, options.reduction());
+}
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
+  check_defined(input, "mse_loss");
+  check_defined(target, "mse_loss");
+  if (input.shape() != target.shape())
+    throw std::invalid_argument(fmt::format("mse_loss: input of shape {} and target of shape {} differ",
+                                            shape_str(input.shape()), shape_str(target.shape())));
+  Tensor diff = focus::sub(input, target);
+  return reduce(focus::mul(diff, diff), reduction);
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                        const BCEWithLogitsOptions& options) {
+  Tensor losses = focus::sigmoid_cross_entropy(input, target, options.pos_weight());
+  if (options.weight().defined()) {
+    losses = focus::mul(losses, options.weight());
+    if (losses.shape() != input.shape())
+      throw std::invalid_argument(
+          fmt::format("binary_cross_entropy_with_logits: weight of shape {} does not broadcast "
+                      "to the input's shape {}",
+                      shape_str(options.weight().shape()), shape_str(input.shape())));
+  }
+  return reduce(losses, options.reduction());
+}
+
+}  // namespace focus::nn::functional

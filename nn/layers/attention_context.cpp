@@ -1,0 +1,53 @@
+#include "nn/layers/attention_context.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <stdexcept>
+
+#include "autograd/ops.h"
+#include "tensor/kernels.h"
+
+namespace focus::nn {
+
+void check_attention_inputs(const std::string& layer, const Tensor& query, int64_t query_dim, const Tensor& keys,
+                            const std::string& keys_name, int64_t key_dim, const Tensor& values, const Tensor& mask) {
+  if ((query.dim() != 2 && query.dim() != 3) || query.size(-1) != query_dim)
+    throw std::invalid_argument(fmt::format("{}: expected query of shape [B, {}] or [B, Lq, {}], got {}", layer,
+                                            query_dim, query_dim, shape_str(query.shape())));
+  if (keys.dim() != 3 || (key_dim >= 0 && keys.size(2) != key_dim))
+    throw std::invalid_argument(fmt::format("{}: expected {} of shape [B, Lk, {}], got {}", layer, keys_name,
+                                            key_dim >= 0 ? std::to_string(key_dim) : std::string("D"),
+                                            shape_str(keys.shape())));
+  if (keys.size(0) != query.size(0))
+    throw std::invalid_argument(fmt::format("{}: query {} and {} {} have different batch sizes", layer,
+                                            shape_str(query.shape()), keys_name, shape_str(keys.shape())));
+  if (values.dim() != 3 || values.size(0) != keys.size(0) || values.size(1) != keys.size(1))
+    throw std::invalid_argument(fmt::format("{}: values {} must be [B, Lk, Dv] with the B and Lk of {} {}", layer,
+                                            shape_str(values.shape()), keys_name, shape_str(keys.shape())));
+  if (!mask.defined()) return;
+  if (mask.dtype() != kBool || mask.shape() != Shape{keys.size(0), keys.size(1)})
+    throw std::invalid_argument(fmt::format("{}: mask must be bool [{}, {}] (true = real position) for {} {}, got {} {}",
+                                            layer, keys.size(0), keys.size(1), keys_name, shape_str(keys.shape()),
+                                            dtype_name(mask.dtype()), shape_str(mask.shape())));
+  // A row with nothing to attend to has no softmax (0/0): refuse it rather than let NaN through.
+  std::vector<int64_t> real = sum(mask.to(kInt64), {1}).to_vector<int64_t>();
+  for (size_t b = 0; b < real.size(); ++b)
+    if (real[b] == 0)
+      throw std::invalid_argument(
+          fmt::format("{}: row {} of the mask has no real position to attend to (all false)", layer, b));
+}
+
+Tensor query_as_sequence(const Tensor& query) { return query.dim() == 2 ? query.unsqueeze(1) : query; }
+
+AttentionContext attend(const Tensor& scores, const Tensor& values, const Tensor& mask, bool one_step) {
+  Tensor masked = scores;
+  if (mask.defined())  // [B, Lk] → [B, 1, Lk], broadcast over the queries
+    masked = masked_fill(scores, kernels::logical_not(mask).unsqueeze(1), -INFINITY);
+  Tensor weights = softmax(masked, 2);       // [B, Lq, Lk]
+  Tensor context = matmul(weights, values);  // [B, Lq, Lk]·[B, Lk, Dv] → [B, Lq, Dv]
+  if (one_step) return {context.squeeze(1), weights.squeeze(1)};
+  return {context, weights};
+}
+
+}  // namespace focus::nn

@@ -1,0 +1,32 @@
+#pragma once
+// What AdditiveAttention and LuongAttention share: the checks of their inputs and the
+// step after the scores (mask, softmax over the keys, weighted sum of the values). The
+// layers differ only in how they score a query against a key.
+#include <string>
+
+#include "tensor/tensor.h"
+
+namespace focus::nn {
+
+/// What an encoder-decoder attention layer returns (`auto [context, weights] = attn(q, k, v);`).
+struct AttentionContext {
+  Tensor context;  ///< [B, Dv] for a query [B, Dq], [B, Lq, Dv] for a query [B, Lq, Dq]
+  Tensor weights;  ///< [B, Lk] or [B, Lq, Lk]; rows sum to 1, exactly 0 at masked positions
+};
+
+/// Throws std::invalid_argument, naming `layer` and the shapes involved, unless query is [B, Dq] or
+/// [B, Lq, Dq] with Dq = query_dim, keys [B, Lk, key_dim] (`keys_name` says what they are: "keys",
+/// "projected keys"), values [B, Lk, Dv], and mask (when defined) bool [B, Lk] with a real position in
+/// every row. key_dim < 0 skips the check of keys' last dim.
+void check_attention_inputs(const std::string& layer, const Tensor& query, int64_t query_dim, const Tensor& keys,
+                            const std::string& keys_name, int64_t key_dim, const Tensor& values, const Tensor& mask);
+
+/// The query as [B, Lq, Dq]: a one-step query [B, Dq] becomes [B, 1, Dq] (a view).
+Tensor query_as_sequence(const Tensor& query);
+
+/// scores [B, Lq, Lk] → weights = softmax over Lk with masked keys (mask false) at −∞, so their weight
+/// and gradient are exactly 0 → context = weights · values [B, Lq, Dv]. `one_step` drops the Lq = 1 dim
+/// again from both results (for a query that was [B, Dq]).
+AttentionContext attend(const Tensor& scores, const Tensor& values, const Tensor& mask, bool one_step);
+
+}  // namespace focus::nn
