@@ -15,4 +15,8 @@ fi
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release "${cuda_flag[@]}" "$@"
 cmake --build "$build_dir" -j "$jobs"
 cd "$build_dir"
+# Test programs run side by side, each with its own OpenMP team: waiting threads
+# must sleep, not spin, or the teams starve each other (a 2-thread parallel region
+# then costs tens of milliseconds instead of microseconds).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 ctest --output-on-failure -j "$jobs" --timeout 900

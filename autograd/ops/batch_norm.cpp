@@ -22,7 +22,8 @@ class BatchNormBackward : public Node {
   //          x, y [N, C, *]; μ, σ⁻¹ = 1/√(var + eps), γ, β [C]
   // so dβ = Σ dy and dγ = Σ dy·x̂ (sums over everything but C).
   // Training (μ, var are the batch's biased statistics, functions of x): with dx̂ = γ·dy,
-  //    dx = σ⁻¹/M · (M·dx̂ − Σdx̂ − x̂·Σ(dx̂·x̂)) = (γσ⁻¹)/M · (M·dy − Σdy − x̂·Σ(dy·x̂))
+  //    dx = σ⁻¹/M · (M·dx̂ − Σdx̂ − x̂·Σ(dx̂·x̂))
+  //       = (γσ⁻¹)/M · (M·dy − Σdy − x̂·Σ(dy·x̂))
   //    (the Σ terms are the gradient flowing through μ and through var).
   // Evaluation (running statistics are constants): dx = γ·σ⁻¹·dy.
   std::vector<Tensor> backward(const std::vector<Tensor>& grad_outputs) override {

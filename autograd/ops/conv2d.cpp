@@ -12,7 +12,8 @@ class Conv2dBackward : public Node {
       : input_(save(input)), weight_(save(weight)), params_(params) {}
   std::string name() const override { return "Conv2dBackward"; }
 
-  // forward: y[n, o, i, j] = b[o] + Σ_{c, p, q} w[o, c, p, q] · x[n, g·Cg + c, i·s − pad + p·d, j·s − pad + q·d]
+  // forward: y[n, o, i, j] = b[o] + Σ_{c, p, q} w[o, c, p, q] · x[n, g·Cg + c, i·s − pad + p·d,
+  //                                                                 j·s − pad + q·d]
   //          x [N, C, H, W], w [O, Cg, kH, kW] (Cg = C / groups, g = o's group), y [N, O, OH, OW]
   // Per image and group this is y = W @ col (W [Og, Cg·kH·kW], col = im2col(x) [Cg·kH·kW, OH·OW]), so
   //    dW = Σ_n dy_n @ col_nᵀ        [Og, OH·OW] @ [OH·OW, Cg·kH·kW], summed over the batch

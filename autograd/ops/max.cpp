@@ -13,7 +13,7 @@ class MaxBackward : public Node {
   std::string name() const override { return name_; }
   // forward: y = x[..., indices, ...] along dim, the first maximum (minimum) of each slice   x: (B, N) → y: (B)
   // so dx = dy at that index and 0 elsewhere: scatter_add of dy into zeros like x.         (B, N)
-  // Only the element that won gets the gradient, ties included (amax shares it instead).
+  // On ties only the first maximum, the one `indices` names, gets the gradient (amax shares it instead).
   std::vector<Tensor> backward(const std::vector<Tensor>& grad_outputs) override {
     const Tensor& dy = grad_outputs[0];
     if (input_shape_.empty()) return {dy};  // max of a 0-d tensor is the tensor

@@ -1,6 +1,6 @@
 // swish(x) = x·σ(x) (also called SiLU): the worked example of docs/new-layer.md (route b: a
-// new op with its own backward). The composite x * sigmoid(x) computes the same thing with
-// three nodes and three saved tensors; one node, saving x and σ(x), is the point of an op.
+// new op with its own backward). The composite x * sigmoid(x) computes the same thing with two
+// nodes whose backwards make two passes; one node with the derivative worked out makes one.
 #include "autograd/ops.h"
 #include "tensor/kernels.h"
 

@@ -12,7 +12,8 @@ class VarBackward : public Node {
       : x_(std::move(x)), reduced_(std::move(reduced)), dims_(std::move(dims)), correction_(correction),
         keepdim_(keepdim) {}
   std::string name() const override { return "VarBackward"; }
-  // forward: y = Σ (x - m)² / (N - c), m = mean of x over the reduced dims     x: (B, C, H, W) → y: (C) for {0, 2, 3}
+  // forward: y = Σ (x - m)² / (N - c), m = mean of x over the reduced dims
+  //          x: (B, C, H, W) → y: (C) for dims {0, 2, 3}
   // so dx = dy * 2 (x - m) / (N - c): the terms through m cancel, since Σ (x - m) = 0.   (B, C, H, W)
   std::vector<Tensor> backward(const std::vector<Tensor>& grad_outputs) override {
     const Tensor& dy = grad_outputs[0];

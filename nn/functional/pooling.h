@@ -9,7 +9,8 @@
 
 namespace focus::nn::functional {
 
-/// Window maxima of input [N, C, H, W] → [N, C, H_out, W_out], H_out = ⌊(H + 2·padding − kernel) / stride⌋ + 1.
+/// Window maxima of input [N, C, H, W] → [N, C, H_out, W_out],
+/// H_out = ⌊(H + 2·padding − kernel) / stride⌋ + 1.
 /// stride defaults to kernel_size; padding (−∞, at most half the kernel) defaults to 0.
 Tensor max_pool2d(const Tensor& input, Size2 kernel_size, std::optional<Size2> stride = std::nullopt,
                   Size2 padding = 0);

@@ -27,9 +27,9 @@ void check_attention_inputs(const std::string& layer, const Tensor& query, int64
                                             shape_str(values.shape()), keys_name, shape_str(keys.shape())));
   if (!mask.defined()) return;
   if (mask.dtype() != kBool || mask.shape() != Shape{keys.size(0), keys.size(1)})
-    throw std::invalid_argument(fmt::format("{}: mask must be bool [{}, {}] (true = real position) for {} {}, got {} {}",
-                                            layer, keys.size(0), keys.size(1), keys_name, shape_str(keys.shape()),
-                                            dtype_name(mask.dtype()), shape_str(mask.shape())));
+    throw std::invalid_argument(fmt::format("{}: mask must be bool [{}, {}] (true = real position) for {} {}, "
+                                            "got {} {}", layer, keys.size(0), keys.size(1), keys_name,
+                                            shape_str(keys.shape()), dtype_name(mask.dtype()), shape_str(mask.shape())));
   // A row with nothing to attend to has no softmax (0/0): refuse it rather than let NaN through.
   std::vector<int64_t> real = sum(mask.to(kInt64), {1}).to_vector<int64_t>();
   for (size_t b = 0; b < real.size(); ++b)

@@ -11,7 +11,8 @@ namespace focus::nn {
 BatchNorm2d::BatchNorm2d(const BatchNorm2dOptions& options) : options(options) {
   const int64_t C = options.num_features();
   if (C <= 0) throw std::invalid_argument(fmt::format("BatchNorm2d: num_features must be positive, got {}", C));
-  if (options.eps() <= 0) throw std::invalid_argument(fmt::format("BatchNorm2d: eps must be positive, got {}", options.eps()));
+  if (options.eps() <= 0)
+    throw std::invalid_argument(fmt::format("BatchNorm2d: eps must be positive, got {}", options.eps()));
   if (options.affine()) {
     weight = register_parameter("weight", ones({C}));
     bias = register_parameter("bias", zeros({C}));

@@ -135,8 +135,10 @@ __attribute__((target("avx2,fma"))) std::pair<double, double> grad_sums_avx2(con
   for (; i + 16 <= n; i += 16)
     for (int h = 0; h < 2; ++h) {
       const __m256 g = _mm256_loadu_ps(dy + i + 8 * h), v = _mm256_loadu_ps(x + i + 8 * h);
-      const __m256d g_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(g)), g_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(g, 1));
-      const __m256d v_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v)), v_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+      const __m256d g_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(g));
+      const __m256d g_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(g, 1));
+      const __m256d v_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+      const __m256d v_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
       sum[2 * h] = _mm256_add_pd(sum[2 * h], g_lo);
       sum[2 * h + 1] = _mm256_add_pd(sum[2 * h + 1], g_hi);
       dot[2 * h] = _mm256_fmadd_pd(g_lo, _mm256_sub_pd(v_lo, s), dot[2 * h]);

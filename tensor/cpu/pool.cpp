@@ -131,7 +131,8 @@ __attribute__((target("avx2"))) int64_t max_pool_run_avx2(const PlaneGeometry& g
             _mm256_blendv_ps(_mm256_castsi256_ps(best_at), _mm256_castsi256_ps(at), take));
       }
     _mm256_storeu_ps(out + ow, best);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + ow), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(best_at)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + ow),
+                        _mm256_cvtepi32_epi64(_mm256_castsi256_si128(best_at)));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + ow + 4),
                         _mm256_cvtepi32_epi64(_mm256_extracti128_si256(best_at, 1)));
   }
@@ -320,8 +321,8 @@ std::pair<Tensor, Tensor> max_pool2d(const Tensor& input, const Pool2dParams& pa
 
 Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices, const Shape& input_shape) {
   check_defined(indices, "max_pool2d_backward");
-  if (input_shape.size() != 4 || indices.dtype() != kInt64 || indices.dim() != 4 || indices.shape()[0] != input_shape[0] ||
-      indices.shape()[1] != input_shape[1])
+  if (input_shape.size() != 4 || indices.dtype() != kInt64 || indices.dim() != 4 ||
+      indices.shape()[0] != input_shape[0] || indices.shape()[1] != input_shape[1])
     throw std::invalid_argument(fmt::format("max_pool2d_backward: int64 indices of shape [N, C, H_out, W_out] and "
                                             "a 4-D input shape expected, got {} indices of shape {} for input {}",
                                             dtype_name(indices.dtype()), shape_str(indices.shape()),

@@ -211,7 +211,8 @@ void row_reduce(const T* x, const ReduceLoop& loop, const Op& op) {
   if (threads > 1 && loop.outer_count < threads && loop.outer_count * per_output >= 2 * kGrain) {
     // Few, long reductions (a full sum): split each one among the threads. Rows
     // are cut into pieces too when there are not enough of them to go round.
-    int64_t pieces = rows >= 4 * threads ? 1 : std::clamp<int64_t>(4 * threads / rows, 1, std::max<int64_t>(1, n / 1024));
+    int64_t pieces =
+        rows >= 4 * threads ? 1 : std::clamp<int64_t>(4 * threads / rows, 1, std::max<int64_t>(1, n / 1024));
     int64_t units = rows * pieces;
     auto partial = std::make_unique<Acc[]>(threads);  // not a vector: vector<bool> packs bits, and threads write here
     Odometer output(loop.outer, 0);
@@ -229,7 +230,8 @@ void row_reduce(const T* x, const ReduceLoop& loop, const Op& op) {
   int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(per_output, 1));
   parallel_for(0, loop.outer_count, grain, [&](int64_t b, int64_t e) {
     Odometer output(loop.outer, b);
-    for (int64_t o = b; o < e; ++o, output.next()) op.write(output.out, reduce_units(output.in, output.out, 0, rows, 1));
+    for (int64_t o = b; o < e; ++o, output.next())
+      op.write(output.out, reduce_units(output.in, output.out, 0, rows, 1));
   });
 }
 
@@ -336,7 +338,8 @@ struct SumOp {
     for (; r + 4 <= rows; r += 4) {
       const T *p0 = p + r * rs, *p1 = p0 + rs, *p2 = p1 + rs, *p3 = p2 + rs;
       for (int64_t j = 0; j < n; ++j)
-        acc[j] += (static_cast<Acc>(p0[j]) + static_cast<Acc>(p1[j])) + (static_cast<Acc>(p2[j]) + static_cast<Acc>(p3[j]));
+        acc[j] += (static_cast<Acc>(p0[j]) + static_cast<Acc>(p1[j])) +
+                  (static_cast<Acc>(p2[j]) + static_cast<Acc>(p3[j]));
     }
     for (; r < rows; ++r)
       for (int64_t j = 0; j < n; ++j) acc[j] += static_cast<Acc>(p[r * rs + j]);
@@ -394,7 +397,9 @@ struct SumExpOp {
   Acc identity() const { return 0.0; }
   Acc row(const T* p, int64_t n, int64_t, int64_t o, Acc acc) const {
     const T s = shift[o];
-    return acc + lane_sum<double>(p, n, [s](T v) FOCUS_LAMBDA_INLINE { return static_cast<double>(cpu::exp_of(v - s)); });
+    return acc + lane_sum<double>(p, n, [s](T v) FOCUS_LAMBDA_INLINE {
+             return static_cast<double>(cpu::exp_of(v - s));
+           });
   }
   void cols(Acc* acc, const T* p, int64_t n, int64_t rows, int64_t rs, int64_t, int64_t o, int64_t os) const {
     const T* s = shift + o;

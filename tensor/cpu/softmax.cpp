@@ -93,7 +93,9 @@ void softmax_forward(const T* x, T* y, const RowLayout& l) {
       T* yr = y + o * n;
       const T max = cpu::lane_extremum<true>(xr, n);
       if constexpr (Log) {
-        double sum = cpu::lane_sum<double>(xr, n, [max](T v) FOCUS_LAMBDA_INLINE { return static_cast<double>(cpu::exp_of(v - max)); });
+        double sum = cpu::lane_sum<double>(xr, n, [max](T v) FOCUS_LAMBDA_INLINE {
+          return static_cast<double>(cpu::exp_of(v - max));
+        });
         // (x - max) - log Σ, in this order: max + log Σ would round away log Σ when |max| is large.
         const T log_sum = static_cast<T>(std::log(sum));
         for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - max) - log_sum;

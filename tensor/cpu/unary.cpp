@@ -122,6 +122,7 @@ T bound_as(std::optional<double> bound, bool lower) {
 
 /// Φ(x), the standard normal CDF, as erfc(-x / √2) / 2 rather than (1 + erf(x / √2)) / 2:
 /// for x << 0 the latter cancels (1 - 0.9973...) and loses most digits of the small result.
+/// (Float64 only: float32 uses cpu::normal_at_f32.)
 template <typename T>
 T normal_cdf(T x) {
   return T(0.5) * std::erfc(-x * T(std::numbers::sqrt2 / 2));
@@ -263,7 +264,10 @@ Tensor sigmoid(const Tensor& x) {
 
 Tensor gelu(const Tensor& x) {
   // The exact x Φ(x), not the tanh approximation.
-  return float_unary(x, "gelu", [](auto v) { return v * normal_cdf(v); });
+  return float_unary(x, "gelu", [](auto v) FOCUS_LAMBDA_INLINE {
+    if constexpr (std::is_same_v<decltype(v), float>) return v * cpu::normal_at_f32(v).cdf;  // vectorised
+    else return v * normal_cdf(v);
+  });
 }
 
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
@@ -339,11 +343,16 @@ Tensor leaky_relu_backward(const Tensor& dy, const Tensor& x, double negative_sl
 
 Tensor gelu_backward(const Tensor& dy, const Tensor& x) {
   // d/dx x Φ(x) = Φ(x) + x φ(x), with φ(x) = e^(-x²/2) / √(2π)
-  return backward_map("gelu_backward", dy, x, [](auto g, auto v) {
+  return backward_map("gelu_backward", dy, x, [](auto g, auto v) FOCUS_LAMBDA_INLINE {
     using T = decltype(g);
-    constexpr T inv_sqrt_2pi = T(std::numbers::inv_sqrtpi * std::numbers::sqrt2 / 2);
-    T pdf = inv_sqrt_2pi * std::exp(T(-0.5) * v * v);
-    return g * (normal_cdf(v) + v * pdf);
+    if constexpr (std::is_same_v<T, float>) {
+      const cpu::NormalAt normal = cpu::normal_at_f32(v);
+      return g * (normal.cdf + v * normal.pdf);
+    } else {
+      constexpr T inv_sqrt_2pi = T(std::numbers::inv_sqrtpi * std::numbers::sqrt2 / 2);
+      T pdf = inv_sqrt_2pi * std::exp(T(-0.5) * v * v);
+      return g * (normal_cdf(v) + v * pdf);
+    }
   });
 }
 

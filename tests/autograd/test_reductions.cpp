@@ -218,7 +218,8 @@ TEST_CASE("argmax: indices of the first maximum, never a gradient", "[autograd][
 
 TEST_CASE("reductions name the op and the shape for bad dims", "[autograd][reduce]") {
   Tensor x = input({2, 3}, 18);
-  REQUIRE_THROWS_WITH(sum(x, {0, 0}), Catch::Contains("sum: dim 0 appears more than once in dims [0, 0] (tensor of shape [2, 3])"));
+  REQUIRE_THROWS_WITH(sum(x, {0, 0}),
+                      Catch::Contains("sum: dim 0 appears more than once in dims [0, 0] (tensor of shape [2, 3])"));
   REQUIRE_THROWS_WITH(sum(x, {1, -1}), Catch::Contains("sum: dim 1 appears more than once"));
   REQUIRE_THROWS_WITH(mean(x, {2}), Catch::Contains("mean: dim 2 is out of range for a tensor of shape [2, 3]"));
   REQUIRE_THROWS_WITH(var(x, {-3}), Catch::Contains("var: dim -3 is out of range for a tensor of shape [2, 3]"));

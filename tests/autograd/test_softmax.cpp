@@ -208,8 +208,10 @@ TEST_CASE("softmax and log_softmax reject a bad dim or dtype", "[autograd][softm
   Tensor x = zeros({2, 3, 4});
   REQUIRE_THROWS_WITH(softmax(x, 3), Catch::Contains("softmax: dim 3 is out of range for a tensor of shape [2, 3, 4]"));
   REQUIRE_THROWS_WITH(softmax(x, -4), Catch::Contains("softmax: dim -4 is out of range"));
-  REQUIRE_THROWS_WITH(log_softmax(x, 5), Catch::Contains("log_softmax: dim 5 is out of range for a tensor of shape [2, 3, 4]"));
-  REQUIRE_THROWS_WITH(softmax(zeros({3}, kInt64), 0), Catch::Contains("softmax: expected a float32 or float64 tensor, got int64"));
+  REQUIRE_THROWS_WITH(log_softmax(x, 5),
+                      Catch::Contains("log_softmax: dim 5 is out of range for a tensor of shape [2, 3, 4]"));
+  REQUIRE_THROWS_WITH(softmax(zeros({3}, kInt64), 0),
+                      Catch::Contains("softmax: expected a float32 or float64 tensor, got int64"));
   REQUIRE_THROWS_WITH(log_softmax(zeros({3}, kBool), 0),
                       Catch::Contains("log_softmax: expected a float32 or float64 tensor, got bool"));
 }

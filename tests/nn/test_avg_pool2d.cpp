@@ -41,7 +41,8 @@ void for_each_window(const Shape& shape, const Window& w, bool count_include_pad
             const int64_t h = oh * w.sh - w.ph + i, c = ow * w.sw - w.pw + j;
             if (h >= 0 && h < H && c >= 0 && c < W) inside.push_back(p * H * W + h * W + c);
           }
-        const double divisor = count_include_pad ? static_cast<double>(w.kh * w.kw) : static_cast<double>(inside.size());
+        const double divisor =
+            count_include_pad ? static_cast<double>(w.kh * w.kw) : static_cast<double>(inside.size());
         f(out, inside, divisor);
       }
 }

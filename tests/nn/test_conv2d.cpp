@@ -198,7 +198,8 @@ TEST_CASE("conv2d forward by hand", "[conv2d]") {
   Tensor w = tensor({1, 10, 100, 1000}, {1, 1, 2, 2});
   Tensor y = conv2d(x, w, tensor({0.5}), {2, 2}, {1, 1});
   // Windows start at (−1, −1), (−1, 1), (1, −1), (1, 1):
-  //   [0 0; 0 1] → 1000·1, [0 0; 2 3] → 100·2 + 1000·3, [0 4; 0 7] → 10·4 + 1000·7, [5 6; 8 9] → 5 + 60 + 800 + 9000
+  //   [0 0; 0 1] → 1000·1,   [0 0; 2 3] → 100·2 + 1000·3,
+  //   [0 4; 0 7] → 10·4 + 1000·7,   [5 6; 8 9] → 5 + 60 + 800 + 9000
   REQUIRE(y.shape() == Shape{1, 1, 2, 2});
   REQUIRE(y.to_vector<double>() == std::vector<double>{1000.5, 3200.5, 7040.5, 9865.5});
 }
@@ -220,7 +221,8 @@ TEST_CASE("conv2d backward matches the direct-loop gradients", "[conv2d]") {
         Grads want = naive_conv_backward(c, t.x, t.w, dy);
         // dW sums N·OH·OW products (up to 4800): float32 rounding grows like the square root of the count.
         const Geometry geo = geometry(c);
-        const double tol = dtype == kFloat32 ? 3e-6 * std::sqrt(static_cast<double>(c.N * geo.OH * geo.OW)) : 1e-12;
+        const double terms = static_cast<double>(c.N * geo.OH * geo.OW);
+        const double tol = dtype == kFloat32 ? 3e-6 * std::sqrt(terms) : 1e-12;
         require_close(t.x.grad(), want.dx, tol);
         require_close(t.w.grad(), want.dw, tol);
         if (t.b.defined()) require_close(t.b.grad(), want.db, tol);

@@ -2,6 +2,7 @@
 // the fused cross-entropy against the composite log_softmax + gather version
 // (values and gradients, with weights, ignore_index and label smoothing), numerical
 // gradchecks, extreme logits, reductions and error messages.
+// binary_cross_entropy_with_logits runs on the fused op autograd/ops/sigmoid_cross_entropy.cpp.
 #include <catch2/catch.hpp>
 #include <cmath>
 

@@ -131,7 +131,7 @@ double ulp_error(float got, double exact) {
 }
 }  // namespace
 
-TEST_CASE("float32 exp, tanh and sigmoid are accurate over the whole range", "[elementwise]") {
+TEST_CASE("float32 exp, tanh, sigmoid and gelu are accurate over the whole range", "[elementwise]") {
   // The float32 kernels are vec_math.h's vectorised ones, not libm's: sweep them against double-precision
   // std:: math, through the subnormal results of exp (x < -87.3) and its overflow to inf (x > 88.72).
   const int64_t n = 1 << 20;
@@ -150,6 +150,26 @@ TEST_CASE("float32 exp, tanh and sigmoid are accurate over the whole range", "[e
   CHECK(worst_exp <= 2);
   CHECK(worst_sigmoid <= 3);
   CHECK(worst_tanh <= 3);
+  // GELU into the subnormal range of its tail, and its derivative,
+  // whose error is measured against |Φ(x)| + |x φ(x)|: the sum cancels to 0 at x ≈ -0.75.
+  Tensor gx = linspace(-16, 12, n, kFloat32);
+  std::vector<float> gs = gx.to_vector<float>(), gelu = kernels::gelu(gx).to_vector<float>();
+  std::vector<float> slope = kernels::gelu_backward(ones({n}), gx).to_vector<float>();
+  double worst_gelu = 0, worst_slope = 0, worst_tail = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double v = gs[i];
+    double cdf = 0.5 * std::erfc(-v / std::numbers::sqrt2), pdf = std::exp(-v * v / 2) / std::sqrt(2 * std::numbers::pi);
+    if (cdf >= 1e-36)
+      worst_gelu = std::max(worst_gelu, ulp_error(gelu[i], v * cdf));
+    else  // Φ(x) is near or in float32's subnormal range (x < -12.5): a few ulp of precision go with it
+      worst_tail = std::max(worst_tail, ulp_error(gelu[i], v * cdf));
+    double scale = std::abs(cdf) + std::abs(v * pdf);
+    if (scale > 1e-30)
+      worst_slope = std::max(worst_slope, std::abs(slope[i] - (cdf + v * pdf)) / scale / std::ldexp(1.0, -24));
+  }
+  CHECK(worst_gelu <= 8);
+  CHECK(worst_tail <= 16);
+  CHECK(worst_slope <= 16);
   // The ends: overflow, underflow, saturation, NaN.
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   Tensor ends = from_vector(std::vector<float>{-inf, -1000, 89, 1000, inf, nan}, {6});
@@ -162,6 +182,9 @@ TEST_CASE("float32 exp, tanh and sigmoid are accurate over the whole range", "[e
   REQUIRE(std::isnan(exp_ends.back()));
   REQUIRE(std::isnan(tanh_ends.back()));
   REQUIRE(std::isnan(sigmoid_ends.back()));
+  std::vector<float> gelu_ends = kernels::gelu(ends).to_vector<float>();
+  REQUIRE(std::vector<float>(gelu_ends.begin() + 1, gelu_ends.end() - 1) == std::vector<float>{0, 89, 1000, inf});
+  REQUIRE(std::isnan(gelu_ends.back()));
   // tanh keeps full relative precision near 0, where 1 - 2 / (e^2x + 1) would cancel.
   REQUIRE(kernels::tanh(tensor({1e-5})).item() == Approx(1e-5).epsilon(1e-7));
 }

@@ -362,15 +362,17 @@ TEST_CASE("reductions of 0-d and empty tensors", "[reduce]") {
   REQUIRE(kernels::logsumexp(empty_rows, {0}, false).at({1}) == -std::numeric_limits<double>::infinity());
   REQUIRE_THROWS_WITH(kernels::amax(empty_rows, {0}, false),
                       Catch::Contains("amax: cannot reduce over a zero-size dim of a tensor of shape [0, 3]"));
-  REQUIRE_THROWS_WITH(kernels::argmax(empty_rows, 0, false), Catch::Contains("argmax: cannot reduce over a zero-size dim"));
+  REQUIRE_THROWS_WITH(kernels::argmax(empty_rows, 0, false),
+                      Catch::Contains("argmax: cannot reduce over a zero-size dim"));
 }
 
 TEST_CASE("reductions reject bad dims, dtypes and corrections with clear messages", "[reduce]") {
   Tensor x = zeros({2, 3, 4});
   REQUIRE_THROWS_WITH(kernels::sum(x, {1, -2}, false),
                       Catch::Contains("sum: dim 1 appears more than once in dims [1, -2] (tensor of shape [2, 3, 4])"));
-  REQUIRE_THROWS_WITH(kernels::mean(x, {3}, false),
-                      Catch::Contains("mean: dim 3 is out of range for a tensor of shape [2, 3, 4] (expected -3 to 2)"));
+  REQUIRE_THROWS_WITH(
+      kernels::mean(x, {3}, false),
+      Catch::Contains("mean: dim 3 is out of range for a tensor of shape [2, 3, 4] (expected -3 to 2)"));
   REQUIRE_THROWS_WITH(kernels::amax(x, {-4}, false), Catch::Contains("amax: dim -4 is out of range"));
   REQUIRE_THROWS_WITH(kernels::argmax(x, 5, false), Catch::Contains("argmax: dim 5 is out of range"));
   REQUIRE_THROWS_WITH(kernels::max(x, -7, false), Catch::Contains("max: dim -7 is out of range"));

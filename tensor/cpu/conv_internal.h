@@ -1,0 +1,71 @@
+#pragma once
+// Shared by the two CPU convolution paths: conv.cpp (im2col + OpenBLAS, every
+// floating dtype) and conv_packed.cpp (float32 with AVX2: packed panels and a
+// register-tiled micro-kernel). Internal to tensor/cpu.
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
+
+#include "tensor/kernels.h"
+
+namespace focus::kernels::conv_detail {
+
+// Multiply-adds below which a convolution runs on one thread: starting and joining
+// threads would cost more than the few tens of microseconds it takes.
+inline constexpr int64_t kParallelMacs = int64_t{1} << 22;
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Everything about one convolution's shapes, derived once.
+struct ConvGeometry {
+  int64_t N, C, H, W;       // input
+  int64_t OC, KH, KW;       // weight [OC, C / groups, KH, KW]
+  int64_t OH, OW;           // output
+  int64_t groups, Cg, OCg;  // channels per group, in and out
+  int64_t K;                // rows of a group's column matrix: Cg·KH·KW
+  int64_t plane, out_plane; // H·W and OH·OW
+  Conv2dParams p;
+  bool pointwise;           // 1×1, stride 1, no padding: the image is its own column matrix
+  int64_t images_per_chunk = 1;
+  int64_t chunks = 1;
+  bool parallel_chunks = false;
+
+  int64_t chunk_begin(int64_t chunk) const { return std::min(N, chunk * images_per_chunk); }
+  int64_t chunk_end(int64_t chunk) const { return std::min(N, (chunk + 1) * images_per_chunk); }
+};
+
+
+/// The geometry of a convolution of `input` by `weight` (shapes already checked), with
+/// the im2col + BLAS path's chunking (element_size: bytes per element).
+ConvGeometry make_geometry(const Shape& input, const Shape& weight, const Conv2dParams& p, int64_t element_size);
+
+// Memory for a thread's scratch matrices: 64-byte aligned (whole cache lines, aligned
+// vector loads) and not zero-filled (every entry is written before it is read).
+struct FreeDeleter {
+  void operator()(void* p) const { std::free(p); }
+};
+template <typename T>
+using Scratch = std::unique_ptr<T[], FreeDeleter>;
+
+template <typename T>
+Scratch<T> scratch(int64_t count) {
+  const size_t bytes = (static_cast<size_t>(std::max<int64_t>(count, 1)) * sizeof(T) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, bytes);
+  if (!p) throw std::bad_alloc();
+  return Scratch<T>(static_cast<T*>(p));
+}
+
+// ---- the packed float32 path (conv_packed.cpp) ----------------------------------------
+/// True on x86 CPUs with AVX2 and FMA (checked once).
+bool packed_available();
+/// y = conv(x, w) + bias (bias may be null). All contiguous float32.
+void packed_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y);
+/// dx (every element written) from dy, when the convolution has stride 1 and padding within
+/// the kernel's extent; returns false, doing nothing, otherwise.
+bool packed_input_gradient(const ConvGeometry& g, const float* dy, const float* w, float* dx);
+/// dw += dW and db += db (either may be null), for any geometry.
+void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* db);
+
+}  // namespace focus::kernels::conv_detail
