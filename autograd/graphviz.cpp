@@ -26,7 +26,10 @@ std::string to_dot(const Tensor& root) {
                          shape_str(acc->leaf()->shape));
     } else {
       std::string shapes;
-      for (const OutputMeta& meta : node->outputs()) shapes += (shapes.empty() ? "" : " ") + shape_str(meta.shape);
+      for (const OutputMeta& meta : node->outputs()) {
+        if (!shapes.empty()) shapes += ' ';
+        shapes += shape_str(meta.shape);
+      }
       dot += fmt::format("  n{} [shape=box, label=\"{}\\n{}\"];\n", id, node->name(), shapes);
     }
     for (const Edge& edge : node->next_edges()) {

@@ -333,6 +333,10 @@ ConvGeometry check_conv2d(const Tensor& input, const Tensor& weight, const Tenso
         fmt::format("{}: input of shape {} and weight of shape {} do not match: expected weight [C_out, {} / {} "
                     "groups, kH, kW] with C_out divisible by the groups",
                     op, shape_str(in), shape_str(wt), in[1], p.groups));
+  if (wt[1] == 0 || wt[2] == 0 || wt[3] == 0)
+    throw std::invalid_argument(fmt::format("{}: weight of shape {} is empty: every convolution needs at least one "
+                                            "input channel and a kernel of at least 1x1",
+                                            op, shape_str(wt)));
   if (bias.defined()) {
     check_same_device(input, bias, op);
     if (bias.dim() != 1 || bias.shape()[0] != wt[0] || bias.dtype() != weight.dtype())

@@ -1,7 +1,10 @@
 // 2-D pooling over NCHW: max (with argmax indices), average, adaptive average.
 // Every (n, c) plane is independent, so planes are shared among threads; the
 // windows of one plane are walked with their bounds clipped to the input once
-// per window, which keeps the inner loops free of padding tests.
+// per window, which keeps the inner loops free of padding tests. Max pooling
+// does the windows that lie wholly inside the input tap by tap over a whole row
+// of outputs, 8 at a time with AVX2: a max taken window by window branches on
+// the data and mispredicts about half the time (it was 8× slower).
 #include <fmt/format.h>
 
 #include <cmath>
@@ -107,9 +110,13 @@ __attribute__((target("avx2"))) int64_t max_pool_run_avx2(const PlaneGeometry& g
                                                           float* out, int64_t* idx) {
   const int64_t sw = p.stride_w;
   if ((sw != 1 && sw != 2) || g.H * g.W > (int64_t{1} << 30)) return lo;
-  const __m256i lane_step = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(int(sw)));
+  const __m256i lane_step =
+      _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(sw)));
+  // With stride 2 the 16 loads run one element past the block's last window: stop
+  // while that element still lies in the row (the scalar loop does the rest).
+  auto fits = [&](int64_t ow) { return sw == 1 || (ow + 7) * sw - p.pad_w + p.kernel_w < g.W; };
   int64_t ow = lo;
-  for (; ow + 8 <= hi; ow += 8) {
+  for (; ow + 8 <= hi && fits(ow); ow += 8) {
     __m256 best = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
     __m256i best_at = _mm256_add_epi32(_mm256_set1_epi32(int(rows.lo * g.W + ow * sw - p.pad_w)), lane_step);
     for (int64_t h = rows.lo; h < rows.hi; ++h)

@@ -87,7 +87,7 @@ FOCUS_VEC_INLINE float tanh_f32(float x) {
 /// e^x / (1 + e^x) for x < 0. The second form keeps full relative precision down to
 /// the subnormal results of x < -87, where 1 / (1 + e^-x) would already be 1 / inf = 0.
 FOCUS_VEC_INLINE float sigmoid_f32(float x) {
-  const float e = exp_f32(x < 0.0f ? x : -x);
+  const float e = exp_f32(-abs_f32(x));
   const float q = 1.0f / (1.0f + e);
   return blend(x >= 0.0f, q, e * q);
 }

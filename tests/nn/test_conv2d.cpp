@@ -317,6 +317,10 @@ TEST_CASE("conv2d error messages name the op and the shapes", "[conv2d]") {
   REQUIRE_THROWS_WITH(conv2d(random({1, 3, 8, 8}, 84, kFloat32), w),
                       Catch::Contains("conv2d: expected float32 or float64 input and weight of one dtype, got float32 "
                                       "and float64"));
+  REQUIRE_THROWS_WITH(conv2d(random({1, 0, 8, 8}, 84), random({6, 0, 3, 3}, 86)),
+                      Catch::Contains("conv2d: weight of shape [6, 0, 3, 3] is empty"));
+  // An empty batch is fine: an empty output of the right shape.
+  REQUIRE(conv2d(random({0, 3, 8, 8}, 87), w).shape() == Shape{0, 6, 6, 6});
   REQUIRE_THROWS_WITH(conv2d(random({1, 3, 8, 8}, 84), w, {}, {0, 1}),
                       Catch::Contains("stride, dilation and groups must be positive"));
 }
