@@ -12,8 +12,9 @@
 
 namespace focus::kernels::conv_detail {
 
-// Multiply-adds below which a convolution runs on one thread: starting and joining
-// threads would cost more than the few tens of microseconds it takes.
+// Multiply-adds below which a convolution runs on one thread (about 0.1 ms of work):
+// starting and joining threads would cost a good part of it, and far more on a
+// loaded machine, where a parallel region waits for every thread to be scheduled.
 inline constexpr int64_t kParallelMacs = int64_t{1} << 22;
 
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -28,6 +29,7 @@ struct ConvGeometry {
   int64_t plane, out_plane; // H·W and OH·OW
   Conv2dParams p;
   bool pointwise;           // 1×1, stride 1, no padding: the image is its own column matrix
+  // How the im2col + BLAS path divides the batch (see conv.cpp).
   int64_t images_per_chunk = 1;
   int64_t chunks = 1;
   bool parallel_chunks = false;
@@ -35,7 +37,6 @@ struct ConvGeometry {
   int64_t chunk_begin(int64_t chunk) const { return std::min(N, chunk * images_per_chunk); }
   int64_t chunk_end(int64_t chunk) const { return std::min(N, (chunk + 1) * images_per_chunk); }
 };
-
 
 /// The geometry of a convolution of `input` by `weight` (shapes already checked), with
 /// the im2col + BLAS path's chunking (element_size: bytes per element).

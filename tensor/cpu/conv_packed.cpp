@@ -72,9 +72,11 @@ void load_padded(const ConvGeometry& g, const float* x, int64_t n, PaddedImage& 
   if (pad.image == n) return;
   pad.image = n;
   for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t h = 0; h < g.H; ++h)
-      std::copy_n(x + (n * g.C + c) * g.plane + h * g.W, g.W,
-                  pad.data.get() + c * pad.plane + (h + g.p.pad_top) * pad.cols + g.p.pad_left);
+    for (int64_t h = 0; h < g.H; ++h) {
+      const float* src = x + (n * g.C + c) * g.plane + h * g.W;
+      float* dst = pad.data.get() + c * pad.plane + (h + g.p.pad_top) * pad.cols + g.p.pad_left;
+      for (int64_t w = 0; w < g.W; ++w) dst[w] = src[w];  // rows are short: a call to memmove costs more
+    }
 }
 
 // The (up to 16) pixels of a block, as offsets of their kernel tap (0, 0) in a padded
@@ -86,21 +88,27 @@ struct PixelBlock {
   bool run[2];
 };
 
-PixelBlock describe_block(const ConvGeometry& g, const PaddedImage& pad, int64_t first, int64_t count) {
-  PixelBlock b{};
-  b.count = count;
-  int64_t oh[kTileCols];
-  int64_t row = first / g.OW, col = first % g.OW;  // stepped along, not divided per pixel
-  for (int64_t j = 0; j < count; ++j) {
-    oh[j] = row;
-    b.offset[j] = row * g.p.stride_h * pad.cols + col * g.p.stride_w;
-    if (++col == g.OW) col = 0, ++row;
+// Every block of the output plane (the same for all images and groups), in order.
+std::vector<PixelBlock> describe_blocks(const ConvGeometry& g) {
+  const int64_t padded_cols = g.W + g.p.pad_left + g.p.pad_right;
+  std::vector<PixelBlock> blocks(static_cast<size_t>(ceil_div(g.out_plane, kTileCols)));
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    PixelBlock& b = blocks[i];
+    const int64_t first = static_cast<int64_t>(i) * kTileCols;
+    b.count = std::min(kTileCols, g.out_plane - first);
+    int64_t oh[kTileCols];
+    int64_t row = first / g.OW, col = first % g.OW;
+    for (int64_t j = 0; j < b.count; ++j) {
+      oh[j] = row;
+      b.offset[j] = row * g.p.stride_h * padded_cols + col * g.p.stride_w;
+      if (++col == g.OW) col = 0, ++row;
+    }
+    for (int h = 0; h < 2; ++h) {
+      const int64_t lo = 8 * h, hi = std::min<int64_t>(b.count, lo + 8);
+      b.run[h] = g.p.stride_w == 1 && hi > lo && oh[hi - 1] == oh[lo];
+    }
   }
-  for (int h = 0; h < 2; ++h) {
-    const int64_t lo = 8 * h, hi = std::min<int64_t>(count, lo + 8);
-    b.run[h] = g.p.stride_w == 1 && hi > lo && oh[hi - 1] == oh[lo];
-  }
-  return b;
+  return blocks;
 }
 
 // panel[(k − k0)·ld + j] = im2col row k (k = (c·KH + ki)·KW + kj, within the group) at pixel j
@@ -138,9 +146,12 @@ __attribute__((target("avx2,fma"))) void tile_kernel(int64_t depth, const float*
                                                       const float* panel, float* c, int64_t ldc, int64_t cols,
                                                       const float* bias, bool accumulate) {
   const bool full = cols == kTileCols;
-  alignas(32) float tile[R][kTileCols] = {};
+  alignas(32) float tile[R][kTileCols];  // only for partial tiles: not zeroed up front (a memset per call)
   if (accumulate && !full)
-    for (int i = 0; i < R; ++i) std::copy(c + i * ldc, c + i * ldc + cols, tile[i]);
+    for (int i = 0; i < R; ++i) {
+      std::copy(c + i * ldc, c + i * ldc + cols, tile[i]);
+      std::fill(tile[i] + cols, tile[i] + kTileCols, 0.0f);
+    }
   __m256 acc[R][2];
   for (int i = 0; i < R; ++i) {
     if (accumulate) {
@@ -233,33 +244,34 @@ __attribute__((target("avx2"))) void pack_transposed_panel(const float* src, int
 void packed_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
   // Weights packed per group and block of (up to) 6 output channels, depth-major:
   // a[((grp·R + rb)·K + k)·6 + i] = w[grp·OCg + start(rb) + i, k].
-  const RowBlocks blocks_of(g.OCg);
-  const int64_t row_blocks = blocks_of.count;
+  const RowBlocks channel_rows(g.OCg);
+  const int64_t row_blocks = channel_rows.count;
   std::vector<float> packed(static_cast<size_t>(g.groups * row_blocks * g.K * kTileRows), 0.0f);
   for (int64_t grp = 0; grp < g.groups; ++grp)
     for (int64_t rb = 0; rb < row_blocks; ++rb)
-      for (int64_t i = 0; i < blocks_of.size(rb); ++i) {
+      for (int64_t i = 0; i < channel_rows.size(rb); ++i) {
         float* dst = packed.data() + ((grp * row_blocks + rb) * g.K) * kTileRows + i;
-        const float* src = w + (grp * g.OCg + blocks_of.start(rb) + i) * g.K;
+        const float* src = w + (grp * g.OCg + channel_rows.start(rb) + i) * g.K;
         for (int64_t k = 0; k < g.K; ++k) dst[k * kTileRows] = src[k];
       }
 
-  const int64_t blocks = ceil_div(g.out_plane, kTileCols), items = g.N * blocks;
+  const std::vector<PixelBlock> blocks = describe_blocks(g);
+  const int64_t blocks_per_image = static_cast<int64_t>(blocks.size()), items = g.N * blocks_per_image;
   const int64_t macs_per_item = g.OC * g.K * kTileCols;
   auto run = [&](int64_t begin, int64_t end) {
     alignas(64) float panel[kDepthBlock * kTileCols];
     PaddedImage pad = make_padded(g);
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t n = item / blocks, first = (item % blocks) * kTileCols;
+      const int64_t n = item / blocks_per_image, first = (item % blocks_per_image) * kTileCols;
       load_padded(g, x, n, pad);
-      const PixelBlock block = describe_block(g, pad, first, std::min(kTileCols, g.out_plane - first));
+      const PixelBlock& block = blocks[item % blocks_per_image];
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         for (int64_t k0 = 0; k0 < g.K; k0 += kDepthBlock) {
           const int64_t k1 = std::min(g.K, k0 + kDepthBlock);
           build_panel(g, block, pad, grp * g.Cg, k0, k1, panel);
           for (int64_t rb = 0; rb < row_blocks; ++rb) {
-            const int64_t oc0 = grp * g.OCg + blocks_of.start(rb);
-            tile(blocks_of.size(rb), k1 - k0,
+            const int64_t oc0 = grp * g.OCg + channel_rows.start(rb);
+            tile(channel_rows.size(rb), k1 - k0,
                  packed.data() + ((grp * row_blocks + rb) * g.K + k0) * kTileRows, 1, kTileRows, panel,
                  y + (n * g.OC + oc0) * g.out_plane + first, g.out_plane, block.count, bias ? bias + oc0 : nullptr,
                  k0 > 0);
@@ -286,6 +298,7 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
   const int64_t channel_panels = ceil_div(g.OCg, kTileCols), padded_oc = channel_panels * kTileCols;
   const int64_t partial_size = g.groups * g.K * padded_oc;
   const RowBlocks k_blocks(g.K);
+  const std::vector<PixelBlock> blocks = describe_blocks(g);
   const int64_t macs_per_item = g.OC * g.K * std::min(kPixelChunk, g.out_plane);
   const bool parallel = !omp_in_parallel() && items >= 2 && items * macs_per_item >= kParallelMacs;
   const int slots = parallel ? omp_get_max_threads() : 1;
@@ -319,7 +332,7 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
                                 dy_panels.get() + cp * kPixelChunk * kTileCols);
         // col [K, kPixelChunk]: the chunk's im2col rows, 16 pixels at a time.
         for (int64_t first = 0; first < count; first += kTileCols) {
-          const PixelBlock block = describe_block(g, pad, p0 + first, std::min(kTileCols, count - first));
+          const PixelBlock& block = blocks[(p0 + first) / kTileCols];
           build_panel(g, block, pad, grp * g.Cg, 0, g.K, col.get() + first, kPixelChunk);
         }
         for (int64_t kb = 0; kb < k_blocks.count; ++kb)

@@ -157,8 +157,8 @@ void max_pool_forward(const PlaneGeometry& g, const Pool2dParams& p, const T* x,
         T* out = y + (plane * g.OH + oh) * g.OW;
         int64_t* idx = indices + (plane * g.OH + oh) * g.OW;
         const Span rows = clipped(oh, p.stride_h, p.pad_h, p.kernel_h, g.H);
-        // One output at a time; `beats` keeps it branch-free (a max is data-dependent:
-        // branches on it mispredict half the time). Ties keep the first, NaN wins.
+        // Border columns (windows clipped by the padding), one output at a time; `beats`
+        // keeps it branch-free. Ties keep the first, NaN wins.
         auto window_max = [&](int64_t ow) {
           const Span cols = clipped(ow, p.stride_w, p.pad_w, p.kernel_w, g.W);
           T best = -std::numeric_limits<T>::infinity();
@@ -176,7 +176,8 @@ void max_pool_forward(const PlaneGeometry& g, const Pool2dParams& p, const T* x,
         for (int64_t ow = 0; ow < interior.lo; ++ow) window_max(ow);
         for (int64_t ow = interior.hi; ow < g.OW; ++ow) window_max(ow);
         // Columns whose windows lie inside the row: tap by tap over the whole run of
-        // outputs, a loop the compiler vectorises. Taps go in the same (row-major) order.
+        // outputs, taps in the same (row-major) order. AVX2 does 8 at a time; this loop
+        // is the portable form and takes the rest (GCC leaves it scalar).
         int64_t from = interior.lo;
 #if defined(__x86_64__)
         if constexpr (std::is_same_v<T, float>)
