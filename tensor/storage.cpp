@@ -7,13 +7,36 @@
 
 #include "tensor/cuda/backend.h"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 namespace focus {
+
+namespace {
+// glibc serves blocks above its mmap threshold (128 KiB, rising to at most 32 MiB) with a fresh
+// mmap and unmaps them on free, so the next step's activation of the same size page-faults all
+// its memory in again; a training step frees and reallocates the same sizes every iteration.
+// Keeping large blocks in the heap, and not trimming it, turns that into plain reuse: a caching
+// allocator's main benefit for the price of two settings.
+void keep_large_blocks_in_heap() {
+#if defined(__GLIBC__)
+  static const bool once = [] {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);  // the largest glibc accepts
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    return true;
+  }();
+  (void)once;
+#endif
+}
+}  // namespace
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   if (device.is_cuda()) {
     data_ = cuda::allocate(nbytes, device.index);
     return;
   }
+  keep_large_blocks_in_heap();
   // Round up so aligned_alloc's size requirement holds, and never ask for 0 bytes.
   size_t padded = (nbytes + 63) / 64 * 64;
   if (padded == 0) padded = 64;
