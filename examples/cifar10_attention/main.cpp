@@ -8,6 +8,7 @@
 #include <atomic>
 #include <csignal>
 #include <filesystem>
+#include <numeric>
 
 #include "datasets/cifar10.h"
 #include "datasets/data_root.h"
@@ -30,11 +31,12 @@ void on_interrupt(int) { interrupted = true; }
 
 struct Flags {
   std::string data, model = "attention", optimizer = "adam", device = "cpu", out, resume, eval, predict, checkpoint;
-  int epochs = 30, batch_size = 128, threads = 2;
+  int epochs = 20, batch_size = 0, threads = 2;  // batch_size 0: the model's own default
   double lr = -1, val_split = 0.1, weight_decay = 5e-4;
   bool augment = true;
   uint64_t seed = 0;
-  int64_t limit = 0;
+  int64_t limit = 0, test_limit = 0;
+  bool model_given = false;  // --model on the command line (a resumed run otherwise takes the checkpoint's)
 };
 
 // The CIFAR-10 channel means and standard deviations of the training set.
@@ -42,6 +44,18 @@ const std::vector<double> kMean{0.4914, 0.4822, 0.4465};
 const std::vector<double> kStd{0.2470, 0.2435, 0.2616};
 
 using Loader = data::DataLoader<data::ImageExample, data::ImageBatch>;
+
+// CLI::PositiveNumber's message quotes the largest double; this one says what is wanted.
+const CLI::Validator kPositive(
+    [](std::string& text) -> std::string {
+      try {
+        size_t used = 0;
+        if (std::stod(text, &used) > 0 && used == text.size()) return "";
+      } catch (const std::exception&) {
+      }
+      return fmt::format("expected a number greater than 0, got '{}'", text);
+    },
+    "POSITIVE");
 
 fs::path find_cifar(const std::string& flag) {
   std::vector<fs::path> candidates;
@@ -101,8 +115,13 @@ int run(const Flags& flags) {
 
   fs::path root = find_cifar(flags.data);
   auto train_full = std::make_shared<data::CIFAR10>(root, data::Split::Train);
-  auto test_set = std::make_shared<data::CIFAR10>(root, data::Split::Test);
+  auto test_full = std::make_shared<data::CIFAR10>(root, data::Split::Test);
   const std::vector<std::string> class_names = train_full->class_names();
+  // --test-limit: the first N test images in file order (the test file interleaves the classes).
+  std::vector<int64_t> test_indices(static_cast<size_t>(
+      flags.test_limit > 0 ? std::min<int64_t>(flags.test_limit, test_full->size()) : test_full->size()));
+  std::iota(test_indices.begin(), test_indices.end(), int64_t{0});
+  auto test_set = std::make_shared<data::Subset<data::ImageExample>>(test_full, std::move(test_indices));
 
   data::Transform normalize = data::Normalize(kMean, kStd);
   data::DataLoaderOptions eval_options;
@@ -110,11 +129,9 @@ int run(const Flags& flags) {
   Loader test_loader(test_set, eval_options, data::collate_images);
   test_loader.set_transform(data::transform_images(normalize));
 
-  auto model = cifar::make_model(flags.model);
-
   // ---- evaluation only ---------------------------------------------------------------------
   if (!flags.eval.empty()) {
-    model = cifar::make_model(cifar::read_model_name(flags.eval));
+    auto model = cifar::make_model(cifar::read_model_name(flags.eval));
     nn::load(*model, flags.eval, /*strict=*/false);
     Evaluation test = evaluate(*model, test_loader);
     cifar::print_test_report(test.accuracy, test.confusion, class_names);
@@ -122,19 +139,31 @@ int run(const Flags& flags) {
   }
 
   // ---- training ---------------------------------------------------------------------------------
+  // A resumed run continues the checkpoint's model; reading its name first also rejects an
+  // unreadable file before anything is built or written.
+  std::string model_name = flags.model;
+  if (!flags.resume.empty()) {
+    model_name = cifar::read_model_name(flags.resume);
+    if (flags.model_given && model_name != flags.model)
+      throw std::runtime_error(fmt::format("--resume {}: the checkpoint's model is '{}', not '{}' (--model)",
+                                           flags.resume, model_name, flags.model));
+  }
+  auto model = cifar::make_model(model_name);
   int64_t n_train_total = flags.limit > 0 ? std::min<int64_t>(flags.limit, train_full->size()) : train_full->size();
   int64_t n_val = static_cast<int64_t>(std::llround(flags.val_split * static_cast<double>(n_train_total)));
   auto parts = data::random_split(train_full, {n_train_total - n_val, n_val, train_full->size() - n_train_total},
                                   flags.seed);
   std::shared_ptr<const data::Dataset<data::ImageExample>> train_set = parts[0], val_set = parts[1];
 
+  // The seed model follows its documents (batch 32); ours takes 128 (fewer, larger GEMMs).
+  const int64_t batch_size = flags.batch_size > 0 ? flags.batch_size : (model_name == "seed" ? 32 : 128);
   data::DataLoaderOptions train_options;
-  train_options.batch_size = flags.batch_size;
+  train_options.batch_size = batch_size;
   train_options.shuffle = true;
   train_options.seed = flags.seed;
-  train_options.drop_last = train_set->size() > flags.batch_size;
+  train_options.drop_last = train_set->size() > batch_size;
   Loader train_loader(train_set, train_options, data::collate_images);
-  if (flags.augment && flags.model == "attention")
+  if (flags.augment && model_name == "attention")
     train_loader.set_transform(data::transform_images(
         data::Compose({data::RandomCrop(32, 4), data::RandomHorizontalFlip(), normalize})));
   else
@@ -143,12 +172,12 @@ int run(const Flags& flags) {
   val_loader.set_transform(data::transform_images(normalize));
 
   // The seed model follows its documents (Adam 1e-4); ours trains faster with a warm-up + cosine schedule.
-  double lr = flags.lr > 0 ? flags.lr : (flags.model == "seed" ? 1e-4 : 2e-3);
+  double lr = flags.lr > 0 ? flags.lr : (model_name == "seed" ? 1e-4 : 2e-3);
   std::unique_ptr<optim::Optimizer> optimizer;
   if (flags.optimizer == "adam") {
     optim::AdamOptions o;
     o.lr = lr;
-    optimizer = flags.model == "seed" ? std::unique_ptr<optim::Optimizer>(new optim::Adam(optim::groups_of(*model), o))
+    optimizer = model_name == "seed" ? std::unique_ptr<optim::Optimizer>(new optim::Adam(optim::groups_of(*model), o))
                                       : std::unique_ptr<optim::Optimizer>(new optim::AdamW(optim::groups_of(*model), [&] {
                                           o.weight_decay = flags.weight_decay;
                                           return o;
@@ -162,7 +191,7 @@ int run(const Flags& flags) {
   const int64_t steps_per_epoch = train_loader.num_batches(0);
   const int64_t total_steps = std::max<int64_t>(2, steps_per_epoch * flags.epochs);
   std::unique_ptr<optim::LRScheduler> schedule;
-  if (flags.model == "seed")
+  if (model_name == "seed")
     schedule = std::make_unique<optim::StepLR>(*optimizer, total_steps + 1, 1.0);  // constant, as documented
   else
     schedule = std::make_unique<optim::WarmupCosineLR>(*optimizer, std::min<int64_t>(steps_per_epoch, total_steps - 1),
@@ -170,17 +199,30 @@ int run(const Flags& flags) {
 
   Generator& gen = default_generator();
   optim::TrainingState state;
-  state.metadata["model"] = flags.model;
-  fs::path out = flags.out.empty() ? fs::path(fmt::format("runs/cifar10-{}-{:%Y%m%d-%H%M%S}", flags.model,
+  state.metadata["model"] = model_name;
+  fs::path out = flags.out.empty() ? fs::path(fmt::format("runs/cifar10-{}-{:%Y%m%d-%H%M%S}", model_name,
                                                           fmt::localtime(std::time(nullptr))))
                                    : fs::path(flags.out);
   if (!flags.resume.empty()) {
     state = optim::load_checkpoint(flags.resume, *model, *optimizer, schedule.get(), &gen);
-    if (state.metadata["model"] != flags.model)
-      throw std::runtime_error(fmt::format("--resume {}: the checkpoint is a '{}' model, not '{}'", flags.resume,
-                                           state.metadata["model"], flags.model));
+    if (state.epoch >= flags.epochs)
+      throw std::runtime_error(fmt::format(
+          "--resume {}: the checkpoint has already trained {} epoch(s); pass --epochs greater than {} to train on, "
+          "or --eval {} to test it",
+          flags.resume, state.epoch, state.epoch, flags.resume));
     if (flags.out.empty()) out = fs::path(flags.resume).parent_path();
-    fmt::print("resumed from {} after epoch {}\n", flags.resume, state.epoch);
+    fmt::print("resumed from {}: {} of {} epochs done, continuing at epoch {}\n", flags.resume, state.epoch,
+               flags.epochs, state.epoch + 1);
+    // Rows past the checkpoint (a later epoch's, when resuming from best.safetensors or after a
+    // stop between logging and saving) belong to a history this run replaces.
+    cifar::truncate_metrics(out / "metrics.csv", state.epoch);
+  } else {
+    // A fresh run never mixes its metrics and checkpoints into an earlier run's.
+    for (const char* name : {"metrics.csv", "last.safetensors", "best.safetensors"})
+      if (fs::exists(out / name))
+        throw std::runtime_error(fmt::format(
+            "--out {} already holds a training run ({}); continue it with --resume {}, or choose another --out",
+            out.string(), name, (out / "last.safetensors").string()));
   }
   fs::create_directories(out);
   fmt::print("{}\n{} training, {} validation, {} test images; {} steps/epoch; output in {}\n", model->summary(),
@@ -242,11 +284,12 @@ int run(const Flags& flags) {
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
   cifar::print_test_report(test.accuracy, test.confusion, class_names);
   cifar::write_outputs(out, *model, test_loader, test.accuracy, test.confusion, class_names, kMean, kStd,
-                       {{"model", flags.model}, {"epochs", std::to_string(state.epoch)},
+                       {{"model", model_name}, {"epochs", std::to_string(state.epoch)},
                         {"seed", std::to_string(flags.seed)}, {"device", flags.device},
                         {"wall_seconds", fmt::format("{:.1f}", wall)},
                         {"images_per_second", fmt::format("{:.1f}", images_per_second)},
                         {"parameters", std::to_string(model->num_parameters())},
+                        {"test_images", std::to_string(test_set->size())},
                         {"test_accuracy", fmt::format("{:.4f}", test.accuracy)}});
   return 0;
 }
@@ -257,23 +300,29 @@ int main(int argc, char** argv) {
   CLI::App app{"focus: train a CNN with attention on CIFAR-10"};
   Flags f;
   app.add_option("--data", f.data, "cifar-10-batches-bin folder (default: $FOCUS_DATA/cifar-10-batches-bin, then data/)");
-  app.add_option("--model", f.model, "seed | attention")->check(CLI::IsMember({"seed", "attention"}));
-  app.add_option("--epochs", f.epochs, "training epochs")->check(CLI::PositiveNumber);
-  app.add_option("--batch-size", f.batch_size, "images per step")->check(CLI::PositiveNumber);
-  app.add_option("--lr", f.lr, "learning rate (default: 1e-4 seed, 2e-3 attention)");
+  CLI::Option* model = app.add_option("--model", f.model, "seed | attention (default attention; --resume: the checkpoint's)")
+                           ->check(CLI::IsMember({"seed", "attention"}));
+  app.add_option("--epochs", f.epochs, "training epochs (in all, counting those of a resumed checkpoint)")
+      ->check(kPositive);
+  app.add_option("--batch-size", f.batch_size, "images per step (default: 32 seed, 128 attention)")->check(kPositive);
+  app.add_option("--lr", f.lr, "learning rate (default: 1e-4 seed, 2e-3 attention)")->check(kPositive);
   app.add_option("--optimizer", f.optimizer, "adam | sgd")->check(CLI::IsMember({"adam", "sgd"}));
   app.add_option("--val-split", f.val_split, "fraction of training images held out")->check(CLI::Range(0.0, 0.9));
   app.add_flag("--augment,!--no-augment", f.augment, "random crops and flips (attention model)");
   app.add_option("--seed", f.seed, "random seed");
-  app.add_option("--threads", f.threads, "CPU threads")->check(CLI::PositiveNumber);
+  app.add_option("--threads", f.threads, "CPU threads")->check(kPositive);
   app.add_option("--device", f.device, "cpu | cuda[:N]");
   app.add_option("--out", f.out, "output folder (default runs/cifar10-<model>-<time>)");
   app.add_option("--resume", f.resume, "continue training from a checkpoint (last.safetensors)");
   app.add_option("--eval", f.eval, "evaluate a checkpoint on the test set and exit");
   app.add_option("--predict", f.predict, "classify one PNG/JPEG image (needs --checkpoint)");
   app.add_option("--checkpoint", f.checkpoint, "checkpoint for --predict");
-  app.add_option("--limit", f.limit, "use only N training images (quick runs)")->check(CLI::PositiveNumber);
+  app.add_option("--limit", f.limit, "use only N training images (quick runs)")->check(kPositive);
+  app.add_option("--test-limit", f.test_limit,
+                 "evaluate on only the first N test images (quick runs; give --eval the same N to reproduce)")
+      ->check(kPositive);
   CLI11_PARSE(app, argc, argv);
+  f.model_given = model->count() > 0;
   try {
     return run(f);
   } catch (const std::exception& e) {

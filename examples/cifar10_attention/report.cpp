@@ -19,18 +19,63 @@ namespace fs = std::filesystem;
 const std::vector<std::string> kCifarClasses{"airplane", "automobile", "bird", "cat", "deer",
                                              "dog",      "frog",       "horse", "ship", "truck"};
 
+namespace {
+// The numbers of one metrics.csv row; throws naming the file and line when a cell is not a number.
+std::vector<double> parse_row(const fs::path& csv, int64_t line_number, const std::string& line) {
+  std::vector<double> values;
+  std::stringstream cells(line);
+  for (std::string cell; std::getline(cells, cell, ',');) {
+    size_t used = 0;
+    double value = 0;
+    try {
+      value = std::stod(cell, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != cell.size())
+      throw std::runtime_error(
+          fmt::format("{} line {}: '{}' is not a number (a damaged metrics file?)", csv.string(), line_number, cell));
+    values.push_back(value);
+  }
+  return values;
+}
+}  // namespace
+
 History read_history(const fs::path& csv) {
   History h;
   std::ifstream in(csv);
   std::string line;
   if (!std::getline(in, line)) return h;  // no file yet, or only a header
-  while (std::getline(in, line)) {
-    std::vector<double> v;
-    std::stringstream cells(line);
-    for (std::string cell; std::getline(cells, cell, ',');) v.push_back(std::stod(cell));
+  for (int64_t number = 2; std::getline(in, line); ++number) {
+    if (line.empty()) continue;
+    std::vector<double> v = parse_row(csv, number, line);
     if (v.size() >= 5) h.add(v[1], v[2], v[3], v[4]);
   }
   return h;
+}
+
+void truncate_metrics(const fs::path& csv, int64_t epochs) {
+  std::ifstream in(csv);
+  std::string header, line, kept;
+  if (!std::getline(in, header)) return;
+  bool dropped = false;
+  for (int64_t number = 2; std::getline(in, line); ++number) {
+    if (line.empty()) continue;
+    if (parse_row(csv, number, line).front() <= static_cast<double>(epochs))
+      kept += line + '\n';
+    else
+      dropped = true;
+  }
+  if (!dropped) return;
+  in.close();
+  // Written beside it, then renamed over it: a crash leaves the old file or the new, never half of one.
+  const fs::path temporary = fs::path(csv).concat(".tmp");
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << header << '\n' << kept;
+    if (!out.flush()) throw std::runtime_error(fmt::format("cannot write {}", temporary.string()));
+  }
+  fs::rename(temporary, csv);
 }
 
 void save_curves(const History& history, const fs::path& path) {

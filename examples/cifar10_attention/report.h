@@ -21,6 +21,8 @@ struct History {
   }
 };
 History read_history(const std::filesystem::path& csv);
+/// Drops the rows of metrics.csv after epoch `epochs` (a resumed run replaces them); no file, no change.
+void truncate_metrics(const std::filesystem::path& csv, int64_t epochs);
 /// Loss and accuracy per epoch, train vs validation, side by side.
 void save_curves(const History& history, const std::filesystem::path& path);
 

@@ -1,0 +1,78 @@
+// CIFAR-10 training throughput, the setting of bench/torch/bench_cifar.py: the two networks of
+// examples/cifar10_attention (cifar::SeedNet, cifar::AttentionNet) in train mode, one step =
+// zero_grad + forward + cross-entropy + backward + AdamW step, on random images [B, 3, 32, 32] and
+// labels, batch 32 and 128, float32, 2 threads by default. Each figure is from `iterations` timed
+// steps after 3 warm-up ones: the median step and the best (fastest) step, in images per second.
+// Usage: bench_cifar [threads] [iterations] [seed|attention] (the last to time one model, e.g.
+// under perf). Results go to bench/RESULTS.md.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "autograd/ops.h"
+#include "models.h"
+#include "nn/functional/loss.h"
+#include "optim/adam.h"
+#include "tensor/parallel.h"
+
+using namespace focus;
+
+namespace {
+
+struct Timing {
+  double median = 0, best = 0;  // seconds per call
+};
+
+// Median and fastest seconds per call of f over `iterations`, after `warmup` untimed calls.
+template <typename F>
+Timing time_calls(int warmup, int iterations, F&& f) {
+  for (int i = 0; i < warmup; ++i) f();
+  std::vector<double> times;
+  for (int i = 0; i < iterations; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    f();
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  return {times[times.size() / 2], times.front()};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
+  const int iterations = argc > 2 ? std::atoi(argv[2]) : 20;
+  const std::string only = argc > 3 ? argv[3] : "";
+  set_num_threads(threads);
+  fmt::print("focus CIFAR-10 training step (zero_grad + forward + cross-entropy + backward + AdamW), float32, "
+             "{} threads, {} timed steps\n",
+             threads, iterations);
+  fmt::print("{:<14} {:>5} {:>9} {:>14} {:>13} {:>12}\n", "model", "batch", "params", "ms/step (med)",
+             "img/s (med)", "img/s (best)");
+  for (const std::string name : {"seed", "attention"}) {
+    if (!only.empty() && name != only) continue;
+    for (int64_t batch : {32, 128}) {
+      manual_seed(0);
+      std::shared_ptr<cifar::Classifier> model = cifar::make_model(name);
+      model->train();
+      optim::AdamW optimizer(optim::groups_of(*model));  // lr 1e-3, weight decay 0.01, as torch.optim.AdamW
+      Tensor images = randn({batch, 3, 32, 32});
+      Tensor labels = randint(0, 10, {batch});
+      const Timing t = time_calls(3, iterations, [&] {
+        optimizer.zero_grad();
+        Tensor loss = nn::functional::cross_entropy((*model)(images), labels);
+        loss.backward();
+        optimizer.step();
+      });
+      const double images_per_step = static_cast<double>(batch);
+      fmt::print("{:<14} {:>5} {:>9} {:>14.1f} {:>13.0f} {:>12.0f}\n", model->type_name(), batch,
+                 model->num_parameters(), t.median * 1e3, images_per_step / t.median, images_per_step / t.best);
+    }
+  }
+  return 0;
+}

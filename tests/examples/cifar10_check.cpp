@@ -1,0 +1,406 @@
+// Runs examples/cifar10_attention as a user would (built only with FOCUS_BUILD_EXAMPLES, hence
+// registered by the `if(TARGET cifar10_attention)` block of tests/CMakeLists.txt rather than by the
+// test_*.cpp glob): a short training run that must learn, leave its outputs, resume and re-evaluate
+// to the same number; and bad flags, data and checkpoints, which must fail by name and write nothing.
+//
+// Data: the real CIFAR-10 when FOCUS_DATA holds it (Release builds only), else a generated folder in
+// the CIFAR-10 binary format whose classes are colours, learnable within one short epoch. Sanitized
+// builds (FOCUS_SANITIZED=1, ~10x slower) always use the generated folder.
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+#include <stb_image.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "../datasets/temp_directory.h"
+#include "datasets/data_root.h"
+#include "nn/json.h"
+
+namespace fs = std::filesystem;
+using focus::testing::TempDirectory;
+
+namespace {
+
+// Standard output and error of one run of the program, and its exit status.
+struct Run {
+  std::string output;
+  int status = -1;
+};
+
+std::string quoted(const fs::path& path) { return "'" + path.string() + "'"; }
+
+Run run_cifar(const std::string& arguments) {
+  const std::string command = fmt::format("{} {} 2>&1", quoted(CIFAR10_EXE), arguments);
+  Run run;
+  FILE* pipe = popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) run.output.append(buffer, n);
+  const int status = pclose(pipe);
+  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+void write_bytes(const fs::path& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// Every file under `dir` (relative name → bytes): two equal snapshots mean nothing was written,
+// removed or added.
+std::map<std::string, std::string> snapshot(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  if (!fs::exists(dir)) return files;
+  for (const auto& entry : fs::recursive_directory_iterator(dir))
+    if (entry.is_regular_file()) files[fs::relative(entry.path(), dir).string()] = read_bytes(entry.path());
+  return files;
+}
+
+// A folder in the CIFAR-10 binary format (data_batch_1..5.bin, test_batch.bin; 1 label byte + R, G,
+// B planes of 32x32 per record) with `records` records per file. The class is the colour: class c
+// fills its image with a colour of its own plus uniform noise of ±40 per value, so a few dozen
+// optimizer steps separate the classes, while the noise keeps every image different.
+void write_generated_cifar(const fs::path& dir, int records) {
+  static const int kColours[10][3] = {{230, 25, 25},  {25, 230, 25},  {25, 25, 230},  {230, 230, 25}, {230, 25, 230},
+                                      {25, 230, 230}, {128, 128, 128}, {240, 140, 20}, {120, 40, 200}, {20, 20, 20}};
+  fs::create_directories(dir);
+  std::mt19937 random(7);
+  std::uniform_int_distribution<int> noise(-40, 40);
+  for (const char* name : {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin",
+                           "data_batch_5.bin", "test_batch.bin"}) {
+    std::string bytes;
+    for (int r = 0; r < records; ++r) {
+      const int label = (r * 7 + 3) % 10;  // every class in every tenth, not in a fixed rotation
+      bytes.push_back(static_cast<char>(label));
+      for (int channel = 0; channel < 3; ++channel)
+        for (int i = 0; i < 32 * 32; ++i)
+          bytes.push_back(static_cast<char>(std::clamp(kColours[label][channel] + noise(random), 0, 255)));
+    }
+    write_bytes(dir / name, bytes);
+  }
+}
+
+// Where the data of the training test comes from and how much of it to use.
+struct DataPlan {
+  std::string data_flag;    // --data ...
+  std::string size_flags;   // --limit, --test-limit, --batch-size, --threads
+  double min_accuracy = 0;  // on the test images, after one epoch; chance is 0.10
+  bool real = false;
+};
+
+DataPlan plan_data(const TempDirectory& tmp) {
+  DataPlan plan;
+  const bool real_data_present = focus::data::has_data_root() &&
+                                 fs::exists(focus::data::data_root() / "cifar-10-batches-bin" / "test_batch.bin");
+  if (real_data_present && !FOCUS_SANITIZED) {
+    plan.real = true;
+    plan.data_flag = "--data " + quoted(focus::data::data_root() / "cifar-10-batches-bin");
+    // 4,500 training images (+500 validation), one epoch of 35 steps of 128; the first 1,000 test images.
+    plan.size_flags = "--limit 5000 --test-limit 1000 --batch-size 128 --threads 2";
+    // One epoch (all warm-up) on 4,500 images reaches 0.31 here (seed 0), two epochs 0.40; chance is 0.10.
+    plan.min_accuracy = 0.25;
+    return plan;
+  }
+  if (!real_data_present) WARN("FOCUS_DATA does not hold cifar-10-batches-bin: training on a generated CIFAR-format folder");
+  const fs::path generated = tmp / "generated-cifar";
+  write_generated_cifar(generated, 100);  // 500 training, 100 test images
+  plan.data_flag = "--data " + quoted(generated);
+  // 180 training images (+20 validation), 11 steps of 16 per epoch; 50 test images.
+  plan.size_flags = "--limit 200 --test-limit 50 --batch-size 16 --threads 1";
+  // Colours are learnt within the epoch: 0.9 here (Release and sanitized Debug alike); chance is 0.10.
+  plan.min_accuracy = 0.5;
+  return plan;
+}
+
+double number(const focus::nn::json::Value& value) {
+  if (value.is_integer()) return static_cast<double>(value.integer());
+  return std::get<double>(value.data);
+}
+
+focus::nn::json::Object read_summary(const fs::path& path) {
+  REQUIRE(fs::exists(path));
+  focus::nn::json::Value summary = focus::nn::json::parse(read_bytes(path));
+  REQUIRE(summary.is_object());
+  return summary.object();
+}
+
+// The data rows of metrics.csv, each split into its cells.
+std::vector<std::vector<std::string>> metric_rows(const fs::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  REQUIRE(std::getline(in, line));
+  CHECK(line == "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds");
+  std::vector<std::vector<std::string>> rows;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::stringstream stream(line);
+    for (std::string cell; std::getline(stream, cell, ',');) cells.push_back(cell);
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+// The PNG decodes, is at least min_width x min_height, and is not a blank canvas.
+void check_png(const fs::path& path, int min_width, int min_height) {
+  INFO(path.string());
+  REQUIRE(fs::exists(path));
+  int width = 0, height = 0, channels = 0;
+  unsigned char* pixels = stbi_load(path.string().c_str(), &width, &height, &channels, 3);
+  REQUIRE(pixels != nullptr);
+  CHECK(width >= min_width);
+  CHECK(height >= min_height);
+  bool coloured = false;
+  for (int i = 0; i < width * height && !coloured; ++i)
+    coloured = !(pixels[3 * i] == pixels[3 * i + 1] && pixels[3 * i + 1] == pixels[3 * i + 2]);
+  stbi_image_free(pixels);
+  CHECK(coloured);
+}
+
+// "test accuracy: 91.20% (1000 images)" → 91.20
+double printed_test_accuracy(const std::string& output) {
+  const std::string label = "test accuracy: ";
+  const size_t at = output.rfind(label);
+  REQUIRE(at != std::string::npos);
+  return std::stod(output.substr(at + label.size()));
+}
+
+// A finished run of one epoch to break things against: generated data, a few steps.
+void train_tiny_run(const fs::path& data, const fs::path& out) {
+  Run run = run_cifar(fmt::format("--data {} --out {} --epochs 1 --limit 40 --test-limit 16 --batch-size 16 --threads 1",
+                                  quoted(data), quoted(out)));
+  INFO(run.output);
+  REQUIRE(run.status == 0);
+  REQUIRE(fs::exists(out / "last.safetensors"));
+}
+
+}  // namespace
+
+TEST_CASE("cifar10_attention: a short run learns, leaves its outputs, resumes, and --eval reproduces it",
+          "[examples][cifar10]") {
+  TempDirectory tmp("cifar10-train");
+  const DataPlan plan = plan_data(tmp);
+  const fs::path out = tmp / "run";
+  const std::string common = plan.data_flag + " " + plan.size_flags + " --seed 0";
+
+  const Run first = run_cifar(fmt::format("{} --epochs 1 --out {}", common, quoted(out)));
+  INFO(first.output);
+  REQUIRE(first.status == 0);
+  for (const char* name : {"best.safetensors", "last.safetensors", "metrics.csv", "curves.png", "confusion_matrix.png",
+                           "per_class.txt", "attention_maps.png", "summary.json"})
+    CHECK(fs::exists(out / name));
+
+  auto summary = read_summary(out / "summary.json");
+  for (const char* key : {"test_accuracy", "epochs", "wall_seconds", "images_per_second", "device", "seed", "model",
+                          "parameters", "test_images"})
+    CHECK(summary.count(key) == 1);
+  const double accuracy = number(summary.at("test_accuracy"));
+  INFO("test accuracy " << accuracy << ", required above " << plan.min_accuracy << " (chance 0.10)");
+  CHECK(accuracy > plan.min_accuracy);
+  CHECK(number(summary.at("epochs")) == 1);
+  CHECK(number(summary.at("wall_seconds")) > 0);
+  CHECK(number(summary.at("images_per_second")) > 0);
+  CHECK(summary.at("device").string() == "cpu");
+  CHECK(number(summary.at("seed")) == 0);
+  CHECK(summary.at("model").string() == "attention");
+  CHECK(number(summary.at("parameters")) == 294181);  // AttentionNet; its PyTorch twin (bench/torch/bench_cifar.py) agrees
+  CHECK(number(summary.at("test_images")) == (plan.real ? 1000 : 50));
+  CHECK(printed_test_accuracy(first.output) == Approx(100 * accuracy).margin(0.006));
+
+  auto rows = metric_rows(out / "metrics.csv");
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0][0] == "1");
+
+  {
+    const std::string per_class = read_bytes(out / "per_class.txt");
+    for (const char* name : {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"})
+      CHECK(per_class.find(name) != std::string::npos);
+  }
+  check_png(out / "curves.png", 400, 150);
+  check_png(out / "confusion_matrix.png", 200, 200);
+  check_png(out / "attention_maps.png", 500, 300);  // 16 tiles of image + overlay, 4 a row
+
+  // --eval on the best checkpoint: the number summary.json reported, to the printed two decimals.
+  const Run eval = run_cifar(fmt::format("{} --eval {}", common, quoted(out / "best.safetensors")));
+  {
+    INFO(eval.output);
+    REQUIRE(eval.status == 0);
+    CHECK(fmt::format("{:.2f}", printed_test_accuracy(eval.output)) == fmt::format("{:.2f}", 100 * accuracy));
+  }
+
+  // --resume with --epochs 2 trains exactly the second epoch into the same folder.
+  const std::string checkpoint_before = read_bytes(out / "last.safetensors");
+  const Run resumed = run_cifar(fmt::format("{} --epochs 2 --resume {}", common, quoted(out / "last.safetensors")));
+  INFO(resumed.output);
+  REQUIRE(resumed.status == 0);
+  CHECK(resumed.output.find("1 of 2 epochs done, continuing at epoch 2") != std::string::npos);
+  CHECK(resumed.output.find("epoch 1/2") == std::string::npos);  // the first epoch is not trained again
+  CHECK(resumed.output.find("epoch 2/2:") != std::string::npos);
+  rows = metric_rows(out / "metrics.csv");
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0][0] == "1");
+  CHECK(rows[1][0] == "2");
+  CHECK(read_bytes(out / "last.safetensors") != checkpoint_before);
+  summary = read_summary(out / "summary.json");
+  CHECK(number(summary.at("epochs")) == 2);
+  CHECK(number(summary.at("test_accuracy")) > plan.min_accuracy);
+}
+
+TEST_CASE("cifar10_attention: flag values it cannot use are refused by name before anything is written",
+          "[examples][cifar10]") {
+  TempDirectory tmp("cifar10-flags");
+  write_generated_cifar(tmp / "data", 20);
+  const fs::path out = tmp / "existing";
+  fs::create_directories(out);
+  write_bytes(out / "notes.txt", "an earlier run's notes\n");
+  const auto before = snapshot(out);
+
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"--model foo", "--model: foo not in {seed,attention}"},
+      {"--optimizer bar", "--optimizer: bar not in {adam,sgd}"},
+      {"--val-split 2", "--val-split: Value 2 not in range"},
+      {"--epochs 0", "--epochs: expected a number greater than 0, got '0'"},
+      {"--lr -1", "--lr: expected a number greater than 0, got '-1'"},
+      {"--batch-size many", "--batch-size: expected a number greater than 0, got 'many'"},
+      {"--test-limit 0", "--test-limit: expected a number greater than 0, got '0'"},
+      {"--device gpu", "unknown device 'gpu'"},
+      {"--frobnicate", "The following argument was not expected: --frobnicate"},
+  };
+  for (const auto& [flags, message] : cases) {
+    const Run run = run_cifar(fmt::format("--data {} --out {} --epochs 1 --limit 20 {}", quoted(tmp / "data"),
+                                          quoted(out), flags));
+    INFO(flags << " →\n" << run.output);
+    CHECK(run.status != 0);
+    CHECK(run.output.find(message) != std::string::npos);
+    CHECK(snapshot(out) == before);
+  }
+}
+
+TEST_CASE("cifar10_attention: a missing or damaged data folder is an error naming the file", "[examples][cifar10]") {
+  TempDirectory tmp("cifar10-data");
+  const fs::path good = tmp / "good";
+  write_generated_cifar(good, 20);
+  const fs::path out = tmp / "existing";
+  fs::create_directories(out);
+  write_bytes(out / "notes.txt", "an earlier run's notes\n");
+  const auto before = snapshot(out);
+
+  // Each case: a copy of the good folder, damaged by `damage`; the message must say what is wrong where.
+  const fs::path data = tmp / "damaged";
+  struct Case {
+    std::string name, message;
+    std::function<void(const fs::path&)> damage;
+  };
+  const std::vector<Case> cases{
+      {"no such folder", "CIFAR-10 not found (looked in " + data.string() + ")",
+       [](const fs::path& dir) { fs::remove_all(dir); }},
+      {"truncated batch", "data_batch_3.bin is 61430 bytes, not a multiple of the 3073-byte record",
+       [](const fs::path& dir) { fs::resize_file(dir / "data_batch_3.bin", 20 * 3073 - 30); }},
+      {"empty batch", "data_batch_1.bin is empty", [](const fs::path& dir) { fs::resize_file(dir / "data_batch_1.bin", 0); }},
+      {"label out of range", "data_batch_2.bin record 5 (byte offset 15365) has label 12",
+       [](const fs::path& dir) {
+         std::string bytes = read_bytes(dir / "data_batch_2.bin");
+         bytes[5 * 3073] = 12;
+         write_bytes(dir / "data_batch_2.bin", bytes);
+       }},
+      {"missing test batch", "cannot open " + (data / "test_batch.bin").string(),
+       [](const fs::path& dir) { fs::remove(dir / "test_batch.bin"); }},
+  };
+  for (const Case& c : cases) {
+    fs::remove_all(data);
+    fs::copy(good, data);
+    c.damage(data);
+    for (const fs::path& target : {out, tmp / "fresh"}) {
+      const Run run = run_cifar(fmt::format("--data {} --out {} --epochs 1 --limit 20 --threads 1", quoted(data),
+                                            quoted(target)));
+      INFO(c.name << ", --out " << target.string() << " →\n" << run.output);
+      CHECK(run.status == 1);
+      CHECK(run.output.find("error: ") != std::string::npos);
+      CHECK(run.output.find(c.message) != std::string::npos);
+      CHECK(snapshot(out) == before);
+      CHECK_FALSE(fs::exists(tmp / "fresh"));
+    }
+  }
+}
+
+TEST_CASE("cifar10_attention: --resume and --eval refuse damaged or mismatched checkpoints without touching them",
+          "[examples][cifar10]") {
+  TempDirectory tmp("cifar10-checkpoints");
+  const fs::path data = tmp / "data";
+  write_generated_cifar(data, 20);
+  const fs::path run_dir = tmp / "run";
+  train_tiny_run(data, run_dir);
+  const std::string good = read_bytes(run_dir / "last.safetensors");
+
+  // Damaged copies of the checkpoint, each with what the error must say.
+  const fs::path bad = tmp / "bad";
+  fs::create_directories(bad);
+  std::string malformed_header = good;
+  {
+    uint64_t header_length = 0;
+    std::memcpy(&header_length, good.data(), 8);
+    malformed_header[8 + header_length / 2] = '{';
+  }
+  std::string garbage(5000, '\0');
+  std::mt19937 random(3);
+  for (char& byte : garbage) byte = static_cast<char>(random());
+  const std::vector<std::pair<std::string, std::string>> damaged{
+      {"truncated.safetensors", "out of range of the"},
+      {"tiny.safetensors", "too short for the 8-byte header length"},
+      {"garbage.safetensors", "truncated or not a safetensors file"},
+      {"malformed.safetensors", "malformed JSON"},
+  };
+  write_bytes(bad / "truncated.safetensors", good.substr(0, good.size() / 2));
+  write_bytes(bad / "tiny.safetensors", "abc");
+  write_bytes(bad / "garbage.safetensors", garbage);
+  write_bytes(bad / "malformed.safetensors", malformed_header);
+
+  const auto run_before = snapshot(run_dir);
+  const auto bad_before = snapshot(bad);
+  const std::string common = fmt::format("--data {} --limit 40 --test-limit 16 --batch-size 16 --threads 1", quoted(data));
+  for (const auto& [name, message] : damaged) {
+    const fs::path checkpoint = bad / name;
+    for (const std::string& use : {fmt::format("--eval {}", quoted(checkpoint)),
+                                   fmt::format("--epochs 2 --resume {}", quoted(checkpoint)),
+                                   fmt::format("--epochs 2 --resume {} --out {}", quoted(checkpoint), quoted(run_dir))}) {
+      const Run run = run_cifar(common + " " + use);
+      INFO(use << " →\n" << run.output);
+      CHECK(run.status == 1);
+      CHECK(run.output.find("error: " + checkpoint.string() + ": ") != std::string::npos);
+      CHECK(run.output.find(message) != std::string::npos);
+      CHECK(snapshot(bad) == bad_before);
+      CHECK(snapshot(run_dir) == run_before);
+    }
+  }
+
+  // Well-formed checkpoints that cannot continue this run.
+  const std::string last = quoted(run_dir / "last.safetensors");
+  const std::vector<std::pair<std::string, std::string>> refused{
+      {"--epochs 1 --resume " + last, "the checkpoint has already trained 1 epoch(s); pass --epochs greater than 1"},
+      {"--epochs 2 --model seed --resume " + last, "the checkpoint's model is 'attention', not 'seed' (--model)"},
+      {"--epochs 2 --out " + quoted(run_dir), "already holds a training run"},  // a fresh run over a finished one
+  };
+  for (const auto& [use, message] : refused) {
+    const Run run = run_cifar(common + " " + use);
+    INFO(use << " →\n" << run.output);
+    CHECK(run.status == 1);
+    CHECK(run.output.find(message) != std::string::npos);
+    CHECK(snapshot(run_dir) == run_before);
+  }
+}
