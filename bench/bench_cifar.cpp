@@ -7,8 +7,7 @@
 // under perf). Results go to bench/RESULTS.md.
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <chrono>
+#include <utility>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -19,6 +18,7 @@
 #include "nn/functional/loss.h"
 #include "optim/adam.h"
 #include "tensor/parallel.h"
+#include "timing.h"
 
 using namespace focus;
 
@@ -31,15 +31,8 @@ struct Timing {
 // Median and fastest seconds per call of f over `iterations`, after `warmup` untimed calls.
 template <typename F>
 Timing time_calls(int warmup, int iterations, F&& f) {
-  for (int i = 0; i < warmup; ++i) f();
-  std::vector<double> times;
-  for (int i = 0; i < iterations; ++i) {
-    auto start = std::chrono::steady_clock::now();
-    f();
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(times.begin(), times.end());
-  return {times[times.size() / 2], times.front()};
+  const std::vector<double> times = bench::sorted_timings(warmup, iterations, std::forward<F>(f));
+  return {bench::median_of(times), times.front()};
 }
 
 }  // namespace

@@ -8,7 +8,6 @@
 // changes were free. Results go to bench/RESULTS.md.
 #include <cblas.h>
 #include <fmt/format.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -18,41 +17,11 @@
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "tensor/parallel.h"
+#include "timing.h"
 
 using namespace focus;
 
-namespace {
-
-// Involuntary context switches of this process so far (all threads).
-long preemptions() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_nivcsw;
-}
-
-// Seconds per call of f: the fastest of at least `min_reps` calls and `min_time` seconds,
-// after one warm-up call, counting only calls during which no thread of ours was
-// preempted (if there were any such calls). The minimum, not the median: on a shared
-// machine other processes only ever add time, so the fastest clean call is the best
-// estimate of the cost.
-template <typename F>
-double best_seconds(F&& f, double min_time = 1.0, int min_reps = 10) {
-  f();
-  std::vector<double> clean, all;
-  const auto start = std::chrono::steady_clock::now();
-  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
-  while (static_cast<int>(all.size()) < min_reps || elapsed() < min_time) {
-    const long switches = preemptions();
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    all.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    if (preemptions() == switches) clean.push_back(all.back());
-  }
-  const std::vector<double>& times = clean.empty() ? all : clean;
-  return *std::min_element(times.begin(), times.end());
-}
-
-}  // namespace
+using bench::best_seconds;
 
 int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;

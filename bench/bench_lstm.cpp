@@ -4,14 +4,14 @@
 // in tokens (time steps × batch) per second; results go to bench/RESULTS.md.
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <chrono>
+#include <utility>
 #include <cstdlib>
 #include <vector>
 
 #include "autograd/ops.h"
 #include "nn/layers/lstm.h"
 #include "tensor/parallel.h"
+#include "timing.h"
 
 using namespace focus;
 
@@ -20,15 +20,7 @@ namespace {
 // Median seconds per call of f over `iterations`, after `warmup` untimed calls.
 template <typename F>
 double median_seconds(int warmup, int iterations, F&& f) {
-  for (int i = 0; i < warmup; ++i) f();
-  std::vector<double> times;
-  for (int i = 0; i < iterations; ++i) {
-    auto start = std::chrono::steady_clock::now();
-    f();
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  }
-  std::sort(times.begin(), times.end());
-  return times[times.size() / 2];
+  return bench::median_of(bench::sorted_timings(warmup, iterations, std::forward<F>(f)));
 }
 
 }  // namespace

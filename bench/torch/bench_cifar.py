@@ -4,13 +4,13 @@ as focus does) + forward + cross-entropy + backward + AdamW step (torch defaults
 decay 0.01), on random images [B, 3, 32, 32] and labels, batch 32 and 128, float32, 2 threads by
 default. Median and best step of `iterations` timed steps after 3 warm-up ones, in images/s.
 Usage: /usr/bin/python3 bench/torch/bench_cifar.py [threads] [iterations]  (Debian's python3-torch)."""
-import statistics
 import sys
-import time
 
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from timing import median_of, sorted_timings
 
 
 class SeedNet(nn.Module):
@@ -85,17 +85,6 @@ class AttentionNet(nn.Module):
         return self.classifier(self.dropout(x.mean(dim=(2, 3))))
 
 
-def time_calls(warmup, iterations, f):
-    for _ in range(warmup):
-        f()
-    times = []
-    for _ in range(iterations):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times)
-
-
 def main():
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     iterations = int(sys.argv[2]) if len(sys.argv) > 2 else 20
@@ -117,7 +106,8 @@ def main():
                 F.cross_entropy(model(images), labels).backward()
                 optimizer.step()
 
-            median, best = time_calls(3, iterations, step)
+            times = sorted_timings(3, iterations, step)
+            median, best = median_of(times), times[0]
             params = sum(p.numel() for p in model.parameters())
             print(f"{make.__name__:<14} {batch:>5} {params:>9} {median * 1e3:>14.1f} {batch / median:>13.0f} "
                   f"{batch / best:>12.0f}")

@@ -5,39 +5,17 @@ GFLOP/s on the CIFAR-10 example's shapes, CPU, 2 threads.
 Run with Debian's torch:  /usr/bin/python3 bench/torch/bench_conv.py
 The first layer's input (images) needs no gradient, the second's does, as in training.
 """
-import resource
 import sys
-import time
 
 import torch
+
+from timing import best_seconds
 
 torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
 torch.manual_seed(0)
 
 # (in_channels, out_channels, size, batch); 3x3 kernels, stride 1, 'same' padding.
 CASES = [(cin, cout, hw, n) for (cin, cout) in [(3, 32), (32, 64)] for hw in (32, 16) for n in (32, 128)]
-
-
-def preemptions():
-    """Involuntary context switches of this process so far (all threads)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
-
-
-def best_seconds(fn, min_time=1.0, min_reps=10):
-    """The fastest of at least min_reps calls and min_time seconds, after a warm-up call,
-    counting only calls during which no thread was preempted (if there were any). The
-    minimum, not the median: on a shared machine other processes only ever add time."""
-    fn()  # warm up (allocator, oneDNN primitive cache)
-    clean, every = [], []
-    start = time.perf_counter()
-    while len(every) < min_reps or time.perf_counter() - start < min_time:
-        switches = preemptions()
-        t0 = time.perf_counter()
-        fn()
-        every.append(time.perf_counter() - t0)
-        if preemptions() == switches:
-            clean.append(every[-1])
-    return min(clean or every)
 
 
 print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, mkldnn {torch.backends.mkldnn.is_available()}")

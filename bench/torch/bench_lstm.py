@@ -2,22 +2,15 @@
 input 256, hidden 256, sequence length 20, float32, 2 threads. Forward + backward
 (input and all parameters need gradients) and inference-only forward, in tokens
 (time steps x batch) per second. Run with /usr/bin/python3 (Debian's python3-torch)."""
-import statistics
 import sys
-import time
 
 import torch
 
+from timing import median_of, sorted_timings
+
 
 def median_seconds(warmup, iterations, f):
-    for _ in range(warmup):
-        f()
-    times = []
-    for _ in range(iterations):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_of(sorted_timings(warmup, iterations, f))
 
 
 def main():
