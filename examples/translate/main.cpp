@@ -1,0 +1,242 @@
+// An LSTM encoder-decoder translator with attention: trains on the synthetic date task
+// or on English-French sentence pairs, translates sentences with greedy or beam search,
+// and draws what the decoder looked at. The model, search, data and loop live in the
+// files beside this one; this file only wires the command line to them.
+//
+//   translate train --task dates --out runs/dates
+//   translate train --data $FOCUS_DATA/translation/eng-fra.tsv --max-len 10 --epochs 10
+//   translate run --checkpoint runs/dates "Tuesday, June 10 2003"
+//   translate eval --checkpoint runs/eng-fra --data $FOCUS_DATA/translation/eng-fra.tsv
+#include <CLI/CLI.hpp>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "corpus.h"
+#include "datasets/data_root.h"
+#include "decode.h"
+#include "report.h"
+#include "seq2seq.h"
+#include "tensor/generator.h"
+#include "tensor/parallel.h"
+#include "training.h"
+
+using namespace focus;
+using namespace translate;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Flags {
+  // data
+  std::string task = "dates", data, out, resume, device = "cpu";
+  bool reverse = false;
+  int64_t max_len = 10, max_pairs = 0, min_freq = 2, max_vocab = 0, date_train = 20000;
+  // model
+  int64_t embed = 128, hidden = 256, layers = 1;
+  bool bidirectional = false;
+  double dropout = 0.0;
+  std::string attention = "bahdanau";
+  // training
+  int64_t epochs = 10, batch_size = 64;
+  double lr = 1e-3, teacher_forcing = 1.0, clip = 1.0;
+  uint64_t seed = 0;
+  int threads = 2;
+  bool lr_given = false;  ///< --lr was on the command line (overrides a resumed checkpoint's rate)
+  // run / eval
+  std::string checkpoint, plots;
+  std::vector<std::string> sentences;
+  int64_t beam = 1;
+};
+
+void check_device(const std::string& device) {
+  if (device != "cpu")
+    throw std::runtime_error(fmt::format("--device {}: the translator example runs on the CPU only", device));
+}
+
+int train_command(const Flags& f) {
+  set_num_threads(f.threads);
+  check_device(f.device);
+  manual_seed(f.seed);
+  CorpusOptions data;
+  Seq2SeqConfig config;
+  if (!f.resume.empty()) {
+    // A resumed run rebuilds the model and data exactly as they were.
+    std::map<std::string, std::string> metadata = read_checkpoint_metadata(f.resume);
+    config = Seq2SeqConfig::from_metadata(metadata);
+    data = CorpusOptions::from_metadata(metadata);
+  } else {
+    data.task = f.data.empty() ? f.task : "pairs";
+    data.data_path = f.data;
+    data.reverse = f.reverse;
+    data.max_length = f.max_len;
+    data.max_pairs = f.max_pairs;
+    data.min_freq = f.min_freq;
+    data.max_vocab = f.max_vocab;
+    data.date_train = f.date_train;
+    data.seed = f.seed;
+    if (data.task == "pairs" && data.data_path.empty())
+      data.data_path = (data::data_root() / "translation" / "eng-fra.tsv").string();
+  }
+  Corpus corpus = load_corpus(data);
+  if (f.resume.empty()) {
+    config.source_vocab = corpus.source_vocab.size();
+    config.target_vocab = corpus.target_vocab.size();
+    config.embed = f.embed;
+    config.hidden = f.hidden;
+    config.layers = f.layers;
+    config.bidirectional = f.bidirectional;
+    config.dropout = f.dropout;
+    config.attention = parse_attention(f.attention);
+  }
+  Seq2Seq model(config);
+  std::map<std::string, std::string> metadata = config.to_metadata();
+  for (const auto& [k, v] : data.to_metadata()) metadata[k] = v;
+
+  TrainOptions options;
+  options.epochs = f.epochs;
+  options.batch_size = f.batch_size;
+  options.lr = f.lr;
+  options.clip = f.clip;
+  options.teacher_forcing = f.teacher_forcing;
+  options.seed = f.seed;
+  options.resume = f.resume;
+  options.override_lr = !f.resume.empty() && f.lr_given;
+  options.out = !f.out.empty() ? fs::path(f.out)
+                : !f.resume.empty()
+                    ? fs::path(f.resume).parent_path()
+                    : fs::path(fmt::format("runs/translate-{}-{}-{:%Y%m%d-%H%M%S}", data.task, f.attention,
+                                           fmt::localtime(std::time(nullptr))));
+  return train(model, corpus, options, metadata);
+}
+
+int run_command(const Flags& f) {
+  set_num_threads(f.threads);
+  LoadedTranslator t = load_translator(f.checkpoint);
+  std::vector<std::string> lines = f.sentences;
+  if (lines.empty())
+    for (std::string line; std::getline(std::cin, line);) lines.push_back(line);
+  const fs::path plots = f.plots.empty() ? t.file.parent_path() : fs::path(f.plots);
+  fs::create_directories(plots);
+  const int64_t max_source = task_max_source_length(t.corpus);
+  int failures = 0;
+  for (size_t n = 0; n < lines.size(); ++n) {
+    EncodedInput input;
+    try {
+      input = encode_input(lines[n], t.source_tokenizer, t.source_vocab, max_source);
+    } catch (const std::invalid_argument& e) {
+      fmt::print(stderr, "line {}: {}\n", n + 1, e.what());
+      ++failures;
+      continue;
+    }
+    for (const std::string& note : input.notes) fmt::print(stderr, "note: {}\n", note);
+    Translation tr = beam_search(*t.model, input.ids, std::max<int64_t>(1, f.beam),
+                                 default_max_length(static_cast<int64_t>(input.ids.size())));
+    const std::string translation = t.target_tokenizer.detokenize(t.target_vocab.decode(tr.tokens));
+    fmt::print("{}\n", translation);
+    if (tr.attention.defined()) {
+      // One row label per generated id, specials included, so rows and labels line up.
+      std::vector<std::string> rows;
+      for (int64_t id : tr.tokens) rows.push_back(t.target_vocab.token(id));
+      if (tr.ended) rows.push_back(t.target_vocab.token(data::Vocab::kEos));
+      fs::path png = plots / fmt::format("attention_{}.png", n + 1);
+      save_attention_png(png, tr.attention, input.tokens, rows, fmt::format("{} -> {}", lines[n], translation));
+      fmt::print(stderr, "attention: {}\n", png.string());
+    }
+  }
+  return failures ? 1 : 0;
+}
+
+int eval_command(const Flags& f) {
+  set_num_threads(f.threads);
+  LoadedTranslator t = load_translator(f.checkpoint);
+  Corpus corpus{t.corpus, t.source_vocab, t.target_vocab, t.source_tokenizer, t.target_tokenizer,
+                nullptr, nullptr, nullptr, task_max_source_length(t.corpus), ""};
+  std::shared_ptr<const PairDataset> test;
+  std::string what;
+  if (t.corpus.task == "dates" || (!f.data.empty() && fs::exists(f.data) && !t.corpus.data_path.empty() &&
+                                   fs::equivalent(f.data, t.corpus.data_path))) {
+    if (t.corpus.task == "dates" && !f.data.empty())
+      throw std::runtime_error("--data: this checkpoint was trained on the date task, whose test set is generated");
+    // The training data: rebuild the same split and evaluate on its held-out test part.
+    test = load_corpus(t.corpus).test;
+    what = t.corpus.task == "dates" ? "held-out generated dates" : "the held-out test split of " + f.data;
+  } else {
+    if (f.data.empty()) throw std::runtime_error("eval needs --data PATH.tsv");
+    test = load_pairs_for_eval(f.data, t.corpus, t.source_vocab, t.target_vocab);
+    what = "every pair of " + f.data;
+  }
+  Evaluation result = evaluate(*t.model, *test, corpus, f.batch_size, f.beam, 5);
+  fmt::print("{} sentences ({}), {}:\n{}\nexact match {:.2f}%, loss {:.4f}, perplexity {:.2f}\n", result.sentences,
+             what, f.beam > 1 ? fmt::format("beam {}", f.beam) : "greedy", result.bleu.to_string(),
+             100 * result.exact_match, result.loss, result.perplexity);
+  for (const Sample& s : result.samples) fmt::print("  {}\n    = {}\n    > {}\n", s.source, s.reference, s.output);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"focus: an LSTM encoder-decoder translator with attention"};
+  app.require_subcommand(1);
+  Flags f;
+
+  CLI::App* train = app.add_subcommand("train", "train a translator");
+  train->add_option("--task", f.task, "dates (synthetic, the default) | pairs (a TSV file, see --data)")
+      ->check(CLI::IsMember({"dates", "pairs"}));
+  train->add_option("--data", f.data, "sentence pairs, one 'source<TAB>target' per line (implies --task pairs); "
+                                      "default $FOCUS_DATA/translation/eng-fra.tsv");
+  train->add_flag("--reverse", f.reverse, "translate the second column into the first");
+  train->add_option("--max-len", f.max_len, "drop pairs with more tokens on either side")->check(CLI::PositiveNumber);
+  train->add_option("--max-pairs", f.max_pairs, "use a random sample of N pairs (0 = all)")->check(CLI::NonNegativeNumber);
+  train->add_option("--min-freq", f.min_freq, "training tokens seen fewer times become <unk>")->check(CLI::PositiveNumber);
+  train->add_option("--max-vocab", f.max_vocab, "largest vocabulary per side, specials included (0 = no limit)")
+      ->check(CLI::NonNegativeNumber);
+  train->add_option("--date-examples", f.date_train, "dates: training examples")->check(CLI::PositiveNumber);
+  train->add_option("--epochs", f.epochs, "training epochs")->check(CLI::PositiveNumber);
+  train->add_option("--batch-size", f.batch_size, "sentence pairs per step")->check(CLI::PositiveNumber);
+  train->add_option("--lr", f.lr, "Adam learning rate (with --resume: replaces the saved one)")->check(CLI::PositiveNumber);
+  train->add_option("--embed", f.embed, "embedding size")->check(CLI::PositiveNumber);
+  train->add_option("--hidden", f.hidden, "LSTM state size")->check(CLI::PositiveNumber);
+  train->add_option("--layers", f.layers, "LSTM layers (encoder and decoder)")->check(CLI::PositiveNumber);
+  train->add_flag("--bidirectional", f.bidirectional, "bidirectional encoder (hidden/2 per direction)");
+  train->add_option("--dropout", f.dropout, "dropout on embeddings, between layers and before the output")
+      ->check(CLI::Range(0.0, 0.9));
+  train->add_option("--attention", f.attention, "bahdanau | luong-dot | luong-general | none")
+      ->check(CLI::IsMember({"bahdanau", "luong-dot", "luong-general", "none"}));
+  train->add_option("--teacher-forcing", f.teacher_forcing, "probability of feeding the true previous token")
+      ->check(CLI::Range(0.0, 1.0));
+  train->add_option("--clip", f.clip, "clip the gradient norm to this (0 = off)")->check(CLI::NonNegativeNumber);
+  train->add_option("--seed", f.seed, "random seed (weights, data order, data split)");
+  train->add_option("--threads", f.threads, "CPU threads")->check(CLI::PositiveNumber);
+  train->add_option("--device", f.device, "cpu");
+  train->add_option("--out", f.out, "run folder (default runs/translate-<task>-<attention>-<time>)");
+  train->add_option("--resume", f.resume, "continue from a checkpoint (RUN/last.safetensors)");
+
+  CLI::App* run = app.add_subcommand("run", "translate sentences (arguments, or lines on stdin)");
+  run->add_option("--checkpoint", f.checkpoint, "run folder or .safetensors file")->required();
+  run->add_option("--beam", f.beam, "beam width (1 = greedy)")->check(CLI::PositiveNumber);
+  run->add_option("--plots", f.plots, "folder for attention_<n>.png (default: the checkpoint's folder)");
+  run->add_option("--threads", f.threads, "CPU threads")->check(CLI::PositiveNumber);
+  run->add_option("sentences", f.sentences, "sentences to translate");
+
+  CLI::App* eval = app.add_subcommand("eval", "test BLEU / exact match of a checkpoint");
+  eval->add_option("--checkpoint", f.checkpoint, "run folder or .safetensors file")->required();
+  eval->add_option("--data", f.data, "sentence pairs (the training file: its held-out test split)");
+  eval->add_option("--beam", f.beam, "beam width (1 = greedy)")->check(CLI::PositiveNumber);
+  eval->add_option("--batch-size", f.batch_size, "sentences per batch")->check(CLI::PositiveNumber);
+  eval->add_option("--threads", f.threads, "CPU threads")->check(CLI::PositiveNumber);
+
+  CLI11_PARSE(app, argc, argv);
+  f.lr_given = train->count("--lr") > 0;
+  try {
+    if (train->parsed()) return train_command(f);
+    if (run->parsed()) return run_command(f);
+    return eval_command(f);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,265 @@
+#include "seq2seq.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "autograd/ops.h"
+#include "nn/functional/dropout.h"
+#include "nn/functional/loss.h"
+#include "nn/layers/attention_context.h"
+#include "datasets/vocab.h"
+
+namespace translate {
+
+using namespace focus;
+namespace F = focus::nn::functional;
+
+AttentionKind parse_attention(const std::string& name) {
+  if (name == "bahdanau") return AttentionKind::Bahdanau;
+  if (name == "luong-dot") return AttentionKind::LuongDot;
+  if (name == "luong-general") return AttentionKind::LuongGeneral;
+  if (name == "none") return AttentionKind::None;
+  throw std::invalid_argument(
+      fmt::format("unknown attention '{}': expected bahdanau, luong-dot, luong-general or none", name));
+}
+
+std::string attention_name(AttentionKind kind) {
+  switch (kind) {
+    case AttentionKind::Bahdanau: return "bahdanau";
+    case AttentionKind::LuongDot: return "luong-dot";
+    case AttentionKind::LuongGeneral: return "luong-general";
+    case AttentionKind::None: return "none";
+  }
+  return "none";
+}
+
+std::map<std::string, std::string> Seq2SeqConfig::to_metadata() const {
+  return {{"model.source_vocab", std::to_string(source_vocab)},
+          {"model.target_vocab", std::to_string(target_vocab)},
+          {"model.embed", std::to_string(embed)},
+          {"model.hidden", std::to_string(hidden)},
+          {"model.layers", std::to_string(layers)},
+          {"model.bidirectional", bidirectional ? "1" : "0"},
+          {"model.dropout", fmt::format("{}", dropout)},
+          {"model.attention", attention_name(attention)}};
+}
+
+Seq2SeqConfig Seq2SeqConfig::from_metadata(const std::map<std::string, std::string>& metadata) {
+  auto get = [&](const std::string& key) -> const std::string& {
+    auto it = metadata.find(key);
+    if (it == metadata.end()) throw std::runtime_error(fmt::format("no '{}' in the checkpoint's metadata", key));
+    return it->second;
+  };
+  auto integer = [&](const std::string& key) {
+    const std::string& text = get(key);
+    try {
+      size_t used = 0;
+      int64_t value = std::stoll(text, &used);
+      if (used == text.size()) return value;
+    } catch (const std::exception&) {
+    }
+    throw std::runtime_error(fmt::format("checkpoint metadata '{}' = '{}' is not an integer", key, text));
+  };
+  Seq2SeqConfig config;
+  config.source_vocab = integer("model.source_vocab");
+  config.target_vocab = integer("model.target_vocab");
+  config.embed = integer("model.embed");
+  config.hidden = integer("model.hidden");
+  config.layers = integer("model.layers");
+  config.bidirectional = get("model.bidirectional") == "1";
+  config.dropout = std::stod(get("model.dropout"));
+  config.attention = parse_attention(get("model.attention"));
+  config.validate();
+  return config;
+}
+
+void Seq2SeqConfig::validate() const {
+  if (source_vocab <= data::Vocab::kNumSpecial || target_vocab <= data::Vocab::kNumSpecial || embed <= 0 ||
+      hidden <= 0 || layers <= 0)
+    throw std::invalid_argument(fmt::format(
+        "Seq2Seq: sizes must be positive (source_vocab={}, target_vocab={}, embed={}, hidden={}, layers={})",
+        source_vocab, target_vocab, embed, hidden, layers));
+  if (bidirectional && hidden % 2 != 0)
+    throw std::invalid_argument(
+        fmt::format("Seq2Seq: a bidirectional encoder splits hidden={} between two directions: it must be even", hidden));
+  if (dropout < 0 || dropout >= 1) throw std::invalid_argument(fmt::format("Seq2Seq: dropout {} not in [0, 1)", dropout));
+}
+
+Memory Memory::select_rows(const Tensor& index) const {
+  return {index_select(outputs, 0, index), keys.defined() ? index_select(keys, 0, index) : Tensor(),
+          index_select(mask, 0, index)};
+}
+
+DecoderState DecoderState::select_rows(const Tensor& index) const {
+  DecoderState result;
+  for (size_t l = 0; l < h.size(); ++l) {
+    result.h.push_back(index_select(h[l], 0, index));
+    result.c.push_back(index_select(c[l], 0, index));
+  }
+  if (feed.defined()) result.feed = index_select(feed, 0, index);
+  return result;
+}
+
+// ---- encoder -------------------------------------------------------------------------------------------
+
+Encoder::Encoder(const Seq2SeqConfig& config) : config_(config) {
+  config.validate();
+  const int64_t directions = config.bidirectional ? 2 : 1;
+  embedding = register_module("embedding", std::make_shared<nn::Embedding>(config.source_vocab, config.embed,
+                                                                            data::Vocab::kPad));
+  lstm = register_module("lstm", std::make_shared<nn::LSTM>(nn::LSTMOptions(config.embed, config.hidden / directions)
+                                                                .num_layers(config.layers)
+                                                                .batch_first(true)
+                                                                .bidirectional(config.bidirectional)
+                                                                .dropout(config.dropout)));
+}
+
+Encoder::Output Encoder::forward(const Tensor& source, const Tensor& lengths) {
+  Tensor embedded = F::dropout((*embedding)(source), config_.dropout, is_training());
+  auto [outputs, h_n, c_n] = (*lstm)(embedded, std::nullopt, lengths);
+  if (config_.bidirectional) {
+    // [L·2, B, H/2], forward before reverse per layer → [L, B, H]: [h_fwd; h_rev] per sentence.
+    auto join = [&](const Tensor& states) {
+      const int64_t B = states.size(1), half = states.size(2);
+      return reshape(permute(reshape(states, {config_.layers, 2, B, half}), {0, 2, 1, 3}),
+                     {config_.layers, B, 2 * half});
+    };
+    h_n = join(h_n);
+    c_n = join(c_n);
+  }
+  return {outputs, h_n, c_n};
+}
+
+// ---- decoder -------------------------------------------------------------------------------------------
+
+Decoder::Decoder(const Seq2SeqConfig& config) : config_(config) {
+  config.validate();
+  const int64_t H = config.hidden;
+  embedding = register_module("embedding", std::make_shared<nn::Embedding>(config.target_vocab, config.embed,
+                                                                            data::Vocab::kPad));
+  // Bahdanau feeds the context into the LSTM; Luong feeds the previous attentional state.
+  const int64_t first_input = config.embed + (config.attention == AttentionKind::None ? 0 : H);
+  for (int64_t l = 0; l < config.layers; ++l)
+    cells.push_back(register_module(fmt::format("cell{}", l),
+                                    std::make_shared<nn::LSTMCell>(l == 0 ? first_input : H, H)));
+  if (config.attention == AttentionKind::Bahdanau)
+    additive = register_module("attention", std::make_shared<nn::AdditiveAttention>(H, H, H));
+  if (config.attention == AttentionKind::LuongGeneral)
+    luong = register_module("attention", std::make_shared<nn::LuongAttention>(H, H, nn::LuongScore::General));
+  if (config.attention != AttentionKind::None)
+    combine = register_module("combine", std::make_shared<nn::Linear>(2 * H, H));
+  out = register_module("out", std::make_shared<nn::Linear>(H, config.target_vocab));
+}
+
+Memory Decoder::prepare(const Encoder::Output& encoded, const Tensor& mask) {
+  Memory memory{encoded.outputs, Tensor(), mask};
+  switch (config_.attention) {
+    case AttentionKind::Bahdanau: memory.keys = additive->project_keys(encoded.outputs); break;
+    // score(h, k) = hᵀ W k = hᵀ (W k): project the keys once, transposed for the per-step [B,1,H]·[B,H,S].
+    case AttentionKind::LuongGeneral: memory.keys = transpose((*luong->linear)(encoded.outputs), 1, 2); break;
+    case AttentionKind::LuongDot: memory.keys = transpose(encoded.outputs, 1, 2); break;
+    case AttentionKind::None: break;
+  }
+  return memory;
+}
+
+DecoderState Decoder::initial_state(const Encoder::Output& encoded) const {
+  DecoderState state;
+  for (int64_t l = 0; l < config_.layers; ++l) {
+    state.h.push_back(select(encoded.h_n, 0, l));
+    state.c.push_back(select(encoded.c_n, 0, l));
+  }
+  if (config_.attention == AttentionKind::LuongDot || config_.attention == AttentionKind::LuongGeneral)
+    state.feed = zeros({encoded.h_n.size(1), config_.hidden}, TensorOptions(encoded.h_n.dtype()));
+  return state;
+}
+
+StepOutput Decoder::step(const Tensor& embedded, DecoderState& state, const Memory& memory) {
+  auto run_cells = [&](Tensor x) {
+    for (size_t l = 0; l < cells.size(); ++l) {
+      auto [h, c] = (*cells[l])(x, std::make_pair(state.h[l], state.c[l]));
+      state.h[l] = h;
+      state.c[l] = c;
+      x = l + 1 < cells.size() ? F::dropout(h, config_.dropout, is_training()) : h;
+    }
+    return x;
+  };
+  switch (config_.attention) {
+    case AttentionKind::Bahdanau: {
+      // The previous state asks where to look; the context joins the input of this step.
+      nn::AttentionContext att =
+          additive->forward_projected(state.h.back(), memory.keys, memory.outputs, memory.mask);
+      Tensor h = run_cells(cat({embedded, att.context}, 1));
+      return {cat({h, att.context}, 1), att.weights};
+    }
+    case AttentionKind::LuongDot:
+    case AttentionKind::LuongGeneral: {
+      // The new state asks; h̃ = tanh(W_c [context; h]) is both the output and the next step's extra input.
+      Tensor h = run_cells(cat({embedded, state.feed}, 1));
+      Tensor scores = matmul(unsqueeze(h, 1), memory.keys);  // [B, 1, H]·[B, H, S] → [B, 1, S]
+      nn::AttentionContext att = nn::attend(scores, memory.outputs, memory.mask, /*one_step=*/true);
+      Tensor attentional = tanh((*combine)(cat({att.context, h}, 1)));
+      state.feed = attentional;
+      return {attentional, att.weights};
+    }
+    case AttentionKind::None: return {run_cells(embedded), Tensor()};
+  }
+  throw std::logic_error("Decoder::step: unknown attention kind");
+}
+
+Tensor Decoder::head(const Tensor& features) {
+  Tensor x = features;
+  // Bahdanau's features are [h; context]: the same tanh(W_c ·) Luong applies per step, here
+  // once over all steps.
+  if (config_.attention == AttentionKind::Bahdanau) x = tanh((*combine)(x));
+  return (*out)(F::dropout(x, config_.dropout, is_training()));
+}
+
+// ---- the whole model -------------------------------------------------------------------------------------
+
+Seq2Seq::Seq2Seq(const Seq2SeqConfig& config) : config_(config) {
+  encoder = register_module("encoder", std::make_shared<Encoder>(config));
+  decoder = register_module("decoder", std::make_shared<Decoder>(config));
+}
+
+std::pair<Memory, DecoderState> Seq2Seq::encode(const Tensor& source, const Tensor& lengths, const Tensor& mask) {
+  Encoder::Output encoded = encoder->forward(source, lengths);
+  return {decoder->prepare(encoded, mask), decoder->initial_state(encoded)};
+}
+
+Tensor Seq2Seq::forward(const data::SequenceBatch& batch, double teacher_forcing, Generator* generator) {
+  auto [memory, state] = encode(batch.source, batch.source_lengths, batch.source_mask);
+  const int64_t T = batch.target_input.size(1);
+  if (teacher_forcing >= 1.0) {
+    // Embed all steps at once, time-major so each step is a contiguous slice; one output GEMM at the end.
+    Tensor embedded = F::dropout((*decoder->embedding)(contiguous(transpose(batch.target_input, 0, 1))),
+                                 config_.dropout, is_training());
+    std::vector<Tensor> inputs = split(embedded, 1, 0);
+    std::vector<Tensor> features;
+    features.reserve(static_cast<size_t>(T));
+    for (int64_t t = 0; t < T; ++t) features.push_back(decoder->step(squeeze(inputs[t], 0), state, memory).features);
+    return decoder->head(stack(features, 1));
+  }
+  // Scheduled sampling: each step needs the previous step's prediction, so logits are made step by step.
+  Generator& gen = generator ? *generator : default_generator();
+  std::vector<Tensor> logits;
+  Tensor predicted;
+  for (int64_t t = 0; t < T; ++t) {
+    bool teacher = t == 0 || rand({1}, {}, &gen).item<double>() < teacher_forcing;
+    Tensor ids = teacher ? contiguous(select(batch.target_input, 1, t)) : predicted;
+    Tensor embedded = F::dropout((*decoder->embedding)(ids), config_.dropout, is_training());
+    Tensor step_logits = decoder->head(decoder->step(embedded, state, memory).features);
+    predicted = argmax(step_logits.detach(), 1);
+    logits.push_back(step_logits);
+  }
+  return stack(logits, 1);
+}
+
+Tensor sequence_loss(const Tensor& logits, const Tensor& targets) {
+  const int64_t N = logits.size(0) * logits.size(1), V = logits.size(2);
+  return F::cross_entropy(reshape(logits, {N, V}), reshape(targets, {N}),
+                          F::CrossEntropyOptions().ignore_index(data::Vocab::kPad));
+}
+
+}  // namespace translate

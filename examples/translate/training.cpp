@@ -1,0 +1,277 @@
+#include "training.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+
+#include "autograd/grad_mode.h"
+#include "autograd/ops.h"
+#include "datasets/dataloader.h"
+#include "decode.h"
+#include "nn/serialize.h"
+#include "optim/adam.h"
+#include "optim/checkpoint.h"
+#include "optim/clip_grad.h"
+#include "optim/metrics.h"
+#include "optim/progress.h"
+#include "report.h"
+
+namespace translate {
+
+using namespace focus;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> interrupted{false};
+void on_interrupt(int) { interrupted = true; }
+
+// The examples [begin, end) of a dataset as one padded batch.
+data::SequenceBatch batch_of(const PairDataset& dataset, int64_t begin, int64_t end) {
+  std::vector<data::SentencePair> examples;
+  for (int64_t i = begin; i < end; ++i) examples.push_back(dataset.get(i));
+  return data::collate_sequences(std::move(examples));
+}
+
+// Restores a module's training flag when leaving a scope.
+struct ModeGuard {
+  explicit ModeGuard(nn::Module& m) : module(m), was_training(m.is_training()) {}
+  ~ModeGuard() { module.train(was_training); }
+  nn::Module& module;
+  bool was_training;
+};
+
+}  // namespace
+
+Evaluation evaluate(Seq2Seq& model, const PairDataset& dataset, const Corpus& corpus, int64_t batch_size,
+                    int64_t beam, int64_t samples) {
+  ModeGuard mode(model);
+  model.eval();
+  NoGradGuard no_grad;
+  Evaluation result;
+  optim::RunningMean loss;
+  int64_t correct_tokens = 0, total_tokens = 0, exact = 0;
+  std::vector<std::vector<std::string>> candidates, references;
+  for (int64_t begin = 0; begin < dataset.size(); begin += batch_size) {
+    data::SequenceBatch batch = batch_of(dataset, begin, std::min(dataset.size(), begin + batch_size));
+    Tensor logits = model.forward(batch);
+    const int64_t real = sum(batch.target_lengths).item<int64_t>();
+    loss.add(sequence_loss(logits, batch.target_output).item<double>(), real);
+    Tensor hits = eq(argmax(logits, 2), batch.target_output).to(kInt64) * batch.target_mask.to(kInt64);
+    correct_tokens += sum(hits).item<int64_t>();
+    total_tokens += real;
+
+    std::vector<Translation> translations = translate_batch(model, batch, beam);
+    for (int64_t b = 0; b < batch.size(); ++b) {
+      std::vector<std::string> candidate =
+          corpus.target_vocab.decode(translations[static_cast<size_t>(b)].tokens);
+      std::vector<std::string> reference = corpus.target_tokenizer.tokenize(batch.target_texts[static_cast<size_t>(b)]);
+      if (candidate == reference) ++exact;
+      if (static_cast<int64_t>(result.samples.size()) < samples)
+        result.samples.push_back({batch.source_texts[static_cast<size_t>(b)], batch.target_texts[static_cast<size_t>(b)],
+                                  corpus.target_tokenizer.detokenize(candidate)});
+      candidates.push_back(std::move(candidate));
+      references.push_back(std::move(reference));
+    }
+  }
+  result.sentences = static_cast<int64_t>(candidates.size());
+  result.loss = loss.mean();
+  result.perplexity = std::exp(result.loss);
+  result.token_accuracy = total_tokens ? static_cast<double>(correct_tokens) / static_cast<double>(total_tokens) : 0;
+  result.exact_match = result.sentences ? static_cast<double>(exact) / static_cast<double>(result.sentences) : 0;
+  result.bleu = data::corpus_bleu(candidates, references);
+  return result;
+}
+
+double train_step(Seq2Seq& model, optim::Optimizer& optimizer, const data::SequenceBatch& batch,
+                  double teacher_forcing, double clip, Generator* generator) {
+  optimizer.zero_grad();
+  Tensor loss = sequence_loss(model.forward(batch, teacher_forcing, generator), batch.target_output);
+  loss.backward();
+  if (clip > 0) {
+    double norm = optim::clip_grad_norm_(model.parameters(), clip, 2.0, /*error_if_nonfinite=*/false);
+    if (!std::isfinite(norm)) return loss.item<double>();  // skip a step that would poison the weights
+  }
+  optimizer.step();
+  return loss.item<double>();
+}
+
+fs::path checkpoint_file(const std::string& argument) {
+  fs::path path(argument);
+  if (fs::is_directory(path)) path /= "best.safetensors";
+  if (!fs::exists(path))
+    throw std::runtime_error(fmt::format("checkpoint {} does not exist (pass a run folder holding best.safetensors, "
+                                         "or a .safetensors file)",
+                                         path.string()));
+  return path;
+}
+
+std::map<std::string, std::string> read_checkpoint_metadata(const fs::path& file) {
+  nn::SafetensorsContent content;
+  try {
+    content = nn::load_safetensors(file.string());
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("cannot read checkpoint: {}", e.what()));
+  }
+  std::map<std::string, std::string> metadata;
+  for (const auto& [key, value] : content.metadata)
+    if (key.rfind("user/", 0) == 0) metadata[key.substr(5)] = value;
+  if (!metadata.count("model.attention"))
+    throw std::runtime_error(fmt::format("{}: not a translator checkpoint (no model configuration in its metadata)",
+                                         file.string()));
+  return metadata;
+}
+
+namespace {
+// The model's tensors of a checkpoint (the optimizer's moments are stored beside them).
+nn::StateDict model_weights(const fs::path& file) {
+  nn::StateDict weights;
+  for (auto& [name, tensor] : nn::load_safetensors(file.string()).tensors)
+    if (name.rfind("optimizer.", 0) != 0) weights.emplace_back(name, tensor);
+  return weights;
+}
+}  // namespace
+
+LoadedTranslator load_translator(const std::string& argument) {
+  LoadedTranslator t;
+  t.file = checkpoint_file(argument);
+  std::map<std::string, std::string> metadata = read_checkpoint_metadata(t.file);
+  Seq2SeqConfig config;
+  try {
+    config = Seq2SeqConfig::from_metadata(metadata);
+    t.corpus = CorpusOptions::from_metadata(metadata);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{}: {}", t.file.string(), e.what()));
+  }
+  const fs::path folder = t.file.parent_path();
+  t.source_vocab = data::Vocab::load((folder / "source_vocab.txt").string());
+  t.target_vocab = data::Vocab::load((folder / "target_vocab.txt").string());
+  if (t.source_vocab.size() != config.source_vocab || t.target_vocab.size() != config.target_vocab)
+    throw std::runtime_error(fmt::format(
+        "{}: the vocabularies beside it ({} source / {} target tokens) do not match the model ({} / {})",
+        t.file.string(), t.source_vocab.size(), t.target_vocab.size(), config.source_vocab, config.target_vocab));
+  std::tie(t.source_tokenizer, t.target_tokenizer) = task_tokenizers(t.corpus);
+  t.model = std::make_unique<Seq2Seq>(config);
+  try {
+    t.model->load_state_dict(model_weights(t.file));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{}: {}", t.file.string(), e.what()));
+  }
+  t.model->eval();
+  return t;
+}
+
+int train(Seq2Seq& model, const Corpus& corpus, const TrainOptions& options,
+          const std::map<std::string, std::string>& metadata) {
+  const fs::path out = options.out;
+  fs::create_directories(out);
+  corpus.source_vocab.save((out / "source_vocab.txt").string());
+  corpus.target_vocab.save((out / "target_vocab.txt").string());
+
+  optim::AdamOptions adam;
+  adam.lr = options.lr;
+  optim::Adam optimizer(optim::groups_of(model), adam);
+  Generator& gen = default_generator();
+  optim::TrainingState state;
+  if (!options.resume.empty()) {
+    state = optim::load_checkpoint(options.resume, model, optimizer, nullptr, &gen);
+    fmt::print("resumed from {} after epoch {}\n", options.resume, state.epoch);
+    if (options.override_lr) {
+      for (optim::ParamGroup& group : optimizer.param_groups()) group.lr = options.lr;
+      fmt::print("learning rate set to {}\n", options.lr);
+    }
+  }
+  state.metadata = metadata;
+  const bool dates = corpus.options.task == "dates";
+  const std::string metric_name = dates ? "exact match" : "BLEU";
+
+  data::DataLoader<data::SentencePair, data::SequenceBatch> loader(
+      corpus.train, data::make_bucket_sampler(source_lengths(*corpus.train), options.batch_size, options.seed),
+      data::collate_sequences);
+  const int64_t steps_per_epoch = loader.num_batches(0);
+  fmt::print("{}\n{}\n{} parameters; {} steps/epoch; output in {}\n", model.summary(), corpus.description,
+             model.num_parameters(), steps_per_epoch, out.string());
+
+  optim::CsvLog log((out / "metrics.csv").string(), metrics_columns());
+  History history = read_history(out / "metrics.csv");
+  interrupted = false;
+  auto previous_handler = std::signal(SIGINT, on_interrupt);
+  auto run_start = std::chrono::steady_clock::now();
+  double tokens_per_second = 0;
+  for (int64_t epoch = state.epoch; epoch < options.epochs; ++epoch) {
+    model.train();
+    optim::RunningMean loss;
+    int64_t done = 0;
+    optim::ProgressBar bar(steps_per_epoch, fmt::format("epoch {}/{}", epoch + 1, options.epochs), "tok");
+    for (data::SequenceBatch& batch : loader.epoch(epoch)) {
+      const int64_t tokens = sum(batch.target_lengths).item<int64_t>();
+      loss.add(train_step(model, optimizer, batch, options.teacher_forcing, options.clip, &gen), tokens);
+      ++state.global_step;
+      bar.update(++done, tokens, {{"loss", loss.mean()}});
+      if (interrupted) break;
+    }
+    tokens_per_second = bar.items_per_second();
+    if (interrupted) {
+      bar.finish();
+      optim::save_checkpoint((out / "last.safetensors").string(), model, optimizer, nullptr, &gen, state);
+      fmt::print("interrupted: saved {} (epoch {} incomplete; --resume restarts it)\n",
+                 (out / "last.safetensors").string(), epoch + 1);
+      std::signal(SIGINT, previous_handler);
+      return 130;
+    }
+    const double train_seconds = bar.elapsed_seconds();
+    Evaluation val = evaluate(model, *corpus.validation, corpus);
+    const double metric = dates ? val.exact_match : val.bleu.score;
+    bar.finish(fmt::format("epoch {}/{}: train loss {:.4f} | val loss {:.4f} ppl {:.2f} BLEU {:.2f} exact {:.2f}% "
+                           "token acc {:.2f}% | {:.0f} s, {:.0f} tok/s",
+                           epoch + 1, options.epochs, loss.mean(), val.loss, val.perplexity, val.bleu.score,
+                           100 * val.exact_match, 100 * val.token_accuracy, train_seconds, tokens_per_second));
+    for (const Sample& s : val.samples)
+      fmt::print("  {}\n    = {}\n    > {}\n", s.source, s.reference, s.output);
+    log.write({{"epoch", double(epoch + 1)}, {"train_loss", loss.mean()}, {"val_loss", val.loss},
+               {"val_perplexity", val.perplexity}, {"val_bleu", val.bleu.score}, {"val_exact", val.exact_match},
+               {"tokens_per_s", tokens_per_second}, {"lr", optimizer.param_groups()[0].lr},
+               {"seconds", train_seconds}});
+    history.add(loss.mean(), val.loss, val.bleu.score, val.exact_match);
+    state.epoch = epoch + 1;
+    const bool best = metric > state.best_metric || epoch == 0;
+    if (best) state.best_metric = metric;
+    optim::save_checkpoint((out / "last.safetensors").string(), model, optimizer, nullptr, &gen, state);
+    if (best) {
+      optim::save_checkpoint((out / "best.safetensors").string(), model, optimizer, nullptr, &gen, state);
+      fmt::print("  new best validation {}: {:.2f}{} (saved best.safetensors)\n", metric_name,
+                 dates ? 100 * metric : metric, dates ? "%" : "");
+    }
+    save_curves(history, out / "curves.png");
+  }
+  std::signal(SIGINT, previous_handler);
+
+  // ---- the best checkpoint on the test set ------------------------------------------------------------
+  if (fs::exists(out / "best.safetensors")) model.load_state_dict(model_weights(out / "best.safetensors"));
+  Evaluation test = evaluate(model, *corpus.test, corpus);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+  fmt::print("\ntest ({} sentences, best checkpoint): {}\nexact match {:.2f}%, loss {:.4f}, perplexity {:.2f}\n",
+             test.sentences, test.bleu.to_string(), 100 * test.exact_match, test.loss, test.perplexity);
+  std::map<std::string, std::string> summary{
+      {"task", corpus.options.task},
+      {"attention", metadata.count("model.attention") ? metadata.at("model.attention") : ""},
+      {"epochs", std::to_string(state.epoch)},
+      {"wall_seconds", fmt::format("{:.1f}", wall)},
+      {"train_tokens_per_second", fmt::format("{:.1f}", tokens_per_second)},
+      {"parameters", std::to_string(model.num_parameters())},
+      {"test_sentences", std::to_string(test.sentences)},
+      {"test_bleu", fmt::format("{:.2f}", test.bleu.score)},
+      {"test_exact_match", fmt::format("{:.4f}", test.exact_match)},
+      {"test_loss", fmt::format("{:.4f}", test.loss)},
+      {"test_perplexity", fmt::format("{:.3f}", test.perplexity)},
+      {"best_validation_metric", fmt::format("{:.4f}", state.best_metric)},
+      {"best_validation_metric_name", metric_name}};
+  for (const auto& [k, v] : metadata) summary.emplace(k, v);
+  write_summary(out / "summary.json", summary);
+  return 0;
+}
+
+}  // namespace translate

@@ -1,0 +1,88 @@
+#pragma once
+// Training and evaluating the translator: one optimisation step, a validation pass
+// (loss, perplexity, BLEU, exact match), and the whole epoch loop with its checkpoints,
+// metrics.csv, curves.png and summary.json.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "corpus.h"
+#include "datasets/bleu.h"
+#include "optim/optimizer.h"
+#include "seq2seq.h"
+
+namespace translate {
+
+/// One decoded example, for the log.
+struct Sample {
+  std::string source, reference, output;
+};
+
+/// How a model does on a data set.
+struct Evaluation {
+  double loss = 0;            ///< teacher-forced cross-entropy per target token
+  double perplexity = 0;      ///< exp(loss)
+  double token_accuracy = 0;  ///< teacher-forced: next token argmax correct, over real target tokens
+  double exact_match = 0;     ///< decoded sentence equals the reference token for token
+  focus::data::BleuScore bleu;  ///< corpus BLEU-4 of the decoded sentences against the references
+  int64_t sentences = 0;
+  std::vector<Sample> samples;  ///< the first few examples
+};
+
+/// Loss, token accuracy, decoding (greedy, or beam search with `beam` > 1), BLEU and exact match over
+/// `dataset`. References are the target texts tokenised as in training (so words the vocabulary lacks
+/// count as misses). Runs without gradients in eval mode (the model's mode is restored).
+Evaluation evaluate(Seq2Seq& model, const PairDataset& dataset, const Corpus& corpus, int64_t batch_size = 128,
+                    int64_t beam = 1, int64_t samples = 3);
+
+/// One optimisation step on `batch`: teacher-forced (ratio `teacher_forcing`) masked cross-entropy,
+/// backward, gradient clipping to `clip` (0 = none), optimizer step. Returns the loss.
+double train_step(Seq2Seq& model, focus::optim::Optimizer& optimizer, const focus::data::SequenceBatch& batch,
+                  double teacher_forcing, double clip, focus::Generator* generator = nullptr);
+
+/// Options of the training loop.
+struct TrainOptions {
+  int64_t epochs = 10;
+  int64_t batch_size = 64;
+  double lr = 1e-3;
+  double clip = 1.0;
+  double teacher_forcing = 1.0;
+  uint64_t seed = 0;
+  std::filesystem::path out;  ///< the run folder
+  std::string resume;         ///< a last.safetensors to continue from
+  /// When resuming, use `lr` instead of the learning rate saved in the checkpoint (to fine-tune
+  /// with a smaller step after the first epochs).
+  bool override_lr = false;
+};
+
+/// Trains `model` on `corpus`: Adam, clipping, per-epoch validation (loss, perplexity, BLEU, exact
+/// match, three samples), best.safetensors by validation BLEU (dates: exact match) with the
+/// vocabularies beside it, last.safetensors every epoch, metrics.csv, curves.png, and at the end the
+/// best model on the test set and summary.json. `metadata` goes into every checkpoint. Returns the
+/// process exit code (130 when interrupted by Ctrl-C, after saving last.safetensors).
+int train(Seq2Seq& model, const Corpus& corpus, const TrainOptions& options,
+          const std::map<std::string, std::string>& metadata);
+
+/// A trained translator read back from a checkpoint, with what it needs to read and write text.
+struct LoadedTranslator {
+  std::unique_ptr<Seq2Seq> model;  ///< in eval mode
+  CorpusOptions corpus;
+  focus::data::Vocab source_vocab, target_vocab;
+  focus::data::Tokenizer source_tokenizer, target_tokenizer;
+  std::filesystem::path file;
+};
+/// Loads `argument` (a run folder or a .safetensors file) and the vocabularies saved beside it.
+/// Every problem (missing or corrupt file, not a translator checkpoint, vocabularies missing or
+/// not matching the model) throws with a message naming the file.
+LoadedTranslator load_translator(const std::string& argument);
+
+/// The checkpoint file a `--checkpoint` argument names: the file itself, or DIR/best.safetensors.
+std::filesystem::path checkpoint_file(const std::string& argument);
+/// The metadata a checkpoint was saved with (the user part, without its "user/" prefix). Throws with
+/// the file's name when it is missing, corrupt, or not a translator checkpoint.
+std::map<std::string, std::string> read_checkpoint_metadata(const std::filesystem::path& file);
+
+}  // namespace translate

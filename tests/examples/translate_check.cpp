@@ -1,0 +1,339 @@
+// The translator example: its model learns (a tiny reversal task), beam search with one beam is
+// greedy decoding, padding does not change a sentence's encoding or decoding, checkpoints reload and
+// translate identically, and the program reports bad input clearly.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <string>
+
+#include "../datasets/temp_directory.h"
+#include "corpus.h"
+#include "decode.h"
+#include "focus.h"
+#include "seq2seq.h"
+#include "training.h"
+
+using namespace focus;
+using namespace translate;
+using Catch::Contains;
+
+namespace {
+
+// Symbols "a".."j" are ids 4..13 after the four specials.
+data::Vocab letters() { return data::Vocab::from_tokens({"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}); }
+
+// Random sequences of 3..6 symbols; the target is the source reversed (or copied).
+std::vector<data::SentencePair> sequence_task(int64_t count, uint64_t seed, bool reverse) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int64_t> length(3, 6), symbol(4, 13);
+  std::vector<data::SentencePair> pairs;
+  for (int64_t i = 0; i < count; ++i) {
+    data::SentencePair p;
+    for (int64_t n = length(rng); n > 0; --n) p.source.push_back(symbol(rng));
+    p.target = p.source;
+    if (reverse) std::reverse(p.target.begin(), p.target.end());
+    pairs.push_back(p);
+  }
+  return pairs;
+}
+
+data::SequenceBatch batch_of(const std::vector<data::SentencePair>& pairs, size_t begin, size_t end) {
+  return data::collate_sequences(std::vector<data::SentencePair>(pairs.begin() + static_cast<long>(begin),
+                                                                 pairs.begin() + static_cast<long>(end)));
+}
+
+Seq2SeqConfig tiny_config(AttentionKind attention, bool bidirectional = false, int64_t layers = 1) {
+  Seq2SeqConfig c;
+  c.source_vocab = c.target_vocab = 14;
+  c.embed = 16;
+  c.hidden = 32;
+  c.layers = layers;
+  c.bidirectional = bidirectional;
+  c.attention = attention;
+  return c;
+}
+
+// Trains on the reversal task and returns the greedy token accuracy on unseen sequences.
+struct ReversalResult {
+  double first_loss = 0, last_loss = 0, token_accuracy = 0, exact = 0;
+};
+ReversalResult train_reversal(Seq2Seq& model, int64_t steps) {
+  std::vector<data::SentencePair> train = sequence_task(steps * 32, 1, true);
+  optim::AdamOptions o;
+  o.lr = 0.01;
+  optim::Adam adam(optim::groups_of(model), o);
+  ReversalResult r;
+  model.train();
+  for (int64_t s = 0; s < steps; ++s) {
+    double loss = train_step(model, adam, batch_of(train, static_cast<size_t>(s * 32), static_cast<size_t>((s + 1) * 32)),
+                             1.0, 1.0);
+    if (s == 0) r.first_loss = loss;
+    r.last_loss = loss;
+  }
+  model.eval();
+  std::vector<data::SentencePair> test = sequence_task(200, 2, true);
+  data::SequenceBatch batch = batch_of(test, 0, test.size());
+  std::vector<Translation> out = translate_batch(model, batch, 1);
+  int64_t correct = 0, total = 0, exact = 0;
+  for (size_t i = 0; i < test.size(); ++i) {
+    for (size_t k = 0; k < test[i].target.size(); ++k)
+      correct += k < out[i].tokens.size() && out[i].tokens[k] == test[i].target[k];
+    total += static_cast<int64_t>(test[i].target.size());
+    exact += out[i].tokens == test[i].target;
+  }
+  r.token_accuracy = static_cast<double>(correct) / static_cast<double>(total);
+  r.exact = static_cast<double>(exact) / static_cast<double>(test.size());
+  return r;
+}
+
+std::string run(const std::string& command, int* status = nullptr) {
+  std::string output;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  int code = pclose(pipe);
+  if (status) *status = WIFEXITED(code) ? WEXITSTATUS(code) : -1;
+  return output;
+}
+
+double max_abs_difference(const Tensor& a, const Tensor& b) { return amax(abs(a - b)).item<double>(); }
+
+void write_file(const std::filesystem::path& path, const std::string& text) { std::ofstream(path) << text; }
+
+}  // namespace
+
+TEST_CASE("translate: a tiny attention model learns to reverse sequences", "[translate]") {
+  manual_seed(0);
+  Seq2Seq model(tiny_config(AttentionKind::Bahdanau));
+  ReversalResult r = train_reversal(model, 250);
+  INFO("loss " << r.first_loss << " -> " << r.last_loss << ", token accuracy " << r.token_accuracy << ", exact "
+               << r.exact);
+  CHECK(r.last_loss < 0.1 * r.first_loss);
+  CHECK(r.token_accuracy >= 0.95);
+  CHECK(r.exact >= 0.8);
+
+  // Beam search finds the same reversals (its first choice is the greedy one for a confident model).
+  std::vector<data::SentencePair> test = sequence_task(20, 3, true);
+  int64_t exact = 0;
+  for (const auto& p : test) exact += beam_search(model, p.source, 3, 12).tokens == p.target;
+  CHECK(exact >= 16);
+}
+
+TEST_CASE("translate: Luong attention also learns the reversal", "[translate]") {
+  manual_seed(0);
+  Seq2Seq model(tiny_config(AttentionKind::LuongGeneral));
+  ReversalResult r = train_reversal(model, 250);
+  INFO("loss " << r.first_loss << " -> " << r.last_loss << ", token accuracy " << r.token_accuracy);
+  CHECK(r.token_accuracy >= 0.95);
+}
+
+TEST_CASE("translate: beam search with one beam equals greedy decoding", "[translate]") {
+  for (AttentionKind kind : {AttentionKind::Bahdanau, AttentionKind::LuongDot, AttentionKind::None}) {
+    manual_seed(7);
+    Seq2Seq model(tiny_config(kind, /*bidirectional=*/true, /*layers=*/2));
+    model.eval();
+    std::vector<data::SentencePair> pairs = sequence_task(12, 4, false);
+    data::SequenceBatch batch = batch_of(pairs, 0, pairs.size());
+    std::vector<Translation> greedy = greedy_decode(model, batch.source, batch.source_lengths, batch.source_mask, 9);
+    for (size_t i = 0; i < pairs.size(); ++i) {
+      Translation beam = beam_search(model, pairs[i].source, 1, 9);
+      INFO("attention " << attention_name(kind) << ", sentence " << i);
+      CHECK(beam.tokens == greedy[i].tokens);
+      CHECK(beam.ended == greedy[i].ended);
+      CHECK(beam.log_probability == Approx(greedy[i].log_probability).margin(1e-4));
+      if (kind != AttentionKind::None) {
+        REQUIRE(beam.attention.defined());
+        CHECK(beam.attention.shape() == greedy[i].attention.shape());
+        CHECK(max_abs_difference(beam.attention, greedy[i].attention) < 1e-5);
+      }
+    }
+  }
+}
+
+TEST_CASE("translate: padding does not change a sentence's encoding or decoding", "[translate]") {
+  for (bool bidirectional : {false, true})
+    for (AttentionKind kind :
+         {AttentionKind::Bahdanau, AttentionKind::LuongDot, AttentionKind::LuongGeneral, AttentionKind::None}) {
+      manual_seed(3);
+      Seq2Seq model(tiny_config(kind, bidirectional, 2));
+      model.eval();
+      NoGradGuard no_grad;
+      data::SentencePair short_pair{{5, 6, 7}, {8, 9}, "", ""};
+      data::SentencePair long_pair{{4, 5, 6, 7, 8, 9, 10, 11}, {4, 5, 6, 7, 8, 9}, "", ""};
+      data::SequenceBatch alone = data::collate_sequences({short_pair});
+      data::SequenceBatch padded = data::collate_sequences({long_pair, short_pair});
+      INFO("attention " << attention_name(kind) << (bidirectional ? ", bidirectional" : ""));
+
+      Encoder::Output a = model.encoder->forward(alone.source, alone.source_lengths);
+      Encoder::Output b = model.encoder->forward(padded.source, padded.source_lengths);
+      Tensor outputs_padded = b.outputs.select(0, 1);  // [8, H]
+      CHECK(max_abs_difference(a.outputs.select(0, 0), outputs_padded.narrow(0, 0, 3)) < 1e-6);
+      CHECK(amax(abs(outputs_padded.narrow(0, 3, 5))).item<double>() == 0.0);  // padded steps output zero
+      CHECK(max_abs_difference(a.h_n.select(1, 0), b.h_n.select(1, 1)) < 1e-6);
+      CHECK(max_abs_difference(a.c_n.select(1, 0), b.c_n.select(1, 1)) < 1e-6);
+
+      // The teacher-forced logits of the short sentence, alone and as row 1 of the padded batch.
+      Tensor logits_alone = model.forward(alone).select(0, 0);                 // [3, V]
+      Tensor logits_padded = model.forward(padded).select(0, 1).narrow(0, 0, 3);
+      CHECK(max_abs_difference(logits_alone, logits_padded) < 1e-5);
+
+      // And greedy decoding gives the same sentence.
+      std::vector<Translation> one = greedy_decode(model, alone.source, alone.source_lengths, alone.source_mask, 6);
+      std::vector<Translation> two = greedy_decode(model, padded.source, padded.source_lengths, padded.source_mask, 6);
+      CHECK(one[0].tokens == two[1].tokens);
+    }
+}
+
+TEST_CASE("translate: the masked loss ignores padding", "[translate]") {
+  manual_seed(5);
+  Seq2Seq model(tiny_config(AttentionKind::Bahdanau));
+  model.eval();
+  data::SentencePair p{{5, 6, 7}, {8, 9}, "", ""};
+  data::SentencePair q{{4, 5, 6, 7, 8}, {4, 5, 6, 7, 8, 9, 10}, "", ""};
+  // p's loss alone equals its share of a padded batch: summing per-token losses, pad positions add nothing.
+  double alone = sequence_loss(model.forward(data::collate_sequences({p})), data::collate_sequences({p}).target_output)
+                     .item<double>();
+  double other = sequence_loss(model.forward(data::collate_sequences({q})), data::collate_sequences({q}).target_output)
+                     .item<double>();
+  data::SequenceBatch both = data::collate_sequences({p, q});
+  double joint = sequence_loss(model.forward(both), both.target_output).item<double>();
+  CHECK(joint == Approx((3 * alone + 8 * other) / 11).epsilon(1e-5));
+}
+
+TEST_CASE("translate: a checkpoint reloads and translates identically", "[translate]") {
+  testing::TempDirectory dir("translate-checkpoint");
+  manual_seed(11);
+  Seq2SeqConfig config = tiny_config(AttentionKind::LuongGeneral, true);
+  Seq2Seq model(config);
+  optim::Adam adam(optim::groups_of(model));
+  // A few steps so the optimizer has state and the weights are not the initial draw.
+  std::vector<data::SentencePair> train = sequence_task(64, 9, true);
+  for (int s = 0; s < 2; ++s) train_step(model, adam, batch_of(train, static_cast<size_t>(s * 32), static_cast<size_t>(s * 32 + 32)), 1.0, 1.0);
+  model.eval();
+  CorpusOptions data_options;
+  data_options.task = "pairs";
+  optim::TrainingState state;
+  state.metadata = config.to_metadata();
+  for (const auto& [k, v] : data_options.to_metadata()) state.metadata[k] = v;
+  optim::save_checkpoint((dir / "best.safetensors").string(), model, adam, nullptr, nullptr, state);
+  letters().save((dir / "source_vocab.txt").string());
+  letters().save((dir / "target_vocab.txt").string());
+
+  LoadedTranslator loaded = load_translator(dir.path().string());
+  CHECK(loaded.model->config().attention == AttentionKind::LuongGeneral);
+  CHECK(loaded.model->config().bidirectional);
+  CHECK(loaded.source_vocab == letters());
+  for (const auto& p : sequence_task(5, 10, true)) {
+    Translation before = beam_search(model, p.source, 3, 10);
+    Translation after = beam_search(*loaded.model, p.source, 3, 10);
+    CHECK(before.tokens == after.tokens);
+    CHECK(before.log_probability == after.log_probability);
+  }
+  data::SequenceBatch batch = batch_of(train, 0, 8);
+  NoGradGuard no_grad;
+  CHECK(max_abs_difference(model.forward(batch), loaded.model->forward(batch)) == 0.0);
+}
+
+TEST_CASE("translate: corrupt or foreign checkpoints give clear errors", "[translate]") {
+  testing::TempDirectory dir("translate-corrupt");
+  CHECK_THROWS_WITH(load_translator((dir / "missing").string()), Contains("does not exist"));
+
+  write_file(dir / "best.safetensors", "this is not a safetensors file");
+  CHECK_THROWS_WITH(load_translator(dir.path().string()),
+                    Contains("cannot read checkpoint") && Contains("best.safetensors"));
+
+  // A valid safetensors file that is not a translator checkpoint.
+  manual_seed(1);
+  Seq2Seq model(tiny_config(AttentionKind::None));
+  nn::save(model, (dir / "best.safetensors").string());
+  CHECK_THROWS_WITH(load_translator(dir.path().string()), Contains("not a translator checkpoint"));
+
+  // Vocabularies that do not match the model.
+  optim::Adam adam(optim::groups_of(model));
+  optim::TrainingState state;
+  state.metadata = tiny_config(AttentionKind::None).to_metadata();
+  for (const auto& [k, v] : CorpusOptions().to_metadata()) state.metadata[k] = v;
+  optim::save_checkpoint((dir / "best.safetensors").string(), model, adam, nullptr, nullptr, state);
+  CHECK_THROWS_WITH(load_translator(dir.path().string()), Contains("source_vocab.txt"));
+  data::Vocab::from_tokens({"x", "y"}).save((dir / "source_vocab.txt").string());
+  letters().save((dir / "target_vocab.txt").string());
+  CHECK_THROWS_WITH(load_translator(dir.path().string()), Contains("do not match the model"));
+}
+
+TEST_CASE("translate: user input — unknown words, empty and over-long sentences", "[translate]") {
+  data::Vocab vocab = data::Vocab::build({{"je", "suis", "content", "."}});
+  data::Tokenizer tokenizer(data::TokenizerOptions{.lowercase = true});
+
+  EncodedInput in = encode_input("Je suis TRÈS content.", tokenizer, vocab, 10);
+  CHECK(in.tokens == std::vector<std::string>{"je", "suis", "<unk>", "content", "."});
+  CHECK(in.ids[2] == data::Vocab::kUnk);
+  REQUIRE(in.notes.size() == 1);
+  CHECK_THAT(in.notes[0], Contains("<unk>") && Contains("'très'"));
+
+  CHECK_THROWS_WITH(encode_input("", tokenizer, vocab, 10), Contains("empty input"));
+  CHECK_THROWS_WITH(encode_input("   \t ", tokenizer, vocab, 10), Contains("empty input"));
+
+  EncodedInput long_input = encode_input("je suis content je suis content je suis content .", tokenizer, vocab, 4);
+  CHECK(long_input.ids.size() == 4);
+  REQUIRE(long_input.notes.size() == 1);
+  CHECK_THAT(long_input.notes[0], Contains("10 tokens") && Contains("truncated"));
+}
+
+TEST_CASE("translate: the program trains, translates, evaluates and reports bad input", "[translate]") {
+  testing::TempDirectory dir("translate-cli");
+  // 12 good pairs and three malformed lines (3: no tab, 7: empty French side, 11: three tabs).
+  write_file(dir / "pairs.tsv",
+             "I am happy.\tJe suis content.\n"
+             "I am sad.\tJe suis triste.\n"
+             "no tab on this line\n"
+             "You are happy.\tTu es content.\n"
+             "You are sad.\tTu es triste.\n"
+             "He is happy.\tIl est content.\n"
+             "He is sad.\t\n"
+             "She is happy.\tElle est contente.\n"
+             "She is sad.\tElle est triste.\n"
+             "We are happy.\tNous sommes contents.\n"
+             "a\tb\tc\td\n"
+             "We are sad.\tNous sommes tristes.\n"
+             "They are happy.\tIls sont contents.\n"
+             "They are sad.\tIls sont tristes.\n"
+             "I am tired.\tJe suis fatigué.\n");
+  const std::string exe = TRANSLATE_EXE;
+  const std::string run_dir = (dir / "run").string();
+  int status = -1;
+  std::string out = run(exe + " train --data " + (dir / "pairs.tsv").string() +
+                            " --epochs 2 --embed 8 --hidden 16 --batch-size 4 --min-freq 1 --threads 1 --out " + run_dir,
+                        &status);
+  INFO(out);
+  REQUIRE(status == 0);
+  CHECK_THAT(out, Contains("3 malformed") && Contains("line 3") && Contains("line 7") && Contains("line 11"));
+  for (const char* file : {"best.safetensors", "last.safetensors", "source_vocab.txt", "target_vocab.txt",
+                           "metrics.csv", "curves.png", "summary.json"})
+    CHECK(std::filesystem::exists(dir / "run" / file));
+
+  // Two sentences as arguments: one with an unknown word, one empty.
+  out = run(exe + " run --checkpoint " + run_dir + " --plots " + run_dir + " \"I am zorglub.\" \"\"", &status);
+  CHECK(status == 1);  // the empty line is an error, after the other sentence is translated
+  CHECK_THAT(out, Contains("'zorglub'") && Contains("<unk>") && Contains("line 2: empty input"));
+  CHECK(std::filesystem::exists(dir / "run" / "attention_1.png"));
+
+  // Over-long input on stdin is truncated with a warning.
+  out = run("echo 'I am happy I am sad I am happy I am sad I am happy' | " + exe + " run --beam 3 --checkpoint " +
+                run_dir + " --plots " + run_dir,
+            &status);
+  CHECK(status == 0);
+  CHECK_THAT(out, Contains("truncated"));
+
+  out = run(exe + " eval --checkpoint " + run_dir + " --data " + (dir / "pairs.tsv").string(), &status);
+  CHECK(status == 0);
+  CHECK_THAT(out, Contains("BLEU = ") && Contains("held-out test split"));
+
+  // A corrupt checkpoint.
+  write_file(dir / "run" / "best.safetensors", "garbage");
+  out = run(exe + " run --checkpoint " + run_dir + " \"I am happy.\"", &status);
+  CHECK(status == 1);
+  CHECK_THAT(out, Contains("error: cannot read checkpoint") && Contains("best.safetensors"));
+}
