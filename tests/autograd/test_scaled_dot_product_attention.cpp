@@ -10,21 +10,15 @@
 #include "autograd/ops.h"
 #include "nn/functional/attention.h"
 #include "tensor/kernels.h"
+#include "../support.h"
 
 using namespace focus;
+using focus::testing::max_abs_diff;
 using nn::functional::scaled_dot_product_attention_composed;
 
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
-  double worst = 0;
-  for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::abs(x[i] - y[i]));
-  return worst;
-}
 
 bool all_finite(const Tensor& t) {
   for (double v : t.to_vector<double>())

@@ -10,16 +10,13 @@
 #include "focus.h"
 #include "nn/functional/pooling.h"
 #include "nn/layers/adaptive_avg_pool2d.h"
+#include "../support.h"
 
 using namespace focus;
+using focus::testing::random;
 namespace F = focus::nn::functional;
 
 namespace {
-
-Tensor random(const Shape& shape, uint64_t seed, DType dtype = kFloat64) {
-  Generator gen(seed);
-  return randn(shape, dtype, &gen);
-}
 
 // For every output: its window's input positions (PyTorch's start/end formula).
 template <typename F>

@@ -10,16 +10,13 @@
 #include "focus.h"
 #include "nn/functional/pooling.h"
 #include "nn/layers/avg_pool2d.h"
+#include "../support.h"
 
 using namespace focus;
+using focus::testing::random;
 namespace F = focus::nn::functional;
 
 namespace {
-
-Tensor random(const Shape& shape, uint64_t seed, DType dtype = kFloat64) {
-  Generator gen(seed);
-  return randn(shape, dtype, &gen);
-}
 
 struct Window {
   int64_t kh, kw, sh, sw, ph, pw;

@@ -13,16 +13,13 @@
 #include "nn/functional/normalization.h"
 #include "nn/gradcheck.h"
 #include "nn/layers/batch_norm2d.h"
+#include "../support.h"
 
 using namespace focus;
+using focus::testing::random;
 namespace F = focus::nn::functional;
 
 namespace {
-
-Tensor random(const Shape& shape, uint64_t seed, DType dtype = kFloat64) {
-  Generator gen(seed);
-  return randn(shape, dtype, &gen);
-}
 
 // Per channel of [N, C, H, W]: mean, biased and unbiased variance, by plain loops.
 struct ChannelStats {

@@ -14,17 +14,14 @@
 #include "nn/functional/conv.h"
 #include "nn/gradcheck.h"
 #include "nn/layers/conv2d.h"
+#include "../support.h"
 
 using namespace focus;
+using focus::testing::random;
 namespace F = focus::nn::functional;
 using kernels::Conv2dParams;
 
 namespace {
-
-Tensor random(const Shape& shape, uint64_t seed, DType dtype = kFloat64) {
-  Generator gen(seed);
-  return randn(shape, dtype, &gen);
-}
 
 // One convolution's setup: input [N, C, H, W], weight [OC, C / groups, KH, KW].
 struct Case {

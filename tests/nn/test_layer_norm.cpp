@@ -8,18 +8,14 @@
 #include "nn/functional/normalization.h"
 #include "nn/gradcheck.h"
 #include "nn/layers/layer_norm.h"
+#include "../support.h"
 
 using namespace focus;
+using focus::testing::random;
+using focus::testing::random_leaf;
 namespace F = focus::nn::functional;
 
 namespace {
-
-Tensor random(const Shape& shape, uint64_t seed, DType dtype = kFloat64) {
-  Generator gen(seed);
-  return randn(shape, dtype, &gen);
-}
-
-Tensor leaf(const Shape& shape, uint64_t seed) { return random(shape, seed).requires_grad_(); }
 
 // Per row of D trailing elements: (x − mean)/√(var + eps)·w + b, in double.
 std::vector<double> naive_layer_norm(const Tensor& x, int64_t D, const Tensor& w, const Tensor& b, double eps) {
@@ -81,31 +77,31 @@ TEST_CASE("layer_norm is stable when the mean dwarfs the spread", "[layer_norm]"
 
 TEST_CASE("layer_norm gradients are right numerically", "[layer_norm][gradcheck]") {
   auto fn = [](const std::vector<Tensor>& in) { return F::layer_norm(in[0], {4}, in[1], in[2]); };
-  SECTION("contiguous") { REQUIRE(gradcheck(fn, {leaf({3, 4}, 11), leaf({4}, 12), leaf({4}, 13)})); }
+  SECTION("contiguous") { REQUIRE(gradcheck(fn, {random_leaf({3, 4}, 11), random_leaf({4}, 12), random_leaf({4}, 13)})); }
   SECTION("two normalised dims") {
     auto fn2 = [](const std::vector<Tensor>& in) { return F::layer_norm(in[0], {3, 2}, in[1], in[2], 1e-3); };
-    REQUIRE(gradcheck(fn2, {leaf({2, 3, 2}, 14), leaf({3, 2}, 15), leaf({3, 2}, 16)}));
+    REQUIRE(gradcheck(fn2, {random_leaf({2, 3, 2}, 14), random_leaf({3, 2}, 15), random_leaf({3, 2}, 16)}));
   }
   SECTION("transposed input, weight only, bias only, neither") {
     auto transposed = [](const std::vector<Tensor>& in) { return F::layer_norm(in[0].t(), {4}, in[1], in[2]); };
-    REQUIRE(gradcheck(transposed, {leaf({4, 5}, 17), leaf({4}, 18), leaf({4}, 19)}));
+    REQUIRE(gradcheck(transposed, {random_leaf({4, 5}, 17), random_leaf({4}, 18), random_leaf({4}, 19)}));
     auto weight_only = [](const std::vector<Tensor>& in) { return F::layer_norm(in[0], {4}, in[1]); };
-    REQUIRE(gradcheck(weight_only, {leaf({3, 4}, 20), leaf({4}, 21)}));
+    REQUIRE(gradcheck(weight_only, {random_leaf({3, 4}, 20), random_leaf({4}, 21)}));
     auto bias_only = [](const std::vector<Tensor>& in) { return F::layer_norm(in[0], {4}, {}, in[1]); };
-    REQUIRE(gradcheck(bias_only, {leaf({3, 4}, 22), leaf({4}, 23)}));
+    REQUIRE(gradcheck(bias_only, {random_leaf({3, 4}, 22), random_leaf({4}, 23)}));
     auto plain = [](const std::vector<Tensor>& in) { return F::layer_norm(in[0], {4}); };
-    REQUIRE(gradcheck(plain, {leaf({3, 4}, 24)}));
+    REQUIRE(gradcheck(plain, {random_leaf({3, 4}, 24)}));
   }
   SECTION("broadcast (expanded) input and sliced weight") {
     auto broadcast = [](const std::vector<Tensor>& in) {
       return F::layer_norm(in[0].expand({3, 4}), {4}, in[1].slice(0, 0, 8, 2), in[2]);
     };
-    REQUIRE(gradcheck(broadcast, {leaf({1, 4}, 25), leaf({8}, 26), leaf({4}, 27)}));
+    REQUIRE(gradcheck(broadcast, {random_leaf({1, 4}, 25), random_leaf({8}, 26), random_leaf({4}, 27)}));
   }
 }
 
 TEST_CASE("fused layer_norm agrees with the composite mean/var version", "[layer_norm]") {
-  Tensor x1 = leaf({3, 2, 5}, 31), w1 = leaf({2, 5}, 32), b1 = leaf({2, 5}, 33);
+  Tensor x1 = random_leaf({3, 2, 5}, 31), w1 = random_leaf({2, 5}, 32), b1 = random_leaf({2, 5}, 33);
   Tensor x2 = x1.detach().clone().requires_grad_(), w2 = w1.detach().clone().requires_grad_(),
          b2 = b1.detach().clone().requires_grad_();
   Tensor upstream = random({3, 2, 5}, 34);
@@ -120,7 +116,7 @@ TEST_CASE("fused layer_norm agrees with the composite mean/var version", "[layer
 }
 
 TEST_CASE("fused layer_norm backward on many rows (the parallel path) agrees with the composite", "[layer_norm]") {
-  Tensor x1 = leaf({512, 96}, 41), w1 = leaf({96}, 42), b1 = leaf({96}, 43);
+  Tensor x1 = random_leaf({512, 96}, 41), w1 = random_leaf({96}, 42), b1 = random_leaf({96}, 43);
   Tensor x2 = x1.detach().clone().requires_grad_(), w2 = w1.detach().clone().requires_grad_(),
          b2 = b1.detach().clone().requires_grad_();
   Tensor upstream = random({512, 96}, 44);
@@ -152,7 +148,7 @@ TEST_CASE("LayerNorm layer: parameters, modes, gradcheck", "[layer_norm]") {
     small.weight.copy_(random({5}, 52, kFloat32));
     small.bias.copy_(random({5}, 53, kFloat32));
   }
-  Tensor xg = leaf({3, 5}, 54);
+  Tensor xg = random_leaf({3, 5}, 54);
   REQUIRE(nn::gradcheck(small, [&](const std::vector<Tensor>& in) { return small(in[0]); }, {xg}));
   CHECK(small(xg).to_vector<double>() == F::layer_norm(xg, {5}, small.weight, small.bias, 1e-5).to_vector<double>());
 

@@ -8,18 +8,14 @@
 #include "nn/functional/linear.h"
 #include "nn/gradcheck.h"
 #include "nn/layers/linear.h"
+#include "../support.h"
 
 using namespace focus;
+using focus::testing::random;
+using focus::testing::random_leaf;
 namespace F = focus::nn::functional;
 
 namespace {
-
-Tensor random(const Shape& shape, uint64_t seed, DType dtype = kFloat64) {
-  Generator gen(seed);
-  return randn(shape, dtype, &gen);
-}
-
-Tensor leaf(const Shape& shape, uint64_t seed) { return random(shape, seed).requires_grad_(); }
 
 // y[r, o] = Σ_i x[r, i]·W[o, i] + b[o] over x flattened to rows.
 std::vector<double> naive_linear(const Tensor& x, const Tensor& w, const Tensor& b) {
@@ -61,31 +57,31 @@ TEST_CASE("linear forward matches the naive loop for any leading dims", "[linear
 }
 
 TEST_CASE("linear gradients are right numerically", "[linear][gradcheck]") {
-  Tensor w = leaf({4, 3}, 11), b = leaf({4}, 12);
+  Tensor w = random_leaf({4, 3}, 11), b = random_leaf({4}, 12);
   auto fn = [](const std::vector<Tensor>& in) { return F::linear(in[0], in[1], in[2]); };
   SECTION("contiguous, 2-D and 3-D inputs") {
-    REQUIRE(gradcheck(fn, {leaf({5, 3}, 13), w, b}));
-    REQUIRE(gradcheck(fn, {leaf({2, 3, 3}, 14), w, b}));
-    REQUIRE(gradcheck(fn, {leaf({3}, 15), w, b}));
+    REQUIRE(gradcheck(fn, {random_leaf({5, 3}, 13), w, b}));
+    REQUIRE(gradcheck(fn, {random_leaf({2, 3, 3}, 14), w, b}));
+    REQUIRE(gradcheck(fn, {random_leaf({3}, 15), w, b}));
   }
   SECTION("transposed input and weight views") {
-    Tensor xt = leaf({3, 5}, 16), wt = leaf({3, 4}, 17);
+    Tensor xt = random_leaf({3, 5}, 16), wt = random_leaf({3, 4}, 17);
     auto transposed = [](const std::vector<Tensor>& in) { return F::linear(in[0].t(), in[1].t(), in[2]); };
     REQUIRE(gradcheck(transposed, {xt, wt, b}));
   }
   SECTION("a sliced input") {
-    Tensor wide = leaf({5, 7}, 18);
+    Tensor wide = random_leaf({5, 7}, 18);
     auto sliced = [](const std::vector<Tensor>& in) { return F::linear(in[0].slice(1, 1, 7, 2), in[1], in[2]); };
     REQUIRE(gradcheck(sliced, {wide, w, b}));
   }
   SECTION("a broadcast (expanded) input and no bias") {
     auto broadcast = [](const std::vector<Tensor>& in) { return F::linear(in[0].expand({6, 3}), in[1]); };
-    REQUIRE(gradcheck(broadcast, {leaf({1, 3}, 19), w}));
+    REQUIRE(gradcheck(broadcast, {random_leaf({1, 3}, 19), w}));
   }
 }
 
 TEST_CASE("fused linear agrees with matmul + add, values and gradients", "[linear]") {
-  Tensor x1 = leaf({2, 5, 3}, 21), w1 = leaf({4, 3}, 22), b1 = leaf({4}, 23);
+  Tensor x1 = random_leaf({2, 5, 3}, 21), w1 = random_leaf({4, 3}, 22), b1 = random_leaf({4}, 23);
   Tensor x2 = x1.detach().clone().requires_grad_(), w2 = w1.detach().clone().requires_grad_(),
          b2 = b1.detach().clone().requires_grad_();
   Tensor upstream = random({2, 5, 4}, 24);
@@ -115,7 +111,7 @@ TEST_CASE("Linear layer: parameters, default init, gradcheck, parity", "[linear]
   CHECK(max_abs > 0.9 * bound);
 
   nn::Linear small(3, 2);
-  Tensor x = leaf({4, 3}, 31);
+  Tensor x = random_leaf({4, 3}, 31);
   REQUIRE(nn::gradcheck(small, [&](const std::vector<Tensor>& in) { return small(in[0]); }, {x}));
   Tensor y = small(x);
   CHECK(y.to_vector<double>() == F::linear(x, small.weight, small.bias).to_vector<double>());
@@ -149,7 +145,7 @@ TEST_CASE("linear error messages name the shapes", "[linear]") {
 
 TEST_CASE("linear backward takes a broadcast upstream gradient", "[linear]") {
   // sum() sends back a stride-0 expanded gradient of ones.
-  Tensor x = leaf({3, 2}, 51), w = leaf({4, 2}, 52), b = leaf({4}, 53);
+  Tensor x = random_leaf({3, 2}, 51), w = random_leaf({4, 2}, 52), b = random_leaf({4}, 53);
   sum(F::linear(x, w, b)).backward();
   for (int64_t i = 0; i < 3; ++i)
     for (int64_t k = 0; k < 2; ++k) {

@@ -10,19 +10,15 @@
 #include "nn/functional/activation.h"
 #include "nn/functional/loss.h"
 #include "nn/losses.h"
+#include "../support.h"
 
 using namespace focus;
+using focus::testing::random;
+using focus::testing::random_leaf;
 namespace F = focus::nn::functional;
 using F::Reduction;
 
 namespace {
-
-Tensor random(const Shape& shape, uint64_t seed, DType dtype = kFloat64) {
-  Generator gen(seed);
-  return randn(shape, dtype, &gen);
-}
-
-Tensor leaf(const Shape& shape, uint64_t seed) { return random(shape, seed).requires_grad_(); }
 
 Tensor labels(const std::vector<int64_t>& values, const Shape& shape) { return from_vector(values, shape); }
 
@@ -150,7 +146,7 @@ TEST_CASE("fused cross_entropy equals the composite log_softmax + gather version
     Tensor target = randint(0, 5, target_shape, kInt64, &gen);
     for (const Config& config : configs) {
       INFO(config.name << ", logits " << shape_str(shape));
-      Tensor x1 = leaf(shape, 6), x2 = x1.detach().clone().requires_grad_();
+      Tensor x1 = random_leaf(shape, 6), x2 = x1.detach().clone().requires_grad_();
       Tensor fused = F::cross_entropy(x1, target, config.options);
       Tensor composite = composite_cross_entropy(x2, target, config.options);
       require_close(fused, composite, 1e-12);
@@ -170,23 +166,23 @@ TEST_CASE("cross_entropy gradients are right numerically", "[losses][cross_entro
     auto fn = [&](const std::vector<Tensor>& in) {
       return F::cross_entropy(in[0], target, F::CrossEntropyOptions().weight(weight).label_smoothing(0.1));
     };
-    REQUIRE(gradcheck(fn, {leaf({5, 4}, 9)}));
+    REQUIRE(gradcheck(fn, {random_leaf({5, 4}, 9)}));
   }
   SECTION("[N, C, H, W] logits, unreduced") {
     Tensor target = randint(0, 4, {2, 3, 2}, kInt64, &gen);
     auto fn = [&](const std::vector<Tensor>& in) {
       return F::cross_entropy(in[0], target, F::CrossEntropyOptions().label_smoothing(0.25).reduction(Reduction::None));
     };
-    REQUIRE(gradcheck(fn, {leaf({2, 4, 3, 2}, 10)}));
+    REQUIRE(gradcheck(fn, {random_leaf({2, 4, 3, 2}, 10)}));
   }
   SECTION("transposed and broadcast logits") {
     Tensor target = labels({1, 0, 3}, {3});
     auto transposed = [&](const std::vector<Tensor>& in) { return F::cross_entropy(in[0].t(), target); };
-    REQUIRE(gradcheck(transposed, {leaf({4, 3}, 11)}));
+    REQUIRE(gradcheck(transposed, {random_leaf({4, 3}, 11)}));
     auto broadcast = [&](const std::vector<Tensor>& in) {
       return F::cross_entropy(in[0].expand({3, 4}), target, F::CrossEntropyOptions().reduction(Reduction::Sum));
     };
-    REQUIRE(gradcheck(broadcast, {leaf({1, 4}, 12)}));
+    REQUIRE(gradcheck(broadcast, {random_leaf({1, 4}, 12)}));
   }
 }
 
@@ -230,7 +226,7 @@ TEST_CASE("nll_loss values, ignore_index, weights and gradients", "[losses][nll_
   auto fn = [&](const std::vector<Tensor>& in) {
     return F::nll_loss(in[0], labels({1, 0, 2, 1}, {2, 2}), F::NLLLossOptions().weight(weight).ignore_index(0));
   };
-  REQUIRE(gradcheck(fn, {leaf({2, 3, 2}, 14)}));
+  REQUIRE(gradcheck(fn, {random_leaf({2, 3, 2}, 14)}));
   REQUIRE_THROWS_WITH(F::nll_loss(log_probs, labels({3, 0}, {2})),
                       Catch::Contains("nll_loss: target 3 is out of range for 3 classes"));
 }
@@ -241,7 +237,7 @@ TEST_CASE("mse_loss values, reductions and gradients", "[losses][mse_loss]") {
   CHECK(F::mse_loss(a, b, Reduction::Sum).item() == Approx(14.0));
   CHECK(F::mse_loss(a, b, Reduction::None).to_vector<double>() == std::vector<double>{1, 0, 4, 9});
   auto fn = [](const std::vector<Tensor>& in) { return F::mse_loss(in[0].t(), in[1]); };
-  REQUIRE(gradcheck(fn, {leaf({3, 2}, 15), leaf({2, 3}, 16)}));
+  REQUIRE(gradcheck(fn, {random_leaf({3, 2}, 15), random_leaf({2, 3}, 16)}));
   REQUIRE_THROWS_WITH(F::mse_loss(zeros({2, 3}), zeros({3, 2})),
                       Catch::Contains("mse_loss: input of shape [2, 3] and target of shape [3, 2] differ"));
 }
@@ -298,7 +294,7 @@ TEST_CASE("binary_cross_entropy_with_logits gradients for logits, targets and po
   auto plain = [](const std::vector<Tensor>& in) {
     return F::binary_cross_entropy_with_logits(in[0].t(), in[1], F::BCEWithLogitsOptions().reduction(Reduction::None));
   };
-  REQUIRE(gradcheck(plain, {leaf({3, 2}, 17), random({2, 3}, 18).requires_grad_()}));
+  REQUIRE(gradcheck(plain, {random_leaf({3, 2}, 17), random({2, 3}, 18).requires_grad_()}));
   // At x = 0 the gradient is σ(0) − y = 0.5 − y.
   Tensor at_zero = zeros({1}, kFloat64).requires_grad_();
   F::binary_cross_entropy_with_logits(at_zero, tensor({0.2}, {1}, kFloat64)).backward();

@@ -9,19 +9,13 @@
 #include "nn/functional/recurrent.h"
 #include "nn/gradcheck.h"
 #include "nn/layers/lstm.h"
+#include "../support.h"
 
 using namespace focus;
+using focus::testing::max_abs_diff;
 namespace F = focus::nn::functional;
 
 namespace {
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
-  double worst = 0;
-  for (size_t k = 0; k < x.size(); ++k) worst = std::max(worst, std::abs(x[k] - y[k]));
-  return worst;
-}
 
 double max_abs(const Tensor& a) { return max_abs_diff(a, zeros_like(a)); }
 

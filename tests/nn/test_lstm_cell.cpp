@@ -10,18 +10,12 @@
 #include "nn/gradcheck.h"
 #include "nn/layers/lstm_cell.h"
 #include "tensor/kernels.h"
+#include "../support.h"
 
 using namespace focus;
+using focus::testing::max_abs_diff;
 
 namespace {
-
-double max_abs_diff(const Tensor& a, const Tensor& b) {
-  REQUIRE(a.shape() == b.shape());
-  std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
-  double worst = 0;
-  for (size_t k = 0; k < x.size(); ++k) worst = std::max(worst, std::abs(x[k] - y[k]));
-  return worst;
-}
 
 // The same step composed from primitive ops, each with its own backward.
 std::pair<Tensor, Tensor> composite_cell(const Tensor& x, const Tensor& h, const Tensor& c, const Tensor& w_ih,

@@ -12,16 +12,13 @@
 #include "focus.h"
 #include "nn/functional/pooling.h"
 #include "nn/layers/max_pool2d.h"
+#include "../support.h"
 
 using namespace focus;
+using focus::testing::random;
 namespace F = focus::nn::functional;
 
 namespace {
-
-Tensor random(const Shape& shape, uint64_t seed, DType dtype = kFloat64) {
-  Generator gen(seed);
-  return randn(shape, dtype, &gen);
-}
 
 // Distinct values at least 0.01 apart in random order: no window has a tie, so the
 // maximum cannot switch under gradcheck's tiny perturbations.

@@ -1,0 +1,34 @@
+#pragma once
+// Small helpers that many test files need: seeded random inputs and the largest
+// elementwise difference of two tensors (for comparisons against references).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "tensor/generator.h"
+#include "tensor/tensor.h"
+
+namespace focus::testing {
+
+/// Standard-normal values of `shape`, reproducible from `seed` (float64 by default, for gradcheck).
+inline Tensor random(const Shape& shape, uint64_t seed, DType dtype = kFloat64) {
+  Generator gen(seed);
+  return randn(shape, dtype, &gen);
+}
+
+/// random(shape, seed) as a leaf that requires its gradient.
+inline Tensor random_leaf(const Shape& shape, uint64_t seed) { return random(shape, seed).requires_grad_(); }
+
+/// max |a − b| over all elements, in double; the shapes must be equal.
+inline double max_abs_diff(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.shape() == b.shape());
+  const std::vector<double> x = a.to_vector<double>(), y = b.to_vector<double>();
+  double worst = 0;
+  for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::abs(x[i] - y[i]));
+  return worst;
+}
+
+}  // namespace focus::testing
