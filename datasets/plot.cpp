@@ -174,14 +174,31 @@ Image line_plot(const std::vector<Series>& series, const std::string& title, con
     }
   }
 
-  // Legend in the top-right corner of the plot area.
+  // Legend in the corner of the plot area that hides the fewest curve pixels: top right for
+  // falling losses, bottom right for rising accuracies.
   int name_width = 0;
   for (const Series& curve : series) name_width = std::max(name_width, Image::text_width(curve.name, s));
   if (name_width > 0) {
     const int swatch = 12 * s;
     const int box_w = pad + swatch + pad + name_width + pad;
     const int box_h = pad + static_cast<int>(series.size()) * line + pad / 2;
-    const int box_x = left + plot_w - box_w - pad, box_y = top + pad;
+    const int corners[4][2] = {{left + plot_w - box_w - pad, top + pad},
+                               {left + plot_w - box_w - pad, top + plot_h - box_h - pad},
+                               {left + pad, top + pad},
+                               {left + pad, top + plot_h - box_h - pad}};
+    auto hidden_by = [&](int x0, int y0) {
+      int covered = 0;
+      for (int y = y0; y < y0 + box_h; ++y)
+        for (int x = x0; x < x0 + box_w; ++x) {
+          const Color c = image.pixel(x, y);
+          covered += c != kWhite && c != kLightGray;  // curves and markers, not background or grid
+        }
+      return covered;
+    };
+    int best = 0, fewest = hidden_by(corners[0][0], corners[0][1]);
+    for (int k = 1; k < 4 && fewest > 0; ++k)
+      if (const int n = hidden_by(corners[k][0], corners[k][1]); n < fewest) fewest = n, best = k;
+    const int box_x = corners[best][0], box_y = corners[best][1];
     image.fill_rect(box_x, box_y, box_w, box_h, kWhite);
     image.draw_rect(box_x, box_y, box_w, box_h, kGray);
     for (size_t i = 0; i < series.size(); ++i) {

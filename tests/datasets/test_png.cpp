@@ -281,6 +281,32 @@ TEST_CASE("colorbar runs from the top colour to the bottom colour", "[data][png]
   REQUIRE(bar.width > 16 + Image::text_width("0.8"));  // room for the tick labels
 }
 
+TEST_CASE("line_plot puts its legend where it hides no curve", "[data][plot]") {
+  // Accuracy rises to the top right, where a fixed legend would sit on the last epochs.
+  std::vector<double> train, val;
+  for (int epoch = 1; epoch <= 20; ++epoch) {
+    train.push_back(0.9 - 0.5 * std::exp(-0.2 * epoch));
+    val.push_back(0.85 - 0.5 * std::exp(-0.2 * epoch));
+  }
+  Image named = line_plot({{"train", train}, {"validation", val}}, "accuracy", "epoch", "fraction correct");
+  Image unnamed = line_plot({{"", train}, {"", val}}, "accuracy", "epoch", "fraction correct");  // no legend
+  int curve_pixels = 0, hidden = 0;
+  for (int y = 0; y < named.height; ++y)
+    for (int x = 0; x < named.width; ++x)
+      for (int series = 0; series < 2; ++series)
+        if (unnamed.pixel(x, y) == palette(series)) {
+          ++curve_pixels;
+          hidden += named.pixel(x, y) != palette(series);
+        }
+  REQUIRE(curve_pixels > 1000);
+  REQUIRE(hidden == 0);
+  // The legend is there all the same: its frame (gray) appears only in the named plot.
+  int frame_pixels = 0;
+  for (int y = 0; y < named.height; ++y)
+    for (int x = 0; x < named.width; ++x) frame_pixels += named.pixel(x, y) == kGray && unnamed.pixel(x, y) != kGray;
+  REQUIRE(frame_pixels > 100);
+}
+
 TEST_CASE("line_plot draws each series in its colour with axes and legend", "[data][plot]") {
   std::vector<double> train, val;
   for (int epoch = 1; epoch <= 20; ++epoch) {
