@@ -31,7 +31,6 @@
 //
 // A 1×1 kernel with stride 1 and no padding needs no im2col: the input image
 // [Cg, H·W] already is the column matrix.
-#include <cblas.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -40,6 +39,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "tensor/cpu/blas.h"
 #include "tensor/cpu/conv_internal.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/kernels.h"
@@ -101,17 +101,7 @@ ConvGeometry make_geometry(const Shape& input, const Shape& weight, const Conv2d
 namespace {
 
 using namespace conv_detail;
-
-void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-               int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta, tb, blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
-              beta, c, blasint(ldc));
-}
-void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, double alpha,
-               const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta, tb, blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
-              beta, c, blasint(ldc));
-}
+using cpu::blas_gemm;
 
 // Runs body(chunk) for every chunk: spread over threads (each calling
 // single-threaded BLAS) or one after another (BLAS threads each product).

@@ -2,19 +2,23 @@
 // whenever a row-major (unit column stride) or transposed (unit row stride)
 // reading of them exists, so `x.matmul(w.t())` never copies `w`; only layouts
 // BLAS cannot express (both strides non-unit, broadcast rows) are copied.
-#include <cblas.h>
 #include <fmt/format.h>
 
 #include <limits>
 #include <optional>
 #include <stdexcept>
 
+#include "tensor/cpu/blas.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/kernels.h"
 
 namespace focus::kernels {
 
 namespace {
+
+using cpu::blas_gemm;
+using cpu::blas_gemv;
+using cpu::blas_dot;
 
 // One matrix as row-major BLAS sees it: either itself (ld = row stride) or the
 // transpose of a row-major matrix (ld = column stride).
@@ -50,33 +54,6 @@ void check_blas_range(std::initializer_list<int64_t> values, const char* op) {
   for (int64_t v : values)
     if (v > std::numeric_limits<blasint>::max())
       throw std::invalid_argument(fmt::format("{}: size {} is too large for BLAS (32-bit sizes)", op, v));
-}
-
-void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
-               int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta, tb, blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
-              beta, c, blasint(ldc));
-}
-void blas_gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k, double alpha,
-               const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta, tb, blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
-              beta, c, blasint(ldc));
-}
-void blas_gemv(CBLAS_TRANSPOSE t, int64_t m, int64_t n, float alpha, const float* a, int64_t lda, const float* x,
-               int64_t incx, float beta, float* y, int64_t incy) {
-  cblas_sgemv(CblasRowMajor, t, blasint(m), blasint(n), alpha, a, blasint(lda), x, blasint(incx), beta, y,
-              blasint(incy));
-}
-void blas_gemv(CBLAS_TRANSPOSE t, int64_t m, int64_t n, double alpha, const double* a, int64_t lda,
-               const double* x, int64_t incx, double beta, double* y, int64_t incy) {
-  cblas_dgemv(CblasRowMajor, t, blasint(m), blasint(n), alpha, a, blasint(lda), x, blasint(incx), beta, y,
-              blasint(incy));
-}
-float blas_dot(int64_t n, const float* x, int64_t incx, const float* y, int64_t incy) {
-  return cblas_sdot(blasint(n), x, blasint(incx), y, blasint(incy));
-}
-double blas_dot(int64_t n, const double* x, int64_t incx, const double* y, int64_t incy) {
-  return cblas_ddot(blasint(n), x, blasint(incx), y, blasint(incy));
 }
 
 // C (M×N, row-major, ldc) = alpha * A (M×K) @ B (K×N) + beta * C, with M, N, K > 0.
