@@ -40,6 +40,9 @@ Tensor swish(const Tensor& x);  ///< x * σ(x) (SiLU); the worked example of doc
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
 /// Float-to-float casts carry gradients (cast back); other casts are not differentiable.
 Tensor to_dtype(const Tensor& x, DType dtype);  // to_dtype.cpp
+/// x copied to `device` (x itself when already there); gradients flow back to x's device.
+/// non_blocking: a copy from pinned host memory returns before the GPU has it (ordered on the stream).
+Tensor to_device(const Tensor& x, Device device, bool non_blocking = false);  // to_device.cpp
 
 // ---- selection (where.cpp, masked_fill.cpp) ------------------------------------------
 /// cond ? a : b, all three broadcast. cond is a Bool tensor (no gradient).

@@ -83,11 +83,19 @@ Tensor Tensor::flatten(int64_t start, int64_t end) const { return focus::flatten
 Tensor Tensor::contiguous() const { return focus::contiguous(*this); }
 Tensor Tensor::clone() const { return focus::clone(*this); }
 Tensor Tensor::to(DType d) const { return focus::to_dtype(*this, d); }
-Tensor Tensor::to(Device d) const {
-  if (d == device()) return *this;
-  Tensor out = empty(shape(), TensorOptions(dtype()).with_device(d));
-  kernels::copy(out, contiguous());
-  if (requires_grad() && is_leaf()) out.requires_grad_(true);  // moving a parameter keeps it trainable
+Tensor Tensor::to(Device d, bool non_blocking) const { return focus::to_device(*this, d, non_blocking); }
+
+Tensor Tensor::pin_memory() const {
+  if (!device().is_cpu())
+    throw std::invalid_argument("pin_memory: only CPU tensors can be pinned, this one is on " + device().str());
+  if (is_pinned()) return *this;
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::make_shared<Storage>(numel() * element_size(dtype()), kCPU, /*pinned=*/true);
+  impl->shape = shape();
+  impl->strides = contiguous_strides(shape());
+  impl->dtype = dtype();
+  Tensor out(impl);
+  kernels::copy(out, *this);
   return out;
 }
 

@@ -18,6 +18,7 @@
 
 #include "datasets/dataset.h"
 #include "datasets/sampler.h"
+#include "tensor/device.h"
 #include "tensor/generator.h"
 
 namespace focus::data {
@@ -34,6 +35,11 @@ struct DataLoaderOptions {
   /// Build the next batches on one background thread while the caller trains
   /// on the current one. Results are identical with prefetch on or off.
   bool prefetch = true;
+  /// Where batches arrive. For a GPU, the worker copies each batch into pinned
+  /// memory and queues its transfer (`to_device(Batch&&, Device)`, found by
+  /// argument-dependent lookup: ImageBatch and SequenceBatch have one), so the
+  /// copy overlaps the collate of the next batch instead of stalling the step.
+  Device device = kCPU;
 };
 
 /// Turns a dataset into batches, epoch after epoch:
@@ -279,7 +285,15 @@ class DataLoader {
         }
         examples.push_back(std::move(example));
       }
-      return config_->collate(std::move(examples));
+      Batch batch = config_->collate(std::move(examples));
+      if (config_->options.device.is_cpu()) return batch;
+      if constexpr (requires(Batch&& b, Device d) { to_device(std::move(b), d); }) {
+        return to_device(std::move(batch), config_->options.device);
+      } else {
+        throw std::invalid_argument(fmt::format(
+            "DataLoader: options.device is {}, but this batch type has no to_device(Batch&&, Device) to move it there",
+            config_->options.device.str()));
+      }
     }
 
     const std::shared_ptr<const Config> config_;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "datasets/transfer.h"
 #include "tensor/kernels.h"
 
 namespace focus::data {
@@ -47,6 +48,12 @@ std::function<ImageExample(ImageExample&&, Generator&)> transform_images(Transfo
     example.image = transform(example.image, gen);
     return std::move(example);
   };
+}
+
+ImageBatch to_device(ImageBatch&& batch, Device device) {
+  batch.images = transfer(batch.images, device);
+  batch.labels = transfer(batch.labels, device);
+  return std::move(batch);
 }
 
 }  // namespace focus::data

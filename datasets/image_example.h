@@ -26,6 +26,9 @@ struct ImageBatch {
 /// image. Every image must have the same shape and be float32; throws naming
 /// the first image that differs.
 ImageBatch collate_images(std::vector<ImageExample>&& examples);
+/// The batch on `device`: through pinned memory, with the copies queued asynchronously
+/// when device is a GPU (what DataLoaderOptions::device does on the loader's worker).
+ImageBatch to_device(ImageBatch&& batch, Device device);
 
 /// Lifts an image transform to examples, for DataLoader::set_transform:
 /// `loader.set_transform(transform_images(Compose({RandomCrop(32, 4), RandomHorizontalFlip()})));`

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "datasets/transfer.h"
 #include "datasets/vocab.h"
 
 namespace focus::data {
@@ -149,6 +150,12 @@ double padding_fraction(const std::vector<std::vector<int64_t>>& batches, const 
     cells += longest * static_cast<int64_t>(batch.size());
   }
   return cells == 0 ? 0.0 : static_cast<double>(cells - real) / static_cast<double>(cells);
+}
+
+SequenceBatch to_device(SequenceBatch&& batch, Device device) {
+  for (Tensor* t : {&batch.source, &batch.source_mask, &batch.target_input, &batch.target_output, &batch.target_mask})
+    *t = transfer(*t, device);
+  return std::move(batch);
 }
 
 }  // namespace focus::data

@@ -39,6 +39,11 @@ struct SequenceBatch {
 /// function for sequence tasks). Throws on an empty list or an example with an
 /// empty source (a row with no real token would make attention divide by zero).
 SequenceBatch collate_sequences(std::vector<SentencePair>&& examples);
+/// The batch's token and mask tensors on `device` (through pinned memory, copies queued
+/// asynchronously when device is a GPU). The lengths and texts stay on the host: an LSTM
+/// reads lengths on the host to plan its steps (as PyTorch's pack_padded_sequence does),
+/// and a copy on the GPU would have to be read back every step.
+SequenceBatch to_device(SequenceBatch&& batch, Device device);
 
 /// Options of bucket_batches.
 struct BucketOptions {

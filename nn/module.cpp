@@ -113,7 +113,10 @@ void Module::zero_grad(bool set_to_none) {
 void Module::to(Device device) {
   for (auto* list : {&parameters_, &buffers_})
     for (auto& [_, t] : *list)
-      if (t.device() != device) t.set_data(t.detach().to(device));
+      if (t.device() != device) {
+        t.set_data(t.detach().to(device));
+        if (t.grad().defined()) t.set_grad(t.grad().to(device));  // gradients live beside their parameters
+      }
   for (auto& [_, child] : children_) child->to(device);
 }
 

@@ -4,7 +4,7 @@
 
 #include <stdexcept>
 
-#include "tensor/cpu/loops.h"
+#include "tensor/kernels.h"
 
 namespace focus::optim {
 
@@ -18,32 +18,22 @@ SGD::SGD(std::vector<ParamGroup> groups, SGDOptions options)
 void SGD::step() {
   // torch.optim.SGD:  g ← ∇ + λθ;  b ← μb + (1−τ)g (b = g on the first step);
   //                   g ← g + μb (Nesterov) or g ← b;  θ ← θ − γg
-  const double mu = options_.momentum, tau = options_.dampening;
+  // The arithmetic is one fused pass per parameter, on the parameter's device (kernels::sgd_step).
   size_t index = 0;
   for (ParamGroup& group : groups_) {
-    const double lr = group.lr, wd = group.weight_decay;
     for (Tensor& p : group.params) {
       size_t param_index = index++;
       if (!p.grad().defined()) continue;
       check_updatable(p, "SGD");
-      bool first = step_count(param_index)++ == 0;
-      Tensor momentum_buffer = mu != 0 ? buffer(param_index, "momentum_buffer", p) : Tensor();
-      cpu::dispatch_floating(p.dtype(), "SGD", [&]<typename T>() {
-        T* theta = p.data<T>();
-        const T* grad = p.grad().template data<T>();
-        T* b = mu != 0 ? momentum_buffer.data<T>() : nullptr;
-        // One pass over memory per parameter; the loop body vectorises.
-        parallel_for(0, p.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
-          for (int64_t i = begin; i < end; ++i) {
-            T g = grad[i] + static_cast<T>(wd) * theta[i];
-            if (b) {
-              b[i] = first ? g : static_cast<T>(mu) * b[i] + static_cast<T>(1 - tau) * g;
-              g = options_.nesterov ? g + static_cast<T>(mu) * b[i] : b[i];
-            }
-            theta[i] -= static_cast<T>(lr) * g;
-          }
-        });
-      });
+      kernels::SGDStepOptions step;
+      step.lr = group.lr;
+      step.momentum = options_.momentum;
+      step.dampening = options_.dampening;
+      step.weight_decay = group.weight_decay;
+      step.nesterov = options_.nesterov;
+      step.first_step = step_count(param_index)++ == 0;
+      const Tensor momentum_buffer = step.momentum != 0 ? buffer(param_index, "momentum_buffer", p) : Tensor();
+      kernels::sgd_step(p, p.grad(), momentum_buffer, step);
     }
   }
 }

@@ -14,6 +14,9 @@ struct Device {
   static Device cuda(int index = 0) { return {DeviceType::CUDA, index}; }
   /// Parses "cpu", "cuda" or "cuda:1".
   static Device parse(const std::string& text);
+  /// Parses like parse() and checks that the device exists on this machine, with an error
+  /// that says why not (a build without CUDA, no GPU visible, an index past the last GPU).
+  static Device parse_available(const std::string& text);
 
   bool is_cpu() const { return type == DeviceType::CPU; }
   bool is_cuda() const { return type == DeviceType::CUDA; }

@@ -149,6 +149,11 @@ void lstm_gates_forward(const Tensor& gates, const Tensor& bias, const Tensor& c
 /// pre-activation gates (d_gates [B, 4H]) and of the old cell (dc), given dh_new and dc_new.
 void lstm_gates_backward(const Tensor& gates, const Tensor& c, const Tensor& tanh_c_new, const Tensor& dh_new,
                          const Tensor& dc_new, const Tensor& d_gates, const Tensor& dc);
+/// For the rows b where active[b] (Bool [B]) is false, a sequence that has already ended: its
+/// state passes through the step unchanged and its output is zero. h_dst[b] = h_src[b],
+/// c_dst[b] = c_src[b] ([B, H] each) and zeroed[b] = 0 ([B, Z]); other rows are left alone.
+void lstm_carry_padded_rows(const Tensor& active, const Tensor& h_dst, const Tensor& h_src, const Tensor& c_dst,
+                            const Tensor& c_src, const Tensor& zeroed);
 
 // ---- layer norm and softmax cross-entropy, fused (tensor/cpu/layer_norm.cpp, tensor/cpu/cross_entropy.cpp)
 /// y = (x − mean) · rstd · weight + bias over rows of `normalized_numel` trailing elements, with the
@@ -227,7 +232,36 @@ BatchNormGrads batch_norm_backward(const Tensor& grad_output, const Tensor& inpu
                                    bool need_weight, bool need_bias);
 
 // ---- random (tensor/cpu/random.cpp) ----------------------------------------------
-/// Bool mask, true with probability p.
+/// Bool mask, true with probability p, drawn on `device`: element i is Philox4x32-10 bits of (one
+/// draw of gen, i) (tensor/philox.h), so one seed gives the same mask on the CPU and a GPU.
 Tensor bernoulli(const Shape& shape, double p, Generator& gen, Device device = kCPU);
+
+// ---- optimizer updates (tensor/cpu/optim.cpp) ---------------------------------------
+// One fused pass per parameter, in place; every operand contiguous, of the parameter's shape and
+// floating dtype (optim::check_updatable checks them first).
+/// One Adam step's hyper-parameters: `step` is t (1 on the first step); decoupled_weight_decay
+/// is AdamW's θ ← θ(1 − γλ) instead of Adam's g ← g + λθ.
+struct AdamStepOptions {
+  double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+  int64_t step = 1;
+  bool decoupled_weight_decay = false;
+};
+/// One SGD step's hyper-parameters; first_step makes the momentum buffer start as the gradient.
+struct SGDStepOptions {
+  double lr = 0.01, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
+  bool nesterov = false, first_step = false;
+};
+/// Adam/AdamW on one parameter, as torch.optim.Adam: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
+/// θ ← θ − γ/(1−β₁ᵗ) · m/(√v̂/√(1−β₂ᵗ) + ε), v̂ = v, or with max_exp_avg_sq defined (AMSGrad) its
+/// running maximum.
+void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+               const Tensor& max_exp_avg_sq, const AdamStepOptions& options);
+/// SGD on one parameter, as torch.optim.SGD: g ← ∇ + λθ; b ← μb + (1−τ)g (b = g on the first
+/// step); g ← g + μb (Nesterov) or b; θ ← θ − γg. Without a momentum_buffer: θ ← θ − γg.
+void sgd_step(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer,
+              const SGDStepOptions& options);
+/// Σ|x|^p over all of x accumulated in float64, as a 0-d float64 tensor on x's device; for p = ∞,
+/// max|x| (NaN if any element is NaN). The pieces of clip_grad_norm_'s total norm.
+Tensor norm_power_sum(const Tensor& x, double p);
 
 }  // namespace focus::kernels

@@ -32,9 +32,14 @@ void keep_large_blocks_in_heap() {
 }
 }  // namespace
 
-Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
+Storage::Storage(size_t nbytes, Device device, bool pinned) : nbytes_(nbytes), device_(device), pinned_(pinned) {
   if (device.is_cuda()) {
+    if (pinned) throw std::invalid_argument("Storage: only CPU memory can be pinned");
     data_ = cuda::allocate(nbytes, device.index);
+    return;
+  }
+  if (pinned) {
+    data_ = cuda::allocate_pinned(nbytes);
     return;
   }
   keep_large_blocks_in_heap();
@@ -49,6 +54,8 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
 Storage::~Storage() {
   if (device_.is_cuda())
     cuda::deallocate(data_, nbytes_, device_.index);
+  else if (pinned_)
+    cuda::deallocate_pinned(data_, nbytes_);
   else
     std::free(data_);
 }

@@ -6,11 +6,12 @@
 
 namespace focus {
 
-/// A block of raw memory that tensors view. CPU memory is 64-byte aligned and
-/// zero-initialised; CUDA memory comes from the CUDA backend's caching allocator.
+/// A block of raw memory that tensors view, zero-initialised. CPU memory is 64-byte
+/// aligned, or page-locked (`pinned`) so the GPU can copy from it while the host goes on;
+/// CUDA memory comes from the CUDA backend's caching allocator.
 class Storage {
  public:
-  Storage(size_t nbytes, Device device);
+  Storage(size_t nbytes, Device device, bool pinned = false);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -18,11 +19,13 @@ class Storage {
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
+  bool pinned() const { return pinned_; }
 
  private:
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   Device device_;
+  bool pinned_ = false;
 };
 
 }  // namespace focus

@@ -94,7 +94,12 @@ class Tensor {
   Tensor contiguous() const;  ///< self when already contiguous
   Tensor clone() const;
   Tensor to(DType dtype) const;
-  Tensor to(Device device) const;
+  /// A copy on `device` (differentiable; self when already there). With non_blocking, a copy
+  /// from pinned memory to a GPU returns at once and runs in order with the GPU's work.
+  Tensor to(Device device, bool non_blocking = false) const;
+  /// A copy in page-locked host memory, which the GPU reads asynchronously (DataLoader's pin_memory).
+  Tensor pin_memory() const;
+  bool is_pinned() const { return impl().storage->pinned(); }
   Tensor detach() const;  ///< same data, cut from the graph
 
   // ---- in-place (never recorded by autograd; for init and optimizers) -------

@@ -55,8 +55,10 @@ Tensor embedding(const Tensor& weight, const Tensor& indices, std::optional<int6
 
   Tensor flat_ids = indices.is_contiguous() ? indices : kernels::contiguous_copy(indices);
   flat_ids = views::reshape_view(flat_ids, {flat_ids.numel()});
+  // Checked here (not only in index_select) so the message speaks of token ids and the vocabulary.
+  // GPU ids are not read back to the host for this: the index_select kernel checks them and
+  // reports a bad one as an index_select error at a later call (tensor/cuda/index_errors.cuh).
   if (flat_ids.device().is_cpu()) {
-    // Checked here (not only in index_select) so the message speaks of token ids and the vocabulary.
     const int64_t* ids = flat_ids.data<int64_t>();
     for (int64_t i = 0, n = flat_ids.numel(); i < n; ++i)
       if (ids[i] < 0 || ids[i] >= vocabulary)

@@ -1,6 +1,7 @@
 // lstm_cell: one LSTM step, fused. Two GEMMs into one [B, 4H] gate buffer, then
 // one elementwise pass (kernels::lstm_gates_forward) for the nonlinearities and
 // the cell update; backward is the mirror image. PyTorch's gate order i, f, g, o.
+// Every step is a kernels:: call on the operands' device: the same code runs on a GPU.
 #include <fmt/format.h>
 
 #include <stdexcept>
@@ -40,8 +41,9 @@ class LSTMCellBackward : public Node {
   std::vector<Tensor> backward(const std::vector<Tensor>& grad_outputs) override {
     const Tensor dh_new = contiguous_or_self(grad_outputs[0]);
     const Tensor dc_new = contiguous_or_self(grad_outputs[1]);
-    Tensor d_gates = empty(gates_.shape(), TensorOptions(gates_.dtype()));
-    Tensor dc = empty(c_.shape(), TensorOptions(c_.dtype()));
+    const TensorOptions options = TensorOptions(gates_.dtype()).with_device(gates_.device());
+    Tensor d_gates = empty(gates_.shape(), options);
+    Tensor dc = empty(c_.shape(), options);
     kernels::lstm_gates_backward(gates_, c_, tanh_c_new_, dh_new, dc_new, d_gates, dc);
 
     std::vector<Tensor> grads(7);
@@ -106,7 +108,7 @@ std::pair<Tensor, Tensor> lstm_cell(const Tensor& input, const Tensor& h, const 
                                     const Tensor& weight_hh, const Tensor& bias_ih, const Tensor& bias_hh) {
   check_lstm_cell_args(input, h, c, weight_ih, weight_hh, bias_ih, bias_hh);
   const int64_t B = input.shape()[0], H = h.shape()[1];
-  const TensorOptions options(input.dtype());
+  const TensorOptions options = TensorOptions(input.dtype()).with_device(input.device());
 
   Tensor gates = empty({B, 4 * H}, options);
   kernels::gemm(input, false, weight_ih, true, gates, 1.0, 0.0);

@@ -14,10 +14,13 @@
 // Variable lengths (padded batches) follow PyTorch's packed sequences: at a step
 // t ≥ lengths[b], row b keeps its state unchanged and outputs zeros, so h_n is the
 // state after each sequence's own last step, and a reverse pass starts each
-// sequence at its own last real step.
+// sequence at its own last real step. The lengths are bookkeeping that the host reads
+// (like PyTorch, which wants them on the CPU): keep them in a CPU tensor, and a GPU never
+// has to wait for them. Everything else is a kernels:: call on the input's device, so the
+// same code runs on a GPU without a copy to the host.
 #include <fmt/format.h>
 
-#include <cstring>
+#include <algorithm>
 #include <stdexcept>
 
 #include "autograd/ops.h"
@@ -29,27 +32,27 @@ namespace {
 
 Tensor contiguous_or_self(const Tensor& t) { return t.is_contiguous() ? t : kernels::contiguous_copy(t); }
 
-// Rows whose sequence has ended by time t (t >= length): their state passes through.
-std::vector<int64_t> padded_rows(const std::vector<int64_t>& lengths, int64_t t) {
-  std::vector<int64_t> rows;
-  for (size_t b = 0; b < lengths.size(); ++b)
-    if (t >= lengths[b]) rows.push_back(static_cast<int64_t>(b));
-  return rows;
+// Which steps are real, for padded batches: [T, B] Bool on `device`, true where t < lengths[b]
+// (a row with t >= lengths[b] has ended: its state passes through kernels::lstm_carry_padded_rows).
+// Built on the host, where the lengths are; sent to a GPU from pinned memory, so the copy is
+// queued with the GPU's work instead of making the host wait.
+Tensor real_steps(const std::vector<int64_t>& lengths, int64_t T, Device device) {
+  const int64_t B = static_cast<int64_t>(lengths.size());
+  Tensor host = empty({T, B}, TensorOptions(kBool));
+  bool* real = host.data<bool>();
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t b = 0; b < B; ++b) real[t * B + b] = t < lengths[static_cast<size_t>(b)];
+  return device.is_cpu() ? host : host.pin_memory().to(device, /*non_blocking=*/true);
 }
 
-// For the listed rows of [B, width] contiguous buffers: each `carried` destination
-// row becomes a copy of its source row, and the `zeroed` row becomes zero.
-void carry_padded_rows(const std::vector<int64_t>& rows, const std::vector<std::pair<Tensor, Tensor>>& carried,
-                       const Tensor& zeroed) {
-  for (const auto& [dst, src] : carried) {
-    const size_t row_bytes = static_cast<size_t>(dst.shape()[1]) * element_size(dst.dtype());
-    for (int64_t row : rows)
-      std::memcpy(static_cast<char*>(dst.data_ptr()) + row * row_bytes,
-                  static_cast<const char*>(src.data_ptr()) + row * row_bytes, row_bytes);
-  }
-  const size_t row_bytes = static_cast<size_t>(zeroed.shape()[1]) * element_size(zeroed.dtype());
-  for (int64_t row : rows) std::memset(static_cast<char*>(zeroed.data_ptr()) + row * row_bytes, 0, row_bytes);
-}
+// Padding bookkeeping shared by forward and backward: at steps t >= shortest some rows have ended.
+struct Padding {
+  Tensor real;           // [T, B] Bool from real_steps(); undefined when no row is ever padded
+  int64_t shortest = 0;  // the smallest length
+
+  bool at(int64_t t) const { return real.defined() && t >= shortest; }
+  Tensor real_at(int64_t t) const { return views::select(real, 0, t); }
+};
 
 // [T, B, n] viewed as the [T·B, n] matrix the GEMMs over all steps work on.
 Tensor rows_of(const Tensor& t) { return views::reshape_view(t, {t.shape()[0] * t.shape()[1], t.shape()[2]}); }
@@ -65,11 +68,11 @@ struct Saved {
 
 class LSTMLayerBackward : public Node {
  public:
-  LSTMLayerBackward(Saved saved, Tensor weight_ih, Tensor weight_hh, std::vector<int64_t> lengths, bool reverse)
+  LSTMLayerBackward(Saved saved, Tensor weight_ih, Tensor weight_hh, Padding padding, bool reverse)
       : saved_(std::move(saved)),
         weight_ih_(std::move(weight_ih)),
         weight_hh_(std::move(weight_hh)),
-        lengths_(std::move(lengths)),
+        padding_(std::move(padding)),
         reverse_(reverse) {}
   std::string name() const override { return "LSTMLayerBackward"; }
 
@@ -86,7 +89,7 @@ class LSTMLayerBackward : public Node {
   std::vector<Tensor> backward(const std::vector<Tensor>& grad_outputs) override {
     const Tensor d_output = contiguous_or_self(grad_outputs[0]);
     const int64_t T = saved_.gates.shape()[0], B = saved_.gates.shape()[1], H = saved_.gates.shape()[2] / 4;
-    const TensorOptions options(saved_.gates.dtype());
+    const TensorOptions options = TensorOptions(saved_.gates.dtype()).with_device(saved_.gates.device());
     Tensor d_gates = empty({T, B, 4 * H}, options);
     // dh and dc ping-pong between two buffers each: a step reads one and writes the other.
     Tensor dh = kernels::contiguous_copy(grad_outputs[1]), dh_next = empty({B, H}, options);
@@ -99,8 +102,7 @@ class LSTMLayerBackward : public Node {
       kernels::lstm_gates_backward(views::select(saved_.gates, 0, t), views::select(saved_.c_prev, 0, t),
                                    views::select(saved_.tanh_c_new, 0, t), dh_total, dc, d_gates_t, dc_next);
       kernels::gemm(d_gates_t, false, weight_hh_, false, dh_next, 1.0, 0.0);
-      const std::vector<int64_t> padded = padded_rows(lengths_, t);
-      if (!padded.empty()) carry_padded_rows(padded, {{dh_next, dh}, {dc_next, dc}}, d_gates_t);
+      if (padding_.at(t)) kernels::lstm_carry_padded_rows(padding_.real_at(t), dh_next, dh, dc_next, dc, d_gates_t);
       std::swap(dh, dh_next);
       std::swap(dc, dc_next);
     }
@@ -123,7 +125,7 @@ class LSTMLayerBackward : public Node {
  private:
   Saved saved_;
   Tensor weight_ih_, weight_hh_;
-  std::vector<int64_t> lengths_;  // empty: every sequence spans all T steps
+  Padding padding_;
   bool reverse_;
 };
 
@@ -182,13 +184,12 @@ std::tuple<Tensor, Tensor, Tensor> lstm_layer(const Tensor& input, const Tensor&
                                               bool reverse) {
   check_layer_args(input, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, lengths);
   const int64_t T = input.shape()[0], B = input.shape()[1], H = h0.shape()[1];
-  const TensorOptions options(input.dtype());
-  std::vector<int64_t> lengths_list;
+  const TensorOptions options = TensorOptions(input.dtype()).with_device(input.device());
+  Padding padding;
   if (lengths.defined()) {
-    lengths_list = lengths.to_vector<int64_t>();
-    bool all_full = true;
-    for (int64_t length : lengths_list) all_full = all_full && length == T;
-    if (all_full) lengths_list.clear();  // nothing is padded: skip the bookkeeping
+    const std::vector<int64_t> lengths_list = lengths.to_vector<int64_t>();
+    padding.shortest = *std::min_element(lengths_list.begin(), lengths_list.end());
+    if (padding.shortest < T) padding.real = real_steps(lengths_list, T, input.device());  // else: nothing padded
   }
 
   Saved saved;
@@ -225,12 +226,11 @@ std::tuple<Tensor, Tensor, Tensor> lstm_layer(const Tensor& input, const Tensor&
     kernels::gemm(h, false, weight_hh, true, gates_t, 1.0, 1.0);
     kernels::lstm_gates_forward(gates_t, bias, c, h_out, c_next, views::select(saved.tanh_c_new, 0, t));
     kernels::copy(h_next, h_out);
-    const std::vector<int64_t> padded = padded_rows(lengths_list, t);
-    if (!padded.empty()) carry_padded_rows(padded, {{h_next, h}, {c_next, c}}, h_out);
+    if (padding.at(t)) kernels::lstm_carry_padded_rows(padding.real_at(t), h_next, h, c_next, c, h_out);
   }
 
   if (any_requires_grad({input, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh}))
-    connect(std::make_shared<LSTMLayerBackward>(saved, save(weight_ih), save(weight_hh), lengths_list, reverse),
+    connect(std::make_shared<LSTMLayerBackward>(saved, save(weight_ih), save(weight_hh), padding, reverse),
             {input, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh}, {output, h_n, c_n});
   return {output, h_n, c_n};
 }

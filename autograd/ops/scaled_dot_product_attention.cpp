@@ -1,11 +1,16 @@
 // scaled_dot_product_attention: O = softmax(scale·Q·Kᵀ + M)·V, fused, returning O and the weights W.
 //
-// The work goes one batch entry (one (batch, head) pair) at a time: its scores [L, S] stay in cache from
-// the GEMM that makes them, through the mask and the softmax, to the GEMM that reads them, and the
-// backward does the same with their gradients. Entries run in parallel; every product is a
-// kernels::gemm on 2-D views, so transposes are strides handed to BLAS, never copies. The composed
+// On the CPU the work goes one batch entry (one (batch, head) pair) at a time: its scores [L, S] stay
+// in cache from the GEMM that makes them, through the mask and the softmax, to the GEMM that reads
+// them, and the backward does the same with their gradients. Entries run in parallel; every product
+// is a kernels::gemm on 2-D views, so transposes are strides handed to BLAS, never copies. The composed
 // version (nn::functional::scaled_dot_product_attention_composed) makes each step a separate pass over
 // all B·H·L·S scores, and a separate node in the graph.
+//
+// On a GPU it is the other way round: each step runs over the whole batch at once (one batched GEMM,
+// one softmax launch), because a launch per entry would leave most of the GPU idle, and GPU work is
+// not queued from several host threads. Both ways are the same kernels:: calls, in the same order,
+// on the operands' device; nothing here reads tensor memory on the host.
 //
 // The derivation of every gradient below is docs/attention-backprop.md, which links back to these lines.
 #include <fmt/format.h>
@@ -54,11 +59,17 @@ Shape with_matrix(Shape batch, int64_t rows, int64_t cols) {
 
 Shape batch_of(const Tensor& t) { return Shape(t.shape().begin(), t.shape().end() - 2); }
 
+// The strategy (see the top of the file): per batch entry on the CPU, whole batch on a GPU.
+bool per_entry_on(Device device) { return device.is_cpu(); }
+
+// The last two dims of t swapped: a view.
+Tensor transposed(const Tensor& t) { return views::transpose(t, t.dim() - 2, t.dim() - 1); }
+
 /// The mask and causal flag as one additive float mask: 0 where a query may attend, −∞ where it may
 /// not, plus the user's float mask. Shape: the mask's own (at least 2-D), or [L, S] when causal.
-/// Undefined when there is nothing to add.
-Tensor additive_mask(const Tensor& mask, bool causal, int64_t L, int64_t S, DType dtype) {
-  const TensorOptions options(dtype);
+/// Undefined when there is nothing to add. Lives on `device`.
+Tensor additive_mask(const Tensor& mask, bool causal, int64_t L, int64_t S, DType dtype, Device device) {
+  const TensorOptions options = TensorOptions(dtype).with_device(device);
   Tensor additive;
   if (mask.defined()) {
     Tensor m = mask;
@@ -69,8 +80,11 @@ Tensor additive_mask(const Tensor& mask, bool causal, int64_t L, int64_t S, DTyp
       additive = m.dtype() == dtype ? m : kernels::contiguous_copy(m, dtype);
   }
   if (causal) {  // query i sees keys j ≤ i (top-left aligned, like PyTorch's is_causal)
+    // Made on the host from two aranges; a GPU gets it from pinned memory, queued without a wait.
+    const TensorOptions host(dtype);
     Tensor i = views::unsqueeze(arange(L), 1), j = views::unsqueeze(arange(S), 0);
-    Tensor causal_mask = kernels::where(kernels::le(j, i), scalar_tensor(0.0, options), scalar_tensor(-kInf, options));
+    Tensor causal_mask = kernels::where(kernels::le(j, i), scalar_tensor(0.0, host), scalar_tensor(-kInf, host));
+    if (device.is_cuda()) causal_mask = causal_mask.pin_memory().to(device, /*non_blocking=*/true);
     additive = additive.defined() ? kernels::add(additive, causal_mask) : causal_mask;
   }
   return additive;
@@ -105,7 +119,9 @@ class ScaledDotProductAttentionBackward : public Node {
     const int64_t E = query_.size(-1), Dv = value_.size(-1);
     const bool need_q = needs_input_grad(0), need_k = needs_input_grad(1), need_v = needs_input_grad(2);
     const bool need_mask = needs_input_grad(3), need_scores = need_q || need_k || need_mask;
-    const TensorOptions options(weights_.dtype());
+    if (!per_entry_on(weights_.device()))
+      return whole_batch_backward(d_output, d_weights_out, need_q, need_k, need_v, need_mask);
+    const TensorOptions options = TensorOptions(weights_.dtype()).with_device(weights_.device());
 
     // Full-batch gradient buffers: an entry of a broadcast input is shared, so it is summed afterwards.
     Tensor dq = need_q ? empty(with_matrix(batch_, L, E), options) : Tensor();
@@ -147,6 +163,27 @@ class ScaledDotProductAttentionBackward : public Node {
   }
 
  private:
+  // The same gradients as backward()'s loop, each step over the whole batch (the GPU's way).
+  std::vector<Tensor> whole_batch_backward(const Tensor& d_output, const Tensor& d_weights_out, bool need_q,
+                                           bool need_k, bool need_v, bool need_mask) const {
+    const Tensor A = keep_.defined() ? kernels::mul(weights_, keep_) : weights_;
+    // dV = Aᵀ·dO   [batch..., S, L]·[batch..., L, Dv] → [batch..., S, Dv]
+    Tensor dv = need_v ? kernels::sum_to(kernels::matmul(transposed(A), d_output), value_.shape()) : Tensor();
+    if (!(need_q || need_k || need_mask)) return {Tensor(), Tensor(), dv, Tensor()};
+    // dA = dO·Vᵀ   [batch..., L, Dv]·[batch..., Dv, S] → [batch..., L, S]; dW = dA ⊙ keep/(1−p) + dW_out
+    Tensor dW = kernels::matmul(d_output, transposed(value_));
+    if (keep_.defined()) dW = kernels::mul(dW, keep_);
+    kernels::add_(dW, d_weights_out);  // dW is this function's own, full-size [batch..., L, S]
+    // dS = W ⊙ (dW − rowsum(dW ⊙ W))
+    const Tensor dS = kernels::softmax_backward(weights_, dW, weights_.dim() - 1);
+    // dQ = scale·dS·K, dK = scale·dSᵀ·Q: summed to the inputs' own (broadcast) shapes, then scaled.
+    Tensor dq, dk;
+    if (need_q) dq = kernels::affine(kernels::sum_to(kernels::matmul(dS, key_), query_.shape()), scale_, 0.0);
+    if (need_k)
+      dk = kernels::affine(kernels::sum_to(kernels::matmul(transposed(dS), query_), key_.shape()), scale_, 0.0);
+    return {dq, dk, dv, need_mask ? kernels::sum_to(dS, mask_shape_) : Tensor()};
+  }
+
   Tensor query_, key_, value_;
   Shape mask_shape_;  // the float mask's own shape, for its gradient
   Tensor weights_;    // W before dropout, [batch..., L, S]: the softmax backward needs nothing else
@@ -216,16 +253,21 @@ std::pair<Tensor, Tensor> scaled_dot_product_attention(const Tensor& query, cons
   const Shape batch = check_attention_args(query, key, value, mask, dropout_p);
   const int64_t L = query.size(-2), S = key.size(-2), E = query.size(-1), Dv = value.size(-1);
   const double factor = scale.value_or(1.0 / std::sqrt(static_cast<double>(E)));
-  const TensorOptions options(query.dtype());
+  const Device device = query.device();
+  const TensorOptions options = TensorOptions(query.dtype()).with_device(device);
+  const bool per_entry = per_entry_on(device);
 
   // −∞ where a query may not attend, plus a float mask: one tensor added to each entry's scores.
-  const Tensor bias = additive_mask(mask, causal, L, S, query.dtype());
+  const Tensor bias = additive_mask(mask, causal, L, S, query.dtype(), device);
   // Rows that may attend to nothing (all −∞) would be softmax's 0/0 = NaN: they get weight 0 instead.
+  // Only a mask can empty a row (the causal one leaves key 0 to every query).
   Tensor dead_rows;
-  if (bias.defined() && S > 0) {
+  if (mask.defined() && S > 0) {
     Tensor row_max = kernels::amax(bias, {-1}, /*keepdim=*/true);
     Tensor dead = kernels::eq(row_max, scalar_tensor(-kInf, options));
-    if (kernels::sum(dead, {}, false).item<int64_t>() > 0) dead_rows = dead;
+    // On the CPU asking whether any row is dead is free and saves a pass per entry when none is; on a
+    // GPU the answer would make the host wait for the device, which costs more than the pass.
+    if (!per_entry || kernels::sum(dead, {}, false).item<int64_t>() > 0) dead_rows = dead;
   }
   // Dropout on the weights: keep/(1−p) as a float mask, drawn once and reused by the backward.
   Tensor keep;
@@ -235,26 +277,40 @@ std::pair<Tensor, Tensor> scaled_dot_product_attention(const Tensor& query, cons
     keep = kernels::where(kept, scalar_tensor(1.0 / (1.0 - dropout_p), options), scalar_tensor(0.0, options));
   }
 
-  Tensor weights = empty(with_matrix(batch, L, S), options);
-  Tensor output = empty(with_matrix(batch, L, Dv), options);
-  parallel_for(0, shape_numel(batch), 1, [&](int64_t first, int64_t last) {
-    for (int64_t b = first; b < last; ++b) {
-      const Tensor Q = matrix_of(query, batch, b), K = matrix_of(key, batch, b), V = matrix_of(value, batch, b);
-      Tensor W = matrix_of(weights, batch, b);
-      // S = scale·Q·Kᵀ   (L, E)·(E, S) → (L, S), written where W will go; Kᵀ is a transposed view.
-      kernels::gemm(Q, false, K, true, W, factor, 0.0);
-      // S += M: −∞ removes a position from the softmax (exp(−∞) = 0), a float mask shifts its score.
-      if (bias.defined()) kernels::add_(W, matrix_of(bias, batch, b));
-      // W = softmax(S) along each row, stable: exp(s − max) never overflows, even for scores of ±1e4.
-      Tensor row_weights = kernels::softmax(W, 1);
-      if (dead_rows.defined()) row_weights = kernels::masked_fill(row_weights, matrix_of(dead_rows, batch, b), 0.0);
-      kernels::copy(W, row_weights);
-      // A = W ⊙ keep/(1−p) with dropout; the returned weights stay W.
-      const Tensor A = keep.defined() ? kernels::mul(row_weights, matrix_of(keep, batch, b)) : row_weights;
-      // O = A·V   (L, S)·(S, Dv) → (L, Dv)
-      kernels::gemm(A, false, V, false, matrix_of(output, batch, b), 1.0, 0.0);
-    }
-  });
+  Tensor weights, output;
+  if (per_entry) {
+    weights = empty(with_matrix(batch, L, S), options);
+    output = empty(with_matrix(batch, L, Dv), options);
+    parallel_for(0, shape_numel(batch), 1, [&](int64_t first, int64_t last) {
+      for (int64_t b = first; b < last; ++b) {
+        const Tensor Q = matrix_of(query, batch, b), K = matrix_of(key, batch, b), V = matrix_of(value, batch, b);
+        Tensor W = matrix_of(weights, batch, b);
+        // S = scale·Q·Kᵀ   (L, E)·(E, S) → (L, S), written where W will go; Kᵀ is a transposed view.
+        kernels::gemm(Q, false, K, true, W, factor, 0.0);
+        // S += M: −∞ removes a position from the softmax (exp(−∞) = 0), a float mask shifts its score.
+        if (bias.defined()) kernels::add_(W, matrix_of(bias, batch, b));
+        // W = softmax(S) along each row, stable: exp(s − max) never overflows, even for scores of ±1e4.
+        Tensor row_weights = kernels::softmax(W, 1);
+        if (dead_rows.defined()) row_weights = kernels::masked_fill(row_weights, matrix_of(dead_rows, batch, b), 0.0);
+        kernels::copy(W, row_weights);
+        // A = W ⊙ keep/(1−p) with dropout; the returned weights stay W.
+        const Tensor A = keep.defined() ? kernels::mul(row_weights, matrix_of(keep, batch, b)) : row_weights;
+        // O = A·V   (L, S)·(S, Dv) → (L, Dv)
+        kernels::gemm(A, false, V, false, matrix_of(output, batch, b), 1.0, 0.0);
+      }
+    });
+  } else {
+    // S = scale·Q·Kᵀ + M   [batch..., L, S]: one batched GEMM (Kᵀ a view), then scale and mask in one pass.
+    Tensor scores = kernels::matmul(query, transposed(key));
+    scores = bias.defined() ? kernels::add_scaled(bias, scores, factor) : kernels::affine(scores, factor, 0.0);
+    // Q and K may be broadcast over batch dims that only V has: the weights are per entry all the same.
+    const Shape weights_shape = with_matrix(batch, L, S);
+    if (scores.shape() != weights_shape) scores = kernels::contiguous_copy(views::expand(scores, weights_shape));
+    weights = kernels::softmax(scores, scores.dim() - 1);
+    if (dead_rows.defined()) weights = kernels::masked_fill(weights, dead_rows, 0.0);
+    // O = A·V   [batch..., L, S]·[batch..., S, Dv] → [batch..., L, Dv], A = W ⊙ keep/(1−p) with dropout.
+    output = kernels::matmul(keep.defined() ? kernels::mul(weights, keep) : weights, value);
+  }
 
   // A float mask is an input of the graph (a learned bias, e.g. relative positions); a bool one selects.
   const Tensor float_mask = mask.defined() && mask.dtype() != kBool ? mask : Tensor();

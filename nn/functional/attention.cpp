@@ -32,13 +32,14 @@ std::pair<Tensor, Tensor> scaled_dot_product_attention_composed(const Tensor& qu
   const int64_t L = query.size(-2), S = key.size(-2);
 
   // S = scale·Q·Kᵀ: three nodes (transpose view, matmul, multiply by a constant).
-  Tensor scores = mul(matmul(query, transpose(key, -2, -1)), scalar_tensor(factor, TensorOptions(query.dtype())));
+  Tensor scores = mul(matmul(query, transpose(key, -2, -1)), scalar_tensor(factor, TensorOptions(query.dtype()).with_device(query.device())));
 
   // Positions a query may not attend to, as one bool tensor (true = blocked); masks carry no gradient.
   Tensor blocked;
   if (mask.defined() && mask.dtype() == kBool) blocked = kernels::logical_not(mask);
   if (causal) {  // key j after query i
-    Tensor after = kernels::gt(unsqueeze(arange(S), 0), unsqueeze(arange(L), 1));
+    const TensorOptions positions = TensorOptions(kInt64).with_device(query.device());
+    Tensor after = kernels::gt(unsqueeze(arange(S, positions), 0), unsqueeze(arange(L, positions), 1));
     blocked = blocked.defined() ? kernels::logical_or(blocked, after) : after;
   }
   if (blocked.defined()) scores = masked_fill(scores, blocked, -inf);
@@ -49,7 +50,7 @@ std::pair<Tensor, Tensor> scaled_dot_product_attention_composed(const Tensor& qu
   Tensor dead;
   if (blocked.defined() || mask.defined())
     dead = kernels::eq(kernels::amax(scores, {-1}, /*keepdim=*/true),
-                       scalar_tensor(-inf, TensorOptions(query.dtype())));
+                       scalar_tensor(-inf, TensorOptions(query.dtype()).with_device(query.device())));
   Tensor weights;
   if (dead.defined() && S > 0 && kernels::sum(dead, {}, false).item<int64_t>() > 0)
     weights = masked_fill(softmax(masked_fill(scores, dead, 0.0), -1), dead, 0.0);

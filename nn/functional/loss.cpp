@@ -13,22 +13,30 @@ namespace focus::nn::functional {
 namespace {
 
 // Σ over non-ignored targets of weight[target] (1 each without weights): what PyTorch's
-// mean divides by, so a batch with padding averages over its real targets only.
-double target_weight_total(const Tensor& target, const Tensor& weight, int64_t ignore_index) {
+// mean divides by, so a batch with padding averages over its real targets only. A 0-d
+// tensor computed where the targets live: reading the targets on the host would stall a
+// GPU once per training step.
+Tensor target_weight_total(const Tensor& target, const Tensor& weight, int64_t ignore_index, DType dtype) {
   NoGradGuard no_grad;
-  std::vector<int64_t> targets = target.to(kCPU).to_vector<int64_t>();
-  std::vector<double> weights = weight.defined() ? weight.to(kCPU).to_vector<double>() : std::vector<double>();
-  double total = 0;
-  for (int64_t t : targets)
-    if (t != ignore_index) total += weights.empty() ? 1.0 : weights[t];
-  return total;
+  const TensorOptions int_options = TensorOptions(kInt64).with_device(target.device());
+  Tensor real = kernels::ne(target, full({}, static_cast<double>(ignore_index), int_options));
+  if (!weight.defined()) return kernels::contiguous_copy(kernels::sum(real, {}, false), dtype);
+  Tensor safe = kernels::where(real, target, zeros({}, int_options));  // ignored targets read class 0, weighted 0
+  Tensor flat = views::reshape_view(safe, {safe.numel()});            // where() returns a fresh contiguous tensor
+  Tensor picked = kernels::index_select(weight, 0, flat);
+  return kernels::contiguous_copy(
+      kernels::sum(kernels::where(views::reshape_view(real, {real.numel()}), picked,
+                                  zeros({}, TensorOptions(weight.dtype()).with_device(weight.device()))),
+                   {}, false),
+      dtype);
 }
 
-Tensor reduce(const Tensor& losses, Reduction reduction, double mean_denominator) {
+// `mean_denominator` (0-d, computed only for Reduction::Mean) replaces the element count.
+Tensor reduce(const Tensor& losses, Reduction reduction, const Tensor& mean_denominator) {
   switch (reduction) {
     case Reduction::None: return losses;
     case Reduction::Sum: return focus::sum(losses);
-    case Reduction::Mean: return focus::div(focus::sum(losses), scalar_tensor(mean_denominator, losses.dtype()));
+    case Reduction::Mean: return focus::div(focus::sum(losses), mean_denominator);
   }
   return losses;
 }
@@ -64,9 +72,9 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntro
   auto [logits, labels] = batched(input, target, "cross_entropy");
   Tensor losses =
       focus::softmax_cross_entropy(logits, labels, options.weight(), options.ignore_index(), options.label_smoothing());
-  const double denominator = options.reduction() == Reduction::Mean
-                                 ? target_weight_total(labels, options.weight(), options.ignore_index())
-                                 : 1.0;
+  const Tensor denominator = options.reduction() == Reduction::Mean
+                                 ? target_weight_total(labels, options.weight(), options.ignore_index(), losses.dtype())
+                                 : Tensor();
   return unbatched(reduce(losses, options.reduction(), denominator), input, options.reduction());
 }
 
@@ -90,9 +98,11 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions&
     throw std::invalid_argument(fmt::format("nll_loss: weight must be a {} tensor of shape [{}], got {} of shape {}",
                                             dtype_name(log_probs.dtype()), classes, dtype_name(weight.dtype()),
                                             shape_str(weight.shape())));
-  for (int64_t t : labels.to(kCPU).to_vector<int64_t>())
-    if (t != ignore && (t < 0 || t >= classes))
-      throw std::out_of_range(fmt::format("nll_loss: target {} is out of range for {} classes", t, classes));
+  // On a GPU the targets are not read back (that would stall every step); gather checks them there.
+  if (labels.device().is_cpu())
+    for (int64_t t : labels.to_vector<int64_t>())
+      if (t != ignore && (t < 0 || t >= classes))
+        throw std::out_of_range(fmt::format("nll_loss: target {} is out of range for {} classes", t, classes));
 
   // Ignored targets are read at class 0 (any valid index) and then weighted by 0.
   const TensorOptions int_options = TensorOptions(kInt64).with_device(labels.device());
@@ -107,7 +117,8 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions&
 
   Tensor picked = focus::squeeze(focus::gather(log_probs, 1, views::unsqueeze(safe, 1)), 1);
   Tensor losses = focus::mul(focus::neg(picked), position_weight);
-  const double denominator = options.reduction() == Reduction::Mean ? target_weight_total(labels, weight, ignore) : 1.0;
+  const Tensor denominator =
+      options.reduction() == Reduction::Mean ? target_weight_total(labels, weight, ignore, losses.dtype()) : Tensor();
   return unbatched(reduce(losses, options.reduction(), denominator), input, options.reduction());
 }
 

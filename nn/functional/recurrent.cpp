@@ -102,7 +102,7 @@ LSTMOutput lstm(const Tensor& input, const std::vector<LSTMWeights>& weights, co
   const int64_t directions = options.bidirectional ? 2 : 1;
   const int64_t num_layers = static_cast<int64_t>(weights.size()) / directions;
   const int64_t B = input.shape()[options.batch_first ? 0 : 1];
-  const Tensor zero_state = h0.defined() ? Tensor() : zeros({B, H}, TensorOptions(input.dtype()));
+  const Tensor zero_state = h0.defined() ? Tensor() : zeros({B, H}, TensorOptions(input.dtype()).with_device(input.device()));
 
   // Layers run time-major [T, B, features]; lstm_layer copies a batch_first input once.
   Tensor layer_input = options.batch_first ? transpose(input, 0, 1) : input;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <memory>
 #include <stdexcept>
 
 #include "autograd/ops.h"
@@ -31,11 +32,20 @@ void check_attention_inputs(const std::string& layer, const Tensor& query, int64
                                             "got {} {}", layer, keys.size(0), keys.size(1), keys_name,
                                             shape_str(keys.shape()), dtype_name(mask.dtype()), shape_str(mask.shape())));
   // A row with nothing to attend to has no softmax (0/0): refuse it rather than let NaN through.
-  std::vector<int64_t> real = sum(mask.to(kInt64), {1}).to_vector<int64_t>();
+  if (int64_t row = first_empty_mask_row(mask); row >= 0)
+    throw std::invalid_argument(
+        fmt::format("{}: row {} of the mask has no real position to attend to (all false)", layer, row));
+}
+
+int64_t first_empty_mask_row(const Tensor& mask) {
+  thread_local std::weak_ptr<Storage> last_checked_gpu_mask;
+  const bool on_gpu = mask.device().is_cuda();
+  if (on_gpu && !last_checked_gpu_mask.expired() && last_checked_gpu_mask.lock() == mask.storage()) return -1;
+  std::vector<int64_t> real = kernels::sum(kernels::contiguous_copy(mask, kInt64), {1}, false).to_vector<int64_t>();
   for (size_t b = 0; b < real.size(); ++b)
-    if (real[b] == 0)
-      throw std::invalid_argument(
-          fmt::format("{}: row {} of the mask has no real position to attend to (all false)", layer, b));
+    if (real[b] == 0) return static_cast<int64_t>(b);
+  if (on_gpu) last_checked_gpu_mask = mask.storage();
+  return -1;
 }
 
 Tensor query_as_sequence(const Tensor& query) { return query.dim() == 2 ? query.unsqueeze(1) : query; }

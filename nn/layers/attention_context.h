@@ -21,6 +21,11 @@ struct AttentionContext {
 void check_attention_inputs(const std::string& layer, const Tensor& query, int64_t query_dim, const Tensor& keys,
                             const std::string& keys_name, int64_t key_dim, const Tensor& values, const Tensor& mask);
 
+/// The first row of a bool mask [B, L] with no true entry, or -1 when every row has one. A mask on
+/// a GPU is read back once per storage (a decoder checks the same source mask at every step, and
+/// each read would stall the GPU), so change a mask in place only between batches.
+int64_t first_empty_mask_row(const Tensor& mask);
+
 /// The query as [B, Lq, Dq]: a one-step query [B, Dq] becomes [B, 1, Dq] (a view).
 Tensor query_as_sequence(const Tensor& query);
 

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "autograd/ops.h"
+#include "nn/layers/attention_context.h"
 #include "tensor/kernels.h"
 
 namespace focus::nn {
@@ -30,8 +31,9 @@ AttentionPoolingOutput AttentionPooling::forward(const Tensor& input, const Tens
                                               shape_str(scores.shape()), dtype_name(mask.dtype()),
                                               shape_str(mask.shape())));
     // Padding gets −∞ so its weight is exactly 0; a row with no real position is an error.
-    for (int64_t real : sum(mask.to(kInt64), {1}).to_vector<int64_t>())
-      if (real == 0) throw std::invalid_argument("AttentionPooling: a row of the mask has no real position to attend to");
+    if (int64_t row = first_empty_mask_row(mask); row >= 0)
+      throw std::invalid_argument(
+          fmt::format("AttentionPooling: row {} of the mask has no real position to attend to", row));
     scores = masked_fill(scores, kernels::logical_not(mask), -INFINITY);
   }
   Tensor weights = softmax(scores, 1);                             // [N, L]

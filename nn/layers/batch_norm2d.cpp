@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "nn/functional/batch_norm.h"
+#include "tensor/kernels.h"
 
 namespace focus::nn {
 
@@ -47,9 +48,14 @@ Tensor BatchNorm2d::forward(const Tensor& input) {
   // PyTorch's _BatchNorm.forward: count the batch, and with momentum=None average all batches equally.
   double factor = options.momentum().value_or(0.0);
   if (is_training() && options.track_running_stats()) {
-    const int64_t seen = num_batches_tracked.item<int64_t>() + 1;
-    num_batches_tracked.fill_(static_cast<double>(seen));
-    if (!options.momentum()) factor = 1.0 / static_cast<double>(seen);
+    if (options.momentum()) {
+      // Counted where the buffer lives: reading it back would stall a GPU every step.
+      kernels::add_(num_batches_tracked, ones({}, TensorOptions(kInt64).with_device(num_batches_tracked.device())));
+    } else {
+      const int64_t seen = num_batches_tracked.item<int64_t>() + 1;  // the cumulative average needs the count
+      num_batches_tracked.fill_(static_cast<double>(seen));
+      factor = 1.0 / static_cast<double>(seen);
+    }
   }
   // Batch statistics in training, and always when no running statistics are kept.
   const bool use_batch_stats = is_training() || !options.track_running_stats();

@@ -19,7 +19,7 @@ namespace {
 // scaled_dot_product_attention takes (bool: true = MAY attend; float: added). Both bool: the
 // positions neither blocks. Otherwise both additive (bool → −∞ where blocked) and summed, as PyTorch
 // merges them; a float mask keeps its gradient.
-Tensor attention_mask_for_sdpa(const Tensor& padding, const Tensor& attention, DType dtype) {
+Tensor attention_mask_for_sdpa(const Tensor& padding, const Tensor& attention, DType dtype, Device device) {
   const bool all_bool = (!padding.defined() || padding.dtype() == kBool) &&
                         (!attention.defined() || attention.dtype() == kBool);
   if (all_bool) {
@@ -27,7 +27,7 @@ Tensor attention_mask_for_sdpa(const Tensor& padding, const Tensor& attention, D
                                                               : (padding.defined() ? padding : attention);
     return blocked.defined() ? kernels::logical_not(blocked) : Tensor();
   }
-  const TensorOptions options(dtype);
+  const TensorOptions options = TensorOptions(dtype).with_device(device);
   auto additive = [&](const Tensor& m) -> Tensor {
     if (!m.defined()) return m;
     if (m.dtype() == kBool)
@@ -154,7 +154,7 @@ MultiheadAttentionOutput MultiheadAttention::forward(const Tensor& query, const 
                                               layer, shape_str(attn_mask.shape()), shape_str({L, S}),
                                               shape_str({N * H, L, S})));
   }
-  const Tensor mask = attention_mask_for_sdpa(padding, attention, query.dtype());
+  const Tensor mask = attention_mask_for_sdpa(padding, attention, query.dtype(), query.device());
 
   // Input projections. Self-attention (one tensor for query, key and value) takes one GEMM with the
   // packed [3E, E] weight; otherwise each input meets its own third of it.

@@ -16,6 +16,7 @@
 
 #include "tensor/cpu/lanes.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
 namespace focus::kernels {
@@ -33,7 +34,6 @@ struct ChannelLayout {
 
 ChannelLayout check_input(const Tensor& input, const char* op) {
   check_defined(input, op);
-  cpu::check_cpu(input, op);
   if (input.dim() < 2)
     throw std::invalid_argument(
         fmt::format("{}: expected an input [N, C, *] of at least 2 dims, got shape {}", op, shape_str(input.shape())));
@@ -52,7 +52,6 @@ void check_channel_vector(const Tensor& t, const ChannelLayout& layout, DType dt
     if (optional) return;
     throw std::invalid_argument(fmt::format("{}: {} is required", op, what));
   }
-  cpu::check_cpu(t, op);
   if (t.dim() != 1 || t.shape()[0] != layout.C || t.dtype() != dtype)
     throw std::invalid_argument(fmt::format("{}: expected {} to be {} of shape [{}], got {} of shape {}", op, what,
                                             dtype_name(dtype), layout.C, dtype_name(t.dtype()), shape_str(t.shape())));
@@ -169,6 +168,7 @@ std::pair<Tensor, Tensor> batch_norm_stats(const Tensor& input) {
   if (layout.per_channel() == 0)
     throw std::invalid_argument(
         fmt::format("batch_norm: input of shape {} has no values per channel", shape_str(input.shape())));
+  FOCUS_DISPATCH_CUDA(input.device(), batch_norm_stats(input));
   Tensor x = contiguous_input(input);
   Tensor mean = empty({layout.C}, TensorOptions(input.dtype()));
   Tensor var = empty({layout.C}, TensorOptions(input.dtype()));
@@ -184,6 +184,8 @@ Tensor batch_norm_apply(const Tensor& input, const Tensor& mean, const Tensor& i
   check_channel_vector(invstd, layout, input.dtype(), "invstd", "batch_norm", false);
   check_channel_vector(weight, layout, input.dtype(), "weight", "batch_norm", true);
   check_channel_vector(bias, layout, input.dtype(), "bias", "batch_norm", true);
+  FOCUS_DISPATCH_CUDA(common_device("batch_norm", input, mean, invstd, weight, bias),
+                      batch_norm_apply(input, mean, invstd, weight, bias));
   Tensor x = contiguous_input(input);
   Tensor y = empty(input.shape(), TensorOptions(input.dtype()));
   if (y.numel() == 0) return y;
@@ -222,6 +224,9 @@ BatchNormGrads batch_norm_backward(const Tensor& grad_output, const Tensor& inpu
     throw std::invalid_argument(fmt::format("{}: expected a {} gradient of shape {}, got {} of shape {}", op,
                                             dtype_name(input.dtype()), shape_str(input.shape()),
                                             dtype_name(grad_output.dtype()), shape_str(grad_output.shape())));
+  FOCUS_DISPATCH_CUDA(common_device(op, grad_output, input, mean, invstd, weight),
+                      batch_norm_backward(grad_output, input, mean, invstd, weight, batch_stats, need_input,
+                                          need_weight, need_bias));
   Tensor x = contiguous_input(input), dy = contiguous_input(grad_output);
   const TensorOptions options(input.dtype());
   BatchNormGrads grads;

@@ -42,6 +42,7 @@
 #include "tensor/cpu/blas.h"
 #include "tensor/cpu/conv_internal.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
 namespace focus::kernels {
@@ -297,8 +298,6 @@ ConvGeometry check_conv2d(const Tensor& input, const Tensor& weight, const Tenso
                           const char* op) {
   check_defined(input, op);
   check_defined(weight, op);
-  cpu::check_cpu(input, op);
-  check_same_device(input, weight, op);
   if (input.dim() != 4)
     throw std::invalid_argument(
         fmt::format("{}: expected a 4-D input [N, C, H, W], got shape {}", op, shape_str(input.shape())));
@@ -328,7 +327,6 @@ ConvGeometry check_conv2d(const Tensor& input, const Tensor& weight, const Tenso
                                             "input channel and a kernel of at least 1x1",
                                             op, shape_str(wt)));
   if (bias.defined()) {
-    check_same_device(input, bias, op);
     if (bias.dim() != 1 || bias.shape()[0] != wt[0] || bias.dtype() != weight.dtype())
       throw std::invalid_argument(fmt::format("{}: expected a {} bias of shape [{}], got {} of shape {}", op,
                                               dtype_name(weight.dtype()), wt[0], dtype_name(bias.dtype()),
@@ -349,6 +347,7 @@ Tensor contiguous_input(const Tensor& t) { return t.is_contiguous() ? t : contig
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv2dParams& params) {
   const ConvGeometry g = check_conv2d(input, weight, bias, params, "conv2d");
+  FOCUS_DISPATCH_CUDA(common_device("conv2d", input, weight, bias), conv2d(input, weight, bias, params));
   Tensor x = contiguous_input(input), w = contiguous_input(weight);
   Tensor b = bias.defined() ? contiguous_input(bias) : bias;
   Tensor y = empty({g.N, g.OC, g.OH, g.OW}, TensorOptions(input.dtype()));
@@ -372,6 +371,8 @@ Conv2dGrads conv2d_backward(const Tensor& grad_output, const Tensor& input, cons
     throw std::invalid_argument(fmt::format("conv2d_backward: expected a {} gradient of shape {}, got {} of shape {}",
                                             dtype_name(input.dtype()), shape_str(out_shape),
                                             dtype_name(grad_output.dtype()), shape_str(grad_output.shape())));
+  FOCUS_DISPATCH_CUDA(common_device("conv2d_backward", grad_output, input, weight),
+                      conv2d_backward(grad_output, input, weight, params, need_input, need_weight, need_bias));
   Tensor dy = contiguous_input(grad_output), x = contiguous_input(input), w = contiguous_input(weight);
   const TensorOptions options(input.dtype());
   Conv2dGrads grads;

@@ -2,9 +2,30 @@
 
 #include "tensor/cpu/loops.h"
 #include "tensor/cuda/backend.h"
+#include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
 namespace focus::kernels {
+
+namespace {
+cuda::CopyKind copy_kind(Device dst, Device src) {
+  if (dst.is_cuda() && src.is_cuda()) return cuda::CopyKind::DeviceToDevice;
+  return dst.is_cuda() ? cuda::CopyKind::HostToDevice : cuda::CopyKind::DeviceToHost;
+}
+
+// Between devices only bytes move: broadcasting, dtype conversion and strides are
+// resolved on the source's device first, and on the destination's device after.
+void copy_across_devices(const Tensor& dst, const Tensor& src) {
+  Tensor staged = src;
+  if (src.shape() != dst.shape() || src.dtype() != dst.dtype() || !src.is_contiguous())
+    staged = contiguous_copy(views::expand(src, dst.shape()), dst.dtype());
+  Tensor target = dst.is_contiguous() ? dst : empty(dst.shape(), TensorOptions(dst.dtype()).with_device(dst.device()));
+  cuda::copy_bytes(target.data_ptr(), staged.data_ptr(), staged.numel() * element_size(staged.dtype()),
+                   copy_kind(dst.device(), src.device()), dst.device().is_cuda() ? dst.device().index : src.device().index,
+                   src.is_pinned() && staged.shares_storage(src));
+  if (!target.shares_storage(dst)) copy(dst, target);
+}
+}  // namespace
 
 void copy(const Tensor& dst, const Tensor& src) {
   check_defined(dst, "copy_");
@@ -13,15 +34,8 @@ void copy(const Tensor& dst, const Tensor& src) {
   if (target != dst.shape())
     throw std::invalid_argument(fmt::format("copy_: source of shape {} cannot be broadcast to destination {}",
                                             shape_str(src.shape()), shape_str(dst.shape())));
-  if (!dst.device().is_cpu() || !src.device().is_cpu()) {
-    // Cross-device copies move bytes of contiguous same-dtype tensors only.
-    if (!dst.is_contiguous() || src.shape() != dst.shape() || src.dtype() != dst.dtype())
-      throw std::invalid_argument("copy_: device copies need contiguous tensors of one shape and dtype");
-    Tensor s = src.device().is_cpu() ? src.contiguous() : src;
-    cuda::copy_bytes(dst.data_ptr(), s.data_ptr(), s.numel() * element_size(s.dtype()), dst.device().is_cuda(),
-                     dst.device().is_cuda() ? dst.device().index : src.device().index);
-    return;
-  }
+  if (dst.device() != src.device()) return copy_across_devices(dst, src);
+  FOCUS_DISPATCH_CUDA(dst.device(), copy(dst, src));
   cpu::dispatch_all(dst.dtype(), "copy_", [&]<typename D>() {
     cpu::dispatch_all(src.dtype(), "copy_", [&]<typename S>() {
       cpu::map<D, S>(dst, [](S v) { return static_cast<D>(v); }, src);
@@ -30,7 +44,8 @@ void copy(const Tensor& dst, const Tensor& src) {
 }
 
 void fill(const Tensor& dst, double value) {
-  cpu::check_cpu(dst, "fill_");
+  check_defined(dst, "fill_");
+  FOCUS_DISPATCH_CUDA(dst.device(), fill(dst, value));
   cpu::dispatch_all(dst.dtype(), "fill_", [&]<typename T>() {
     T v = static_cast<T>(value);
     cpu::map<T>(dst, [v]() { return v; });

@@ -17,6 +17,7 @@
 
 #include "tensor/cpu/lanes.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
 
@@ -38,8 +39,6 @@ ClassLayout check_inputs(const Tensor& logits, const Tensor& target, const Tenso
                          const char* op) {
   check_defined(logits, op);
   check_defined(target, op);
-  check_same_device(logits, target, op);
-  cpu::check_cpu(logits, op);
   if (!is_floating(logits.dtype()))
     throw std::invalid_argument(
         fmt::format("{}: logits must be float32 or float64, got {}", op, dtype_name(logits.dtype())));
@@ -58,7 +57,6 @@ ClassLayout check_inputs(const Tensor& logits, const Tensor& target, const Tenso
   ClassLayout l{logits.size(0), logits.size(1), 1};
   for (int64_t d = 2; d < logits.dim(); ++d) l.inner *= logits.size(d);
   if (weight.defined()) {
-    check_same_device(logits, weight, op);
     if (weight.shape() != Shape{l.classes} || weight.dtype() != logits.dtype())
       throw std::invalid_argument(fmt::format("{}: weight must be a {} tensor of shape [{}], got {} of shape {}", op,
                                               dtype_name(logits.dtype()), l.classes, dtype_name(weight.dtype()),
@@ -92,6 +90,9 @@ std::pair<Tensor, Tensor> softmax_cross_entropy(const Tensor& logits, const Tens
                                                 int64_t ignore_index, double label_smoothing) {
   const char* op = "cross_entropy";
   const ClassLayout l = check_inputs(logits, target, weight, label_smoothing, op);
+  // On the GPU, targets are checked inside the kernel (tensor/cuda/index_errors.cuh).
+  FOCUS_DISPATCH_CUDA(common_device(op, logits, target, weight),
+                      softmax_cross_entropy(logits, target, weight, ignore_index, label_smoothing));
   Tensor z = dense(logits), t = dense(target), w = dense(weight);
   check_targets(t, l.classes, ignore_index, op);
   const TensorOptions options = TensorOptions(logits.dtype()).with_device(logits.device());
@@ -157,6 +158,9 @@ Tensor softmax_cross_entropy_backward(const Tensor& dloss, const Tensor& logits,
     throw std::invalid_argument(fmt::format("{}: gradient of shape {} and log-sum-exp of shape {} for targets {}", op,
                                             shape_str(dloss.shape()), shape_str(logsumexp.shape()),
                                             shape_str(target.shape())));
+  FOCUS_DISPATCH_CUDA(common_device(op, dloss, logits, target, weight, logsumexp),
+                      softmax_cross_entropy_backward(dloss, logits, target, weight, logsumexp, ignore_index,
+                                                     label_smoothing));
   Tensor z = dense(logits), t = dense(target), w = dense(weight), g = dense(dloss), lse = dense(logsumexp);
   Tensor dz = empty(logits.shape(), TensorOptions(logits.dtype()).with_device(logits.device()));
   if (dz.numel() == 0) return dz;

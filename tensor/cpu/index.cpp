@@ -2,6 +2,7 @@
 // one dim) and gather / scatter_add (one element per index entry). Each pair is
 // the other's adjoint, which is how autograd uses them. Indices are checked in
 // one pass before any work, so an error never starts inside a parallel region.
+// (The GPU versions check them inside their kernels: see tensor/cuda/index_errors.cuh.)
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <type_traits>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
 namespace focus::kernels {
@@ -19,8 +21,6 @@ namespace {
 void check_index_tensor(const Tensor& x, const Tensor& index, const char* op) {
   check_defined(x, op);
   check_defined(index, op);
-  check_same_device(x, index, op);
-  cpu::check_cpu(x, op);
   if (index.dtype() != kInt64)
     throw std::invalid_argument(fmt::format("{}: index must be an int64 tensor, got {}", op, dtype_name(index.dtype())));
   if (x.dim() == 0)
@@ -111,6 +111,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
     throw std::invalid_argument(
         fmt::format("index_select: index must be 1-D, got shape {}", shape_str(index.shape())));
   dim = normalize_dim(dim, x.dim(), "index_select");
+  FOCUS_DISPATCH_CUDA(common_device("index_select", x, index), index_select(x, dim, index));
   const Split3 s = split_at(x.shape(), dim);
   Tensor idx = checked_indices(index, dim, s.size, "index_select");
   const int64_t n = idx.numel();
@@ -139,7 +140,6 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
   check_index_tensor(x, index, "index_add");
   check_defined(src, "index_add");
-  check_same_device(x, src, "index_add");
   check_same_dtype(x, src, "index_add");
   if (index.dim() > 1)
     throw std::invalid_argument(fmt::format("index_add: index must be 1-D, got shape {}", shape_str(index.shape())));
@@ -151,6 +151,7 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor
     throw std::invalid_argument(fmt::format("index_add: src has shape {}, expected {} (x of shape {} with dim {} "
                                             "resized to the {} indices)",
                                             shape_str(src.shape()), shape_str(expected), shape_str(x.shape()), dim, n));
+  FOCUS_DISPATCH_CUDA(common_device("index_add", x, index, src), index_add(x, dim, index, src));
   const Split3 s = split_at(x.shape(), dim);
   Tensor idx = checked_indices(index, dim, s.size, "index_add");
   Tensor out = contiguous_copy(x);
@@ -194,6 +195,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   check_index_tensor(x, index, "gather");
   dim = normalize_dim(dim, x.dim(), "gather");
   check_fits(x, index, dim, "gather");
+  FOCUS_DISPATCH_CUDA(common_device("gather", x, index), gather(x, dim, index));
   Tensor idx = checked_indices(index, dim, x.shape()[dim], "gather");
   Tensor out = empty(index.shape(), TensorOptions(x.dtype()).with_device(x.device()));
   if (out.numel() == 0) return out;
@@ -216,7 +218,6 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
   check_index_tensor(x, index, "scatter_add");
   check_defined(src, "scatter_add");
-  check_same_device(x, src, "scatter_add");
   check_same_dtype(x, src, "scatter_add");
   dim = normalize_dim(dim, x.dim(), "scatter_add");
   check_fits(x, index, dim, "scatter_add");
@@ -225,6 +226,7 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
   if (!fits_src)
     throw std::invalid_argument(fmt::format("scatter_add: index of shape {} is larger than src of shape {}",
                                             shape_str(index.shape()), shape_str(src.shape())));
+  FOCUS_DISPATCH_CUDA(common_device("scatter_add", x, index, src), scatter_add(x, dim, index, src));
   Tensor idx = checked_indices(index, dim, x.shape()[dim], "scatter_add");
   Tensor out = contiguous_copy(x);
   if (index.numel() == 0) return out;

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
 namespace focus::kernels {
@@ -63,7 +64,6 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   shape[dim] = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& t = tensors[i];
-    check_same_device(first, t, "cat");
     if (!same_except(t.shape(), first.shape(), dim))
       throw std::invalid_argument(fmt::format(
           "cat: tensor {} has shape {} but tensor 0 has shape {}; all dims except dim {} must match", i,
@@ -71,7 +71,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     shape[dim] += t.shape()[dim];
     dtype = promote_types(dtype, t.dtype());
   }
-  cpu::check_cpu(first, "cat");
+  FOCUS_DISPATCH_CUDA(common_device_of("cat", tensors), cat(tensors, dim));
   Tensor out = empty(shape, TensorOptions(dtype).with_device(first.device()));
   if (out.numel() == 0) return out;
 
@@ -101,6 +101,7 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
                                               "tensors of one shape",
                                               i, shape_str(tensors[i].shape()), shape_str(first)));
   dim = normalize_dim(dim, static_cast<int64_t>(first.size()) + 1, "stack");
+  FOCUS_DISPATCH_CUDA(common_device_of("stack", tensors), stack(tensors, dim));
   std::vector<Tensor> unsqueezed;
   unsqueezed.reserve(tensors.size());
   for (const Tensor& t : tensors) unsqueezed.push_back(views::unsqueeze(t, dim));

@@ -15,6 +15,7 @@
 
 #include "tensor/cpu/lanes.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
 
@@ -28,7 +29,6 @@ Tensor dense(const Tensor& t) { return !t.defined() || t.is_contiguous() ? t : c
 
 void check_row_vector(const Tensor& t, const Tensor& x, int64_t D, const char* what) {
   if (!t.defined()) return;
-  check_same_device(t, x, "layer_norm");
   if (t.numel() != D || t.dtype() != x.dtype())
     throw std::invalid_argument(
         fmt::format("layer_norm: {} of shape {} and dtype {} does not fit rows of {} {} elements", what,
@@ -75,13 +75,13 @@ T* data_or_null(const Tensor& t) {
 LayerNormForward layer_norm(const Tensor& x, int64_t normalized_numel, const Tensor& weight, const Tensor& bias,
                             double eps) {
   check_defined(x, "layer_norm");
-  cpu::check_cpu(x, "layer_norm");
   const int64_t D = normalized_numel;
   if (D <= 0 || x.numel() % D != 0)
     throw std::invalid_argument(
         fmt::format("layer_norm: input of shape {} does not split into rows of {} elements", shape_str(x.shape()), D));
   check_row_vector(weight, x, D, "weight");
   check_row_vector(bias, x, D, "bias");
+  FOCUS_DISPATCH_CUDA(common_device("layer_norm", x, weight, bias), layer_norm(x, normalized_numel, weight, bias, eps));
   const int64_t rows = x.numel() / D;
   const TensorOptions options = TensorOptions(x.dtype()).with_device(x.device());
   Tensor input = dense(x), w = dense(weight), b = dense(bias);
@@ -127,10 +127,11 @@ LayerNormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tens
                                    bool need_input, bool need_weight, bool need_bias) {
   check_defined(dy, "layer_norm_backward");
   check_defined(x, "layer_norm_backward");
-  cpu::check_cpu(x, "layer_norm_backward");
   if (dy.shape() != x.shape())
     throw std::invalid_argument(fmt::format("layer_norm_backward: gradient of shape {} for an input of shape {}",
                                             shape_str(dy.shape()), shape_str(x.shape())));
+  FOCUS_DISPATCH_CUDA(common_device("layer_norm_backward", dy, x, rstd, weight),
+                      layer_norm_backward(dy, x, rstd, weight, need_input, need_weight, need_bias));
   const int64_t rows = rstd.numel();
   const int64_t D = rows == 0 ? 0 : x.numel() / rows;
   const TensorOptions options = TensorOptions(x.dtype()).with_device(x.device());

@@ -10,6 +10,9 @@
 // plain arithmetic on `FloatLanes`, compiled to AVX under -march=x86-64-v3, SSE
 // or NEON elsewhere) with the branch-free exp below. Double rows (gradient
 // checks, not speed) use std::exp and std::tanh one element at a time.
+//
+// The argument checks below are shared with the GPU versions (tensor/cuda/lstm.cu),
+// which take over right after them.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -19,6 +22,7 @@
 #include <stdexcept>
 
 #include "tensor/cpu/loops.h"
+#include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
 namespace focus::kernels {
@@ -150,7 +154,6 @@ int64_t rows_grain(int64_t H) { return std::max<int64_t>(1, 4096 / std::max<int6
 
 void check_rows(const Tensor& t, const char* what, int64_t B, int64_t width, DType dtype, const char* op) {
   check_defined(t, op);
-  cpu::check_cpu(t, op);
   if (t.shape() != Shape{B, width} || !t.is_contiguous() || t.dtype() != dtype)
     throw std::invalid_argument(fmt::format("{}: expected {} to be a contiguous {} tensor of shape {}, got {} {}{}", op,
                                             what, dtype_name(dtype), shape_str({B, width}), dtype_name(t.dtype()),
@@ -178,6 +181,8 @@ void lstm_gates_forward(const Tensor& gates, const Tensor& bias, const Tensor& c
   check_rows(h_new, "h_new", B, H, dtype, op);
   check_rows(c_new, "c_new", B, H, dtype, op);
   check_rows(tanh_c_new, "tanh_c_new", B, H, dtype, op);
+  FOCUS_DISPATCH_CUDA(common_device(op, gates, bias, c, h_new, c_new, tanh_c_new),
+                      lstm_gates_forward(gates, bias, c, h_new, c_new, tanh_c_new));
 
   cpu::dispatch_floating(dtype, op, [&]<typename T>() {
     using V = std::conditional_t<std::is_same_v<T, float>, FloatLanes, double>;
@@ -205,6 +210,8 @@ void lstm_gates_backward(const Tensor& gates, const Tensor& c, const Tensor& tan
   check_rows(dc_new, "dc_new", B, H, dtype, op);
   check_rows(d_gates, "d_gates", B, 4 * H, dtype, op);
   check_rows(dc, "dc", B, H, dtype, op);
+  FOCUS_DISPATCH_CUDA(common_device(op, gates, c, tanh_c_new, dh_new, dc_new, d_gates, dc),
+                      lstm_gates_backward(gates, c, tanh_c_new, dh_new, dc_new, d_gates, dc));
 
   cpu::dispatch_floating(dtype, op, [&]<typename T>() {
     using V = std::conditional_t<std::is_same_v<T, float>, FloatLanes, double>;
@@ -217,6 +224,39 @@ void lstm_gates_backward(const Tensor& gates, const Tensor& c, const Tensor& tan
                            dc_next + row * H, d_g + row * 4 * H, dc_old + row * H);
     });
   });
+}
+
+void lstm_carry_padded_rows(const Tensor& active, const Tensor& h_dst, const Tensor& h_src, const Tensor& c_dst,
+                            const Tensor& c_src, const Tensor& zeroed) {
+  const char* op = "lstm_carry_padded_rows";
+  check_defined(h_dst, op);
+  check_defined(zeroed, op);
+  if (h_dst.dim() != 2 || zeroed.dim() != 2)
+    throw std::invalid_argument(fmt::format("{}: expected h_dst [B, H] and zeroed [B, Z], got {} and {}", op,
+                                            shape_str(h_dst.shape()), shape_str(zeroed.shape())));
+  const int64_t B = h_dst.shape()[0], H = h_dst.shape()[1], Z = zeroed.shape()[1];
+  const DType dtype = h_dst.dtype();
+  check_defined(active, op);
+  if (active.shape() != Shape{B} || active.dtype() != kBool || !active.is_contiguous())
+    throw std::invalid_argument(fmt::format("{}: expected active to be a contiguous bool tensor of shape [{}], got "
+                                            "{} {}",
+                                            op, B, dtype_name(active.dtype()), shape_str(active.shape())));
+  for (const auto& [t, what] : {std::pair{&h_dst, "h_dst"}, {&h_src, "h_src"}, {&c_dst, "c_dst"}, {&c_src, "c_src"}})
+    check_rows(*t, what, B, H, dtype, op);
+  check_rows(zeroed, "zeroed", B, Z, dtype, op);
+  FOCUS_DISPATCH_CUDA(common_device(op, active, h_dst, h_src, c_dst, c_src, zeroed),
+                      lstm_carry_padded_rows(active, h_dst, h_src, c_dst, c_src, zeroed));
+
+  const bool* real = active.data<bool>();
+  const size_t state_bytes = static_cast<size_t>(H) * element_size(dtype);
+  const size_t zeroed_bytes = static_cast<size_t>(Z) * element_size(dtype);
+  auto row = [](const Tensor& t, int64_t b, size_t bytes) { return static_cast<char*>(t.data_ptr()) + b * bytes; };
+  for (int64_t b = 0; b < B; ++b) {
+    if (real[b]) continue;
+    std::memcpy(row(h_dst, b, state_bytes), row(h_src, b, state_bytes), state_bytes);
+    std::memcpy(row(c_dst, b, state_bytes), row(c_src, b, state_bytes), state_bytes);
+    std::memset(row(zeroed, b, zeroed_bytes), 0, zeroed_bytes);
+  }
 }
 
 }  // namespace focus::kernels

@@ -10,6 +10,7 @@
 
 #include "tensor/cpu/blas.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
 namespace focus::kernels {
@@ -193,8 +194,6 @@ Tensor dot(const Tensor& a, const Tensor& b) {
 Tensor matmul(const Tensor& a, const Tensor& b) {
   check_defined(a, "matmul");
   check_defined(b, "matmul");
-  check_same_device(a, b, "matmul");
-  cpu::check_cpu(a, "matmul");
   if (a.dim() == 0 || b.dim() == 0)
     throw std::invalid_argument(fmt::format("matmul: both operands need at least 1 dim, got shapes {} and {}",
                                             shape_str(a.shape()), shape_str(b.shape())));
@@ -202,6 +201,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 
   if (a.dim() == 1 && b.dim() == 1) {
     if (a.shape()[0] != b.shape()[0]) cannot_multiply(a, b);
+    FOCUS_DISPATCH_CUDA(common_device("matmul", a, b), matmul(a, b));
     return dot(a, b);
   }
   // Vectors become matrices (a row on the left, a column on the right), and
@@ -220,6 +220,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     throw std::invalid_argument(fmt::format("matmul: batch dims of shapes {} and {} cannot be broadcast",
                                             shape_str(a.shape()), shape_str(b.shape())));
   }
+  FOCUS_DISPATCH_CUDA(common_device("matmul", a, b), matmul(a, b));
   Shape out_shape = batch;
   out_shape.push_back(M);
   out_shape.push_back(N);
@@ -237,9 +238,6 @@ void gemm(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b, 
   check_defined(a, "gemm");
   check_defined(b, "gemm");
   check_defined(out, "gemm");
-  check_same_device(a, b, "gemm");
-  check_same_device(a, out, "gemm");
-  cpu::check_cpu(a, "gemm");
   if (a.dim() != 2 || b.dim() != 2 || out.dim() != 2)
     throw std::invalid_argument(fmt::format("gemm: expected 2-D tensors, got shapes {}, {} and out {}",
                                             shape_str(a.shape()), shape_str(b.shape()), shape_str(out.shape())));
@@ -254,6 +252,7 @@ void gemm(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b, 
   if (out.shape() != Shape{M, N})
     throw std::invalid_argument(fmt::format("gemm: out has shape {}, expected {}", shape_str(out.shape()),
                                             shape_str({M, N})));
+  FOCUS_DISPATCH_CUDA(common_device("gemm", a, b, out), gemm(a, transpose_a, b, transpose_b, out, alpha, beta));
   if (M == 0 || N == 0) return;
 
   cpu::dispatch_floating(a.dtype(), "gemm", [&]<typename T>() {

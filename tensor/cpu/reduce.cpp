@@ -34,6 +34,7 @@
 
 #include "tensor/cpu/lanes.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
 namespace focus::kernels {
@@ -65,7 +66,6 @@ struct ReductionPlan {
 
 ReductionPlan plan_reduction(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, const char* op) {
   check_defined(x, op);
-  cpu::check_cpu(x, op);
   ReductionPlan plan;
   plan.mask = reduced_dims_mask(x.shape(), dims, op);
   for (int64_t d = 0; d < x.dim(); ++d) {
@@ -483,9 +483,7 @@ Tensor new_output(const Shape& shape, DType dtype, const Tensor& like) {
 }
 
 template <bool IsMax>
-Tensor extremum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, const char* op) {
-  ReductionPlan plan = plan_reduction(x, dims, keepdim, op);
-  check_nonempty(x, plan, op);
+Tensor extremum(const Tensor& x, const ReductionPlan& plan, const char* op) {
   Tensor out = new_output(plan.out_shape, x.dtype(), x);
   cpu::dispatch_all(x.dtype(), op, [&]<typename T>() {
     reduce_loop<T>(x, plan, ExtremumOp<T, IsMax>{out.data<T>()});
@@ -495,9 +493,7 @@ Tensor extremum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim,
 
 /// Values (when wanted) and indices of the max (min) along one dim.
 template <bool IsMax>
-std::pair<Tensor, Tensor> arg_extremum(const Tensor& x, int64_t dim, bool keepdim, bool want_values, const char* op) {
-  ReductionPlan plan = plan_reduction(x, {dim}, keepdim, op);
-  check_nonempty(x, plan, op);
+std::pair<Tensor, Tensor> arg_extremum(const Tensor& x, const ReductionPlan& plan, bool want_values, const char* op) {
   Tensor values = want_values ? new_output(plan.out_shape, x.dtype(), x) : Tensor();
   Tensor indices = new_output(plan.out_shape, kInt64, x);
   cpu::dispatch_all(x.dtype(), op, [&]<typename T>() {
@@ -549,16 +545,21 @@ std::vector<bool> reduced_dims_mask(const Shape& shape, const std::vector<int64_
 }
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
-  return sum_or_mean(x, plan_reduction(x, dims, keepdim, "sum"), /*mean=*/false, "sum");
+  ReductionPlan plan = plan_reduction(x, dims, keepdim, "sum");
+  FOCUS_DISPATCH_CUDA(x.device(), sum(x, dims, keepdim));
+  return sum_or_mean(x, plan, /*mean=*/false, "sum");
 }
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
-  return sum_or_mean(x, plan_reduction(x, dims, keepdim, "mean"), /*mean=*/true, "mean");
+  ReductionPlan plan = plan_reduction(x, dims, keepdim, "mean");
+  FOCUS_DISPATCH_CUDA(x.device(), mean(x, dims, keepdim));
+  return sum_or_mean(x, plan, /*mean=*/true, "mean");
 }
 
 Tensor var(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction, bool keepdim) {
   ReductionPlan plan = plan_reduction(x, dims, keepdim, "var");
   if (correction < 0) throw std::invalid_argument(fmt::format("var: correction must be >= 0, got {}", correction));
+  FOCUS_DISPATCH_CUDA(x.device(), var(x, dims, correction, keepdim));
   Tensor out = new_output(plan.out_shape, x.dtype(), x);
   cpu::dispatch_floating(x.dtype(), "var", [&]<typename T>() {
     // Two passes, both in double: the mean, then Σ (x - mean)², which has none of
@@ -573,31 +574,50 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction
 }
 
 Tensor amax(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
-  return extremum<true>(x, dims, keepdim, "amax");
+  ReductionPlan plan = plan_reduction(x, dims, keepdim, "amax");
+  check_nonempty(x, plan, "amax");
+  FOCUS_DISPATCH_CUDA(x.device(), amax(x, dims, keepdim));
+  return extremum<true>(x, plan, "amax");
 }
 
 Tensor amin(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
-  return extremum<false>(x, dims, keepdim, "amin");
+  ReductionPlan plan = plan_reduction(x, dims, keepdim, "amin");
+  check_nonempty(x, plan, "amin");
+  FOCUS_DISPATCH_CUDA(x.device(), amin(x, dims, keepdim));
+  return extremum<false>(x, plan, "amin");
 }
 
 std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
-  return arg_extremum<true>(x, dim, keepdim, /*want_values=*/true, "max");
+  ReductionPlan plan = plan_reduction(x, {dim}, keepdim, "max");
+  check_nonempty(x, plan, "max");
+  FOCUS_DISPATCH_CUDA(x.device(), max(x, dim, keepdim));
+  return arg_extremum<true>(x, plan, /*want_values=*/true, "max");
 }
 
 std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) {
-  return arg_extremum<false>(x, dim, keepdim, /*want_values=*/true, "min");
+  ReductionPlan plan = plan_reduction(x, {dim}, keepdim, "min");
+  check_nonempty(x, plan, "min");
+  FOCUS_DISPATCH_CUDA(x.device(), min(x, dim, keepdim));
+  return arg_extremum<false>(x, plan, /*want_values=*/true, "min");
 }
 
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
-  return arg_extremum<true>(x, dim, keepdim, /*want_values=*/false, "argmax").second;
+  ReductionPlan plan = plan_reduction(x, {dim}, keepdim, "argmax");
+  check_nonempty(x, plan, "argmax");
+  FOCUS_DISPATCH_CUDA(x.device(), argmax(x, dim, keepdim));
+  return arg_extremum<true>(x, plan, /*want_values=*/false, "argmax").second;
 }
 
 Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) {
-  return arg_extremum<false>(x, dim, keepdim, /*want_values=*/false, "argmin").second;
+  ReductionPlan plan = plan_reduction(x, {dim}, keepdim, "argmin");
+  check_nonempty(x, plan, "argmin");
+  FOCUS_DISPATCH_CUDA(x.device(), argmin(x, dim, keepdim));
+  return arg_extremum<false>(x, plan, /*want_values=*/false, "argmin").second;
 }
 
 Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   ReductionPlan plan = plan_reduction(x, dims, keepdim, "logsumexp");
+  FOCUS_DISPATCH_CUDA(x.device(), logsumexp(x, dims, keepdim));
   Tensor out = new_output(plan.out_shape, x.dtype(), x);
   cpu::dispatch_floating(x.dtype(), "logsumexp", [&]<typename T>() {
     if (plan.count == 0) {  // log of an empty sum
@@ -637,6 +657,7 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   if (!broadcastable)
     throw std::invalid_argument(fmt::format("sum_to: a tensor of shape {} cannot be summed to shape {}",
                                             shape_str(x.shape()), shape_str(shape)));
+  FOCUS_DISPATCH_CUDA(x.device(), sum_to(x, shape));
   // keepdim leaves the leading dims as 1s; the contiguous result views as `shape` for free.
   return views::reshape_view(sum(x, dims, /*keepdim=*/true), shape);
 }

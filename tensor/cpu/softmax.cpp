@@ -20,6 +20,7 @@
 
 #include "tensor/cpu/lanes.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
 namespace focus::kernels {
@@ -140,8 +141,11 @@ void softmax_forward(const T* x, T* y, const RowLayout& l) {
 
 Tensor softmax_impl(const Tensor& x, int64_t dim, bool log, const char* op) {
   check_defined(x, op);
-  cpu::check_cpu(x, op);
   RowLayout layout = row_layout(x, dim, op);
+  if (log)
+    FOCUS_DISPATCH_CUDA(x.device(), log_softmax(x, dim));
+  else
+    FOCUS_DISPATCH_CUDA(x.device(), softmax(x, dim));
   Tensor input = dense(x);
   Tensor out = empty(x.shape(), TensorOptions(x.dtype()).with_device(x.device()));
   cpu::dispatch_floating(x.dtype(), op, [&]<typename T>() {
@@ -218,7 +222,6 @@ Tensor softmax_backward_impl(const Tensor& y, const Tensor& dy, int64_t dim, boo
   check_defined(y, op);
   check_defined(dy, op);
   check_same_device(y, dy, op);
-  cpu::check_cpu(y, op);
   if (y.shape() != dy.shape())
     throw std::invalid_argument(fmt::format("{}: output of shape {} and gradient of shape {} differ", op,
                                             shape_str(y.shape()), shape_str(dy.shape())));
@@ -226,6 +229,10 @@ Tensor softmax_backward_impl(const Tensor& y, const Tensor& dy, int64_t dim, boo
     throw std::invalid_argument(fmt::format("{}: output is {} but gradient is {}", op, dtype_name(y.dtype()),
                                             dtype_name(dy.dtype())));
   RowLayout layout = row_layout(y, dim, op);
+  if (log)
+    FOCUS_DISPATCH_CUDA(common_device(op, y, dy), log_softmax_backward(y, dy, dim));
+  else
+    FOCUS_DISPATCH_CUDA(common_device(op, y, dy), softmax_backward(y, dy, dim));
   Tensor yc = dense(y), gc = dense(dy);
   Tensor dx = empty(y.shape(), TensorOptions(y.dtype()).with_device(y.device()));
   cpu::dispatch_floating(y.dtype(), op, [&]<typename T>() {

@@ -13,6 +13,7 @@
 
 #include "tensor/cpu/loops.h"
 #include "tensor/cpu/vec_math.h"
+#include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
 namespace focus::kernels {
@@ -23,15 +24,15 @@ Tensor empty_on(const Tensor& like, DType dtype) {
   return empty(like.shape(), TensorOptions(dtype).with_device(like.device()));
 }
 
-void check_input(const Tensor& x, const char* op) {
+/// Checks the input of a unary op; returns the device it runs on.
+Device input_device(const Tensor& x, const char* op) {
   check_defined(x, op);
-  cpu::check_cpu(x, op);
+  return x.device();
 }
 
 /// out = f(x) for ops defined on real numbers: f gets and returns the float type T.
 template <typename F>
 Tensor float_unary(const Tensor& x, const char* op, F f) {
-  check_input(x, op);
   if (is_floating(x.dtype())) {
     Tensor out = empty_on(x, x.dtype());
     cpu::dispatch_floating(x.dtype(), op, [&]<typename T>() { cpu::map<T, T>(out, f, x); });
@@ -49,7 +50,6 @@ Tensor float_unary(const Tensor& x, const char* op, F f) {
 /// out = f(x) for ops that also make sense on integers: int64 stays int64, bool becomes int64.
 template <typename F>
 Tensor arithmetic_unary(const Tensor& x, const char* op, F f) {
-  check_input(x, op);
   if (x.dtype() == kBool) {
     Tensor out = empty_on(x, kInt64);
     cpu::map<int64_t, bool>(out, [&](bool v) { return f(static_cast<int64_t>(v)); }, x);
@@ -67,7 +67,6 @@ Tensor as_dtype(const Tensor& t, DType dtype) { return t.dtype() == dtype ? t : 
 
 /// Checks that a saved operand broadcasts to dy's shape, which is the shape of the result.
 void check_backward_operand(const Tensor& dy, const Tensor& x, const char* op) {
-  check_same_device(dy, x, op);
   bool fits = x.dim() <= dy.dim();
   for (int64_t i = 1; fits && i <= x.dim(); ++i) {
     int64_t n = x.shape()[x.dim() - i];
@@ -78,12 +77,19 @@ void check_backward_operand(const Tensor& dy, const Tensor& x, const char* op) {
                                             op, shape_str(x.shape()), shape_str(dy.shape())));
 }
 
-/// dx = f(dy, x) over dy's shape and float dtype, x broadcast to it.
+/// Checks the gradient and the saved operands of a fused backward; returns the device it runs on.
+template <typename... Operands>
+Device backward_device(const char* op, const Tensor& dy, const Operands&... operands) {
+  check_defined(dy, op);
+  (check_defined(operands, op), ...);
+  Device device = common_device(op, dy, operands...);
+  (check_backward_operand(dy, operands, op), ...);
+  return device;
+}
+
+/// dx = f(dy, x) over dy's shape and float dtype, x broadcast to it (checked by backward_device).
 template <typename F>
 Tensor backward_map(const char* op, const Tensor& dy, const Tensor& x, F f) {
-  check_input(dy, op);
-  check_defined(x, op);
-  check_backward_operand(dy, x, op);
   Tensor cx = as_dtype(x, dy.dtype());
   Tensor dx = empty_on(dy, dy.dtype());
   cpu::dispatch_floating(dy.dtype(), op, [&]<typename T>() { cpu::map<T, T, T>(dx, f, dy, cx); });
@@ -93,11 +99,6 @@ Tensor backward_map(const char* op, const Tensor& dy, const Tensor& x, F f) {
 /// da = f(dy, a, b) over dy's shape and float dtype, a and b broadcast to it.
 template <typename F>
 Tensor backward_map(const char* op, const Tensor& dy, const Tensor& a, const Tensor& b, F f) {
-  check_input(dy, op);
-  check_defined(a, op);
-  check_defined(b, op);
-  check_backward_operand(dy, a, op);
-  check_backward_operand(dy, b, op);
   Tensor ca = as_dtype(a, dy.dtype()), cb = as_dtype(b, dy.dtype());
   Tensor da = empty_on(dy, dy.dtype());
   cpu::dispatch_floating(dy.dtype(), op, [&]<typename T>() { cpu::map<T, T, T, T>(da, f, dy, ca, cb); });
@@ -153,6 +154,7 @@ int64_t integer_power(int64_t base, uint64_t n) {
 // ---- arithmetic --------------------------------------------------------------------------
 
 Tensor neg(const Tensor& x) {
+  FOCUS_DISPATCH_CUDA(input_device(x, "neg"), neg(x));
   return arithmetic_unary(x, "neg", [](auto v) {
     if constexpr (std::is_floating_point_v<decltype(v)>) return -v;
     else return wrapping_neg(v);
@@ -160,6 +162,7 @@ Tensor neg(const Tensor& x) {
 }
 
 Tensor abs(const Tensor& x) {
+  FOCUS_DISPATCH_CUDA(input_device(x, "abs"), abs(x));
   return arithmetic_unary(x, "abs", [](auto v) {
     using T = decltype(v);
     if constexpr (std::is_floating_point_v<T>) return std::abs(v);  // also clears the sign of -0.0
@@ -168,6 +171,7 @@ Tensor abs(const Tensor& x) {
 }
 
 Tensor sign(const Tensor& x) {
+  FOCUS_DISPATCH_CUDA(input_device(x, "sign"), sign(x));
   return arithmetic_unary(x, "sign", [](auto v) FOCUS_LAMBDA_INLINE {
     using T = decltype(v);
     const T s = static_cast<T>((T(0) < v) - (v < T(0)));
@@ -179,6 +183,7 @@ Tensor sign(const Tensor& x) {
 }
 
 Tensor square(const Tensor& x) {
+  FOCUS_DISPATCH_CUDA(input_device(x, "square"), square(x));
   return arithmetic_unary(x, "square", [](auto v) {
     if constexpr (std::is_floating_point_v<decltype(v)>) return v * v;
     else return wrapping_mul(v, v);
@@ -186,6 +191,7 @@ Tensor square(const Tensor& x) {
 }
 
 Tensor relu(const Tensor& x) {
+  FOCUS_DISPATCH_CUDA(input_device(x, "relu"), relu(x));
   // `v < 0 ? 0 : v` rather than `v > 0 ? v : 0` so NaN passes through, as in PyTorch.
   return arithmetic_unary(x, "relu", [](auto v) {
     using T = decltype(v);
@@ -195,7 +201,7 @@ Tensor relu(const Tensor& x) {
 
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max) {
   if (!min && !max) throw std::invalid_argument("clamp: at least one of min and max must be given");
-  check_input(x, "clamp");
+  FOCUS_DISPATCH_CUDA(input_device(x, "clamp"), clamp(x, min, max));
   bool fractional_bound = (min && !is_integral_value(*min)) || (max && !is_integral_value(*max));
   if (!is_floating(x.dtype()) && fractional_bound)  // clamp(int, 0.5) is a float result, as in PyTorch
     return clamp(contiguous_copy(x, kFloat32), min, max);
@@ -211,43 +217,54 @@ Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> m
 // ---- float math -----------------------------------------------------------------------------
 
 Tensor exp(const Tensor& x) {
+  FOCUS_DISPATCH_CUDA(input_device(x, "exp"), exp(x));
   return float_unary(x, "exp", [](auto v) FOCUS_LAMBDA_INLINE {
     if constexpr (std::is_same_v<decltype(v), float>) return cpu::exp_f32(v);  // vectorised, see vec_math.h
     else return std::exp(v);
   });
 }
 Tensor log(const Tensor& x) {
+  FOCUS_DISPATCH_CUDA(input_device(x, "log"), log(x));
   return float_unary(x, "log", [](auto v) { return std::log(v); });
 }
 Tensor log1p(const Tensor& x) {
+  FOCUS_DISPATCH_CUDA(input_device(x, "log1p"), log1p(x));
   return float_unary(x, "log1p", [](auto v) { return std::log1p(v); });
 }
 Tensor sqrt(const Tensor& x) {
+  FOCUS_DISPATCH_CUDA(input_device(x, "sqrt"), sqrt(x));
   return float_unary(x, "sqrt", [](auto v) { return std::sqrt(v); });
 }
 Tensor rsqrt(const Tensor& x) {
+  FOCUS_DISPATCH_CUDA(input_device(x, "rsqrt"), rsqrt(x));
   return float_unary(x, "rsqrt", [](auto v) { return decltype(v)(1) / std::sqrt(v); });
 }
 Tensor sin(const Tensor& x) {
+  FOCUS_DISPATCH_CUDA(input_device(x, "sin"), sin(x));
   return float_unary(x, "sin", [](auto v) { return std::sin(v); });
 }
 Tensor cos(const Tensor& x) {
+  FOCUS_DISPATCH_CUDA(input_device(x, "cos"), cos(x));
   return float_unary(x, "cos", [](auto v) { return std::cos(v); });
 }
 Tensor tanh(const Tensor& x) {
+  FOCUS_DISPATCH_CUDA(input_device(x, "tanh"), tanh(x));
   return float_unary(x, "tanh", [](auto v) FOCUS_LAMBDA_INLINE {
     if constexpr (std::is_same_v<decltype(v), float>) return cpu::tanh_f32(v);
     else return std::tanh(v);
   });
 }
 Tensor erf(const Tensor& x) {
+  FOCUS_DISPATCH_CUDA(input_device(x, "erf"), erf(x));
   return float_unary(x, "erf", [](auto v) { return std::erf(v); });
 }
 Tensor reciprocal(const Tensor& x) {
+  FOCUS_DISPATCH_CUDA(input_device(x, "reciprocal"), reciprocal(x));
   return float_unary(x, "reciprocal", [](auto v) { return decltype(v)(1) / v; });
 }
 
 Tensor sigmoid(const Tensor& x) {
+  FOCUS_DISPATCH_CUDA(input_device(x, "sigmoid"), sigmoid(x));
   // exp of a non-positive number only: 1 / (1 + e^-x) would overflow e^-x for x << 0
   // (harmlessly, to 0) but e^x / (1 + e^x) would give inf/inf = NaN for x >> 0.
   return float_unary(x, "sigmoid", [](auto v) FOCUS_LAMBDA_INLINE {
@@ -263,6 +280,7 @@ Tensor sigmoid(const Tensor& x) {
 }
 
 Tensor gelu(const Tensor& x) {
+  FOCUS_DISPATCH_CUDA(input_device(x, "gelu"), gelu(x));
   // The exact x Φ(x), not the tanh approximation.
   return float_unary(x, "gelu", [](auto v) FOCUS_LAMBDA_INLINE {
     if constexpr (std::is_same_v<decltype(v), float>) return v * cpu::normal_at_f32(v).cdf;  // vectorised
@@ -271,6 +289,7 @@ Tensor gelu(const Tensor& x) {
 }
 
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
+  FOCUS_DISPATCH_CUDA(input_device(x, "leaky_relu"), leaky_relu(x, negative_slope));
   return float_unary(x, "leaky_relu", [negative_slope](auto v) FOCUS_LAMBDA_INLINE {
     using T = decltype(v);
     return cpu::blend(v > T(0), v, static_cast<T>(negative_slope) * v);
@@ -278,6 +297,7 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
 }
 
 Tensor affine(const Tensor& x, double scale, double shift) {
+  FOCUS_DISPATCH_CUDA(input_device(x, "affine"), affine(x, scale, shift));
   return float_unary(x, "affine", [scale, shift](auto v) {
     using T = decltype(v);
     return v * static_cast<T>(scale) + static_cast<T>(shift);
@@ -285,7 +305,7 @@ Tensor affine(const Tensor& x, double scale, double shift) {
 }
 
 Tensor pow_scalar(const Tensor& x, double exponent) {
-  check_input(x, "pow");
+  FOCUS_DISPATCH_CUDA(input_device(x, "pow"), pow_scalar(x, exponent));
   if (!is_floating(x.dtype())) {
     // Integer base to a non-negative integer power stays integral (int64 overflow wraps, as in PyTorch);
     // any other exponent needs floats.
@@ -308,7 +328,7 @@ Tensor pow_scalar(const Tensor& x, double exponent) {
 }
 
 Tensor logical_not(const Tensor& x) {
-  check_input(x, "logical_not");
+  FOCUS_DISPATCH_CUDA(input_device(x, "logical_not"), logical_not(x));
   Tensor out = empty_on(x, kBool);
   cpu::dispatch_all(x.dtype(), "logical_not", [&]<typename S>() {
     using Load = std::conditional_t<std::is_same_v<S, bool>, uint8_t, S>;  // bool bytes as 0/1: vectorisable
@@ -320,16 +340,20 @@ Tensor logical_not(const Tensor& x) {
 // ---- fused backward passes --------------------------------------------------------------------
 
 Tensor tanh_backward(const Tensor& dy, const Tensor& y) {
+  FOCUS_DISPATCH_CUDA(backward_device("tanh_backward", dy, y), tanh_backward(dy, y));
   // d tanh(x)/dx = 1 - tanh(x)²
   return backward_map("tanh_backward", dy, y, [](auto g, auto t) { return g * (decltype(g)(1) - t * t); });
 }
 
 Tensor sigmoid_backward(const Tensor& dy, const Tensor& y) {
+  FOCUS_DISPATCH_CUDA(backward_device("sigmoid_backward", dy, y), sigmoid_backward(dy, y));
   // d σ(x)/dx = σ(x) (1 - σ(x))
   return backward_map("sigmoid_backward", dy, y, [](auto g, auto s) { return g * s * (decltype(g)(1) - s); });
 }
 
 Tensor leaky_relu_backward(const Tensor& dy, const Tensor& x, double negative_slope) {
+  FOCUS_DISPATCH_CUDA(backward_device(negative_slope == 0 ? "relu_backward" : "leaky_relu_backward", dy, x),
+                      leaky_relu_backward(dy, x, negative_slope));
   if (negative_slope == 0)  // relu: a plain select, and an inf in dy at x <= 0 still gives 0, not 0 * inf
     return backward_map("relu_backward", dy, x, [](auto g, auto v) {
       using T = decltype(g);
@@ -342,6 +366,7 @@ Tensor leaky_relu_backward(const Tensor& dy, const Tensor& x, double negative_sl
 }
 
 Tensor gelu_backward(const Tensor& dy, const Tensor& x) {
+  FOCUS_DISPATCH_CUDA(backward_device("gelu_backward", dy, x), gelu_backward(dy, x));
   // d/dx x Φ(x) = Φ(x) + x φ(x), with φ(x) = e^(-x²/2) / √(2π)
   return backward_map("gelu_backward", dy, x, [](auto g, auto v) FOCUS_LAMBDA_INLINE {
     using T = decltype(g);
@@ -357,6 +382,7 @@ Tensor gelu_backward(const Tensor& dy, const Tensor& x) {
 }
 
 Tensor clamp_backward(const Tensor& dy, const Tensor& x, std::optional<double> min, std::optional<double> max) {
+  FOCUS_DISPATCH_CUDA(backward_device("clamp_backward", dy, x), clamp_backward(dy, x, min, max));
   // The gradient passes where x was inside [min, max] (bounds included, as in PyTorch).
   return backward_map("clamp_backward", dy, x, [min, max](auto g, auto v) {
     using T = decltype(g);
@@ -366,6 +392,7 @@ Tensor clamp_backward(const Tensor& dy, const Tensor& x, std::optional<double> m
 }
 
 Tensor pow_scalar_backward(const Tensor& dy, const Tensor& x, double exponent) {
+  FOCUS_DISPATCH_CUDA(backward_device("pow_backward", dy, x), pow_scalar_backward(dy, x, exponent));
   if (exponent == 0) return zeros(dy.shape(), TensorOptions(dy.dtype()).with_device(dy.device()));
   if (exponent == 1) return backward_map("pow_backward", dy, x, [](auto g, auto) { return g; });
   if (exponent == 2) return backward_map("pow_backward", dy, x, [](auto g, auto v) { return decltype(g)(2) * g * v; });
@@ -376,6 +403,7 @@ Tensor pow_scalar_backward(const Tensor& dy, const Tensor& x, double exponent) {
 }
 
 Tensor maximum_backward(const Tensor& dy, const Tensor& a, const Tensor& b) {
+  FOCUS_DISPATCH_CUDA(backward_device("maximum_backward", dy, a, b), maximum_backward(dy, a, b));
   // Ties split the gradient, so maximum(x, x) still passes all of dy to x.
   return backward_map("maximum_backward", dy, a, b, [](auto g, auto va, auto vb) FOCUS_LAMBDA_INLINE {
     using T = decltype(g);

@@ -3,6 +3,7 @@
 
 #include "tensor/cpu/loops.h"
 #include "tensor/cpu/vec_math.h"
+#include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
 namespace focus::kernels {
@@ -11,9 +12,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_defined(cond, "where");
   check_defined(a, "where");
   check_defined(b, "where");
-  check_same_device(cond, a, "where");
-  check_same_device(a, b, "where");
-  cpu::check_cpu(a, "where");
+  Device device = common_device("where", cond, a, b);
   Shape shape;
   try {
     shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
@@ -21,6 +20,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     throw std::invalid_argument(fmt::format("where: condition {}, input {} and other {} cannot be broadcast together",
                                             shape_str(cond.shape()), shape_str(a.shape()), shape_str(b.shape())));
   }
+  FOCUS_DISPATCH_CUDA(device, where(cond, a, b));
   DType dtype = promote_types(a.dtype(), b.dtype());
   // A non-bool condition means "nonzero"; converting it once keeps the loop a plain select.
   // Bool bytes are read as uint8_t (0 or 1): GCC does not vectorise loads of C++ bool.
@@ -37,8 +37,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   check_defined(x, "masked_fill");
   check_defined(mask, "masked_fill");
-  check_same_device(x, mask, "masked_fill");
-  cpu::check_cpu(x, "masked_fill");
+  Device device = common_device("masked_fill", x, mask);
   if (mask.dtype() != kBool)
     throw std::invalid_argument(
         fmt::format("masked_fill: mask must be a bool tensor, got {}", dtype_name(mask.dtype())));
@@ -53,6 +52,7 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
                                             shape_str(mask.shape()), shape_str(x.shape())));
   if (x.dtype() == kInt64 && !(value >= -9.2233720368547758e18 && value < 9.2233720368547758e18))
     throw std::invalid_argument(fmt::format("masked_fill: value {} cannot be converted to int64", value));
+  FOCUS_DISPATCH_CUDA(device, masked_fill(x, mask, value));
   Tensor out = empty(x.shape(), TensorOptions(x.dtype()).with_device(x.device()));
   cpu::dispatch_all(x.dtype(), "masked_fill", [&]<typename T>() {
     const T fill = static_cast<T>(value);

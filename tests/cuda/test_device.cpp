@@ -2,27 +2,12 @@
 // CUDA) these report "skipped" to CTest (exit code 4), never "passed".
 #include <catch2/catch.hpp>
 
-#include <cstdio>
-#include <cstdlib>
-
 #include "focus.h"
+#include "tests/cuda/cuda_check.h"
 
 using namespace focus;
 
-namespace {
-void require_gpu_or_skip() {
-  if (!cuda::is_available()) {
-    std::fprintf(stderr, "skipped: %s\n",
-#ifdef FOCUS_WITH_CUDA
-                 "built with CUDA, but no GPU is visible on this machine"
-#else
-                 "this build has no CUDA backend (-DFOCUS_CUDA=OFF)"
-#endif
-    );
-    std::exit(4);
-  }
-}
-}  // namespace
+using focus::testing::require_gpu_or_skip;
 
 TEST_CASE("a tensor round-trips through GPU memory unchanged", "[cuda]") {
   require_gpu_or_skip();

@@ -1,0 +1,147 @@
+// Optimizer updates: one fused pass over a parameter and its state per step, in
+// place. The optimizers (optim/adam.cpp, optim/sgd.cpp) keep the bookkeeping (step
+// counts, buffers, groups); the arithmetic lives here so that it runs where the
+// parameter lives (tensor/cuda/optim.cu on a GPU).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <initializer_list>
+#include <stdexcept>
+#include <utility>
+
+#include "tensor/cpu/loops.h"
+#include "tensor/dispatch.h"
+#include "tensor/kernels.h"
+
+namespace focus::kernels {
+
+namespace {
+
+// Every operand of an update: defined ones contiguous, of the parameter's shape and floating dtype.
+void check_update_operands(const char* op, const Tensor& param,
+                           std::initializer_list<std::pair<const Tensor*, const char*>> others) {
+  check_defined(param, op);
+  if (!param.is_contiguous() || !is_floating(param.dtype()))
+    throw std::invalid_argument(fmt::format("{}: expected a contiguous float32 or float64 parameter, got {} {}{}", op,
+                                            dtype_name(param.dtype()), shape_str(param.shape()),
+                                            param.is_contiguous() ? "" : " (not contiguous)"));
+  for (const auto& [t, what] : others) {
+    if (!t->defined()) continue;
+    if (t->shape() != param.shape() || t->dtype() != param.dtype() || !t->is_contiguous())
+      throw std::invalid_argument(fmt::format("{}: expected {} to be a contiguous {} tensor of shape {} like the "
+                                              "parameter, got {} {}{}",
+                                              op, what, dtype_name(param.dtype()), shape_str(param.shape()),
+                                              dtype_name(t->dtype()), shape_str(t->shape()),
+                                              t->is_contiguous() ? "" : " (not contiguous)"));
+  }
+}
+
+}  // namespace
+
+void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+               const Tensor& max_exp_avg_sq, const AdamStepOptions& options) {
+  const char* op = "adam_step";
+  check_defined(grad, op);
+  check_defined(exp_avg, op);
+  check_defined(exp_avg_sq, op);
+  check_update_operands(op, param, {{&grad, "grad"}, {&exp_avg, "exp_avg"}, {&exp_avg_sq, "exp_avg_sq"},
+                                    {&max_exp_avg_sq, "max_exp_avg_sq"}});
+  FOCUS_DISPATCH_CUDA(common_device(op, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq),
+                      adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, options));
+  // Same arithmetic order as PyTorch: step_size = γ/bc1, denom = √v/√bc2 + ε.
+  const double lr = options.lr, wd = options.weight_decay, beta1 = options.beta1, beta2 = options.beta2;
+  const double bias_correction1 = 1 - std::pow(beta1, static_cast<double>(options.step));
+  const double bias_correction2_sqrt = std::sqrt(1 - std::pow(beta2, static_cast<double>(options.step)));
+  const double step_size = lr / bias_correction1;
+  const bool decoupled = options.decoupled_weight_decay;
+  cpu::dispatch_floating(param.dtype(), op, [&]<typename T>() {
+    T* theta = param.data<T>();
+    const T* g_in = grad.data<T>();
+    T* m = exp_avg.data<T>();
+    T* v = exp_avg_sq.data<T>();
+    T* v_max = max_exp_avg_sq.defined() ? max_exp_avg_sq.data<T>() : nullptr;
+    const T b1 = static_cast<T>(beta1), b2 = static_cast<T>(beta2);
+    const T decay = static_cast<T>(1 - lr * wd), l2 = static_cast<T>(wd);
+    const T bc2 = static_cast<T>(bias_correction2_sqrt), e = static_cast<T>(options.eps);
+    const T step = static_cast<T>(step_size);
+    parallel_for(0, param.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        T g = g_in[i];
+        if (decoupled)
+          theta[i] *= decay;
+        else
+          g += l2 * theta[i];
+        m[i] = b1 * m[i] + (1 - b1) * g;
+        v[i] = b2 * v[i] + (1 - b2) * g * g;
+        T second = v[i];
+        if (v_max) second = v_max[i] = std::max(v_max[i], v[i]);
+        theta[i] -= step * m[i] / (std::sqrt(second) / bc2 + e);
+      }
+    });
+  });
+}
+
+void sgd_step(const Tensor& param, const Tensor& grad, const Tensor& momentum_buffer, const SGDStepOptions& options) {
+  const char* op = "sgd_step";
+  check_defined(grad, op);
+  check_update_operands(op, param, {{&grad, "grad"}, {&momentum_buffer, "momentum_buffer"}});
+  FOCUS_DISPATCH_CUDA(common_device(op, param, grad, momentum_buffer),
+                      sgd_step(param, grad, momentum_buffer, options));
+  const double lr = options.lr, wd = options.weight_decay, mu = options.momentum, tau = options.dampening;
+  const bool first = options.first_step, nesterov = options.nesterov;
+  cpu::dispatch_floating(param.dtype(), op, [&]<typename T>() {
+    T* theta = param.data<T>();
+    const T* grad_in = grad.data<T>();
+    T* b = momentum_buffer.defined() ? momentum_buffer.data<T>() : nullptr;
+    // One pass over memory per parameter; the loop body vectorises.
+    parallel_for(0, param.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        T g = grad_in[i] + static_cast<T>(wd) * theta[i];
+        if (b) {
+          b[i] = first ? g : static_cast<T>(mu) * b[i] + static_cast<T>(1 - tau) * g;
+          g = nesterov ? g + static_cast<T>(mu) * b[i] : b[i];
+        }
+        theta[i] -= static_cast<T>(lr) * g;
+      }
+    });
+  });
+}
+
+Tensor norm_power_sum(const Tensor& x, double p) {
+  const char* op = "norm_power_sum";
+  check_defined(x, op);
+  if (!(p > 0))
+    throw std::invalid_argument(fmt::format("{}: expected a positive norm order p, got {}", op, p));
+  if (!is_floating(x.dtype()))
+    throw std::invalid_argument(
+        fmt::format("{}: expected a float32 or float64 tensor, got {}", op, dtype_name(x.dtype())));
+  FOCUS_DISPATCH_CUDA(x.device(), norm_power_sum(x, p));
+  const Tensor dense = x.is_contiguous() ? x : contiguous_copy(x);
+  const double total = cpu::dispatch_floating(dense.dtype(), op, [&]<typename T>() {
+    const T* values = dense.data<T>();
+    const int64_t n = dense.numel();
+    // Serial, in double: a gradient's norm is cheap next to the step that made it.
+    if (std::isinf(p)) {
+      double largest = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const double a = std::abs(static_cast<double>(values[i]));
+        if (std::isnan(a)) return a;
+        largest = std::max(largest, a);
+      }
+      return largest;
+    }
+    double sum = 0;
+    if (p == 2.0) {
+      for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(values[i]) * static_cast<double>(values[i]);
+    } else if (p == 1.0) {
+      for (int64_t i = 0; i < n; ++i) sum += std::abs(static_cast<double>(values[i]));
+    } else {
+      for (int64_t i = 0; i < n; ++i) sum += std::pow(std::abs(static_cast<double>(values[i])), p);
+    }
+    return sum;
+  });
+  return scalar_tensor(total, TensorOptions(kFloat64));
+}
+
+}  // namespace focus::kernels
