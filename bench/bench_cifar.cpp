@@ -3,8 +3,12 @@
 // zero_grad + forward + cross-entropy + backward + AdamW step, on random images [B, 3, 32, 32] and
 // labels, batch 32 and 128, float32, 2 threads by default. Each figure is from `iterations` timed
 // steps after 3 warm-up ones: the median step and the best (fastest) step, in images per second.
-// Usage: bench_cifar [threads] [iterations] [seed|attention] (the last to time one model, e.g.
-// under perf). Results go to bench/RESULTS.md.
+// With --device cuda[:N] the same steps run on that GPU (model, images and labels moved there;
+// each step ends with cuda::synchronize() before the clock is read) and a last column gives the
+// peak GPU memory held by tensors during the timed steps.
+// Usage: bench_cifar [threads] [iterations] [seed|attention] [--device cpu|cuda[:N]] (the model
+// name to time one model, e.g. under perf). Results go to bench/RESULTS.md; scripts/bench-gpu.sh
+// compares the GPU figures with bench/torch/bench_cifar.py's.
 #include <fmt/format.h>
 
 #include <utility>
@@ -30,41 +34,45 @@ struct Timing {
 
 // Median and fastest seconds per call of f over `iterations`, after `warmup` untimed calls.
 template <typename F>
-Timing time_calls(int warmup, int iterations, F&& f) {
-  const std::vector<double> times = bench::sorted_timings(warmup, iterations, std::forward<F>(f));
+Timing time_calls(Device device, int warmup, int iterations, F&& f) {
+  const std::vector<double> times = bench::sorted_timings(device, warmup, iterations, std::forward<F>(f));
   return {bench::median_of(times), times.front()};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
-  const int iterations = argc > 2 ? std::atoi(argv[2]) : 20;
-  const std::string only = argc > 3 ? argv[3] : "";
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const Device device = bench::take_device_flag(args);
+  const int threads = args.size() > 0 ? std::atoi(args[0].c_str()) : 2;
+  const int iterations = args.size() > 1 ? std::atoi(args[1].c_str()) : 20;
+  const std::string only = args.size() > 2 ? args[2] : "";
   set_num_threads(threads);
   fmt::print("focus CIFAR-10 training step (zero_grad + forward + cross-entropy + backward + AdamW), float32, "
-             "{} threads, {} timed steps\n",
-             threads, iterations);
-  fmt::print("{:<14} {:>5} {:>9} {:>14} {:>13} {:>12}\n", "model", "batch", "params", "ms/step (med)",
-             "img/s (med)", "img/s (best)");
+             "{}, {} timed steps\n",
+             device.is_cuda() ? device.str() : fmt::format("{} threads", threads), iterations);
+  fmt::print("{:<14} {:>5} {:>9} {:>14} {:>13} {:>12}{}\n", "model", "batch", "params", "ms/step (med)",
+             "img/s (med)", "img/s (best)", device.is_cuda() ? fmt::format(" {:>9}", "peak MiB") : "");
   for (const std::string name : {"seed", "attention"}) {
     if (!only.empty() && name != only) continue;
     for (int64_t batch : {32, 128}) {
       manual_seed(0);
       std::shared_ptr<cifar::Classifier> model = cifar::make_model(name);
       model->train();
+      model->to(device);  // before the optimizer, whose moments then live beside the parameters
       optim::AdamW optimizer(optim::groups_of(*model));  // lr 1e-3, weight decay 0.01, as torch.optim.AdamW
-      Tensor images = randn({batch, 3, 32, 32});
-      Tensor labels = randint(0, 10, {batch});
-      const Timing t = time_calls(3, iterations, [&] {
+      Tensor images = randn({batch, 3, 32, 32}).to(device);
+      Tensor labels = randint(0, 10, {batch}).to(device);
+      const Timing t = time_calls(device, 3, iterations, [&] {
         optimizer.zero_grad();
         Tensor loss = nn::functional::cross_entropy((*model)(images), labels);
         loss.backward();
         optimizer.step();
       });
       const double images_per_step = static_cast<double>(batch);
-      fmt::print("{:<14} {:>5} {:>9} {:>14.1f} {:>13.0f} {:>12.0f}\n", model->type_name(), batch,
-                 model->num_parameters(), t.median * 1e3, images_per_step / t.median, images_per_step / t.best);
+      fmt::print("{:<14} {:>5} {:>9} {:>14.1f} {:>13.0f} {:>12.0f}{}\n", model->type_name(), batch,
+                 model->num_parameters(), t.median * 1e3, images_per_step / t.median, images_per_step / t.best,
+                 device.is_cuda() ? fmt::format(" {:>9.1f}", bench::peak_memory_mib(device)) : "");
     }
   }
   return 0;

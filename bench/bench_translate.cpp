@@ -4,9 +4,12 @@
 // length 20, float32, 2 threads. One training step = teacher-forced forward, masked
 // cross-entropy, backward, gradient clipping and an Adam step. Reports target tokens
 // (batch × target length) per second of the best and the median of repeated steps;
-// results go to bench/RESULTS.md.
+// results go to bench/RESULTS.md. With --device cuda[:N] the same steps run on that GPU
+// (each ends with cuda::synchronize() before the clock is read) and the peak GPU memory held
+// by tensors during the timed training steps is printed; scripts/bench-gpu.sh compares the
+// GPU figures with bench/torch/bench_translate.py's.
 //
-//   bench_translate [threads=2] [steps=20] [attention=bahdanau]
+//   bench_translate [threads=2] [steps=20] [attention=bahdanau] [--device cpu|cuda[:N]]
 #include <fmt/format.h>
 
 #include <cstdlib>
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include "autograd/grad_mode.h"
+#include "datasets/sequence_batch.h"
 #include "autograd/ops.h"
 #include "optim/adam.h"
 #include "seq2seq.h"
@@ -26,9 +30,11 @@ using namespace translate;
 
 
 int main(int argc, char** argv) {
-  const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
-  const int steps = argc > 2 ? std::atoi(argv[2]) : 20;
-  const std::string attention = argc > 3 ? argv[3] : "bahdanau";
+  std::vector<std::string> args(argv + 1, argv + argc);
+  const Device device = bench::take_device_flag(args);
+  const int threads = args.size() > 0 ? std::atoi(args[0].c_str()) : 2;
+  const int steps = args.size() > 1 ? std::atoi(args[1].c_str()) : 20;
+  const std::string attention = args.size() > 2 ? args[2] : "bahdanau";
   set_num_threads(threads);
   const int64_t B = 64, S = 20, T = 20, V = 8000;
   manual_seed(0);
@@ -38,6 +44,7 @@ int main(int argc, char** argv) {
   config.hidden = 256;
   config.attention = parse_attention(attention);
   Seq2Seq model(config);
+  model.to(device);  // before the optimizer, whose moments then live beside the parameters
   optim::Adam adam(optim::groups_of(model));
 
   // Random sentences of full length (no padding), ids avoiding the four specials; T includes <eos>.
@@ -50,19 +57,23 @@ int main(int argc, char** argv) {
   batch.target_output = randint(4, V, {B, T});
   batch.target_lengths = full({B}, static_cast<double>(T), kInt64);
   batch.target_mask = ones({B, T}, kBool);
+  batch = data::to_device(std::move(batch), device);
 
-  std::vector<double> train = bench::sorted_timings(3, steps, [&] { train_step(model, adam, batch, 1.0, 1.0); });
-  std::vector<double> forward = bench::sorted_timings(2, steps, [&] {
+  std::vector<double> train =
+      bench::sorted_timings(device, 3, steps, [&] { train_step(model, adam, batch, 1.0, 1.0); });
+  const double peak_mib = bench::peak_memory_mib(device);  // of the timed training steps
+  std::vector<double> forward = bench::sorted_timings(device, 2, steps, [&] {
     NoGradGuard no_grad;
     sequence_loss(model.forward(batch), batch.target_output);
   });
   const double tokens = static_cast<double>(B * T);
-  fmt::print("focus translator (B={}, S=T={}, embed 128, hidden 256, vocab {}, {} attention, float32, {} threads)\n",
-             B, S, V, attention, threads);
+  fmt::print("focus translator (B={}, S=T={}, embed 128, hidden 256, vocab {}, {} attention, float32, {})\n", B, S,
+             V, attention, device.is_cuda() ? device.str() : fmt::format("{} threads", threads));
   fmt::print("  train step: best {:7.1f} ms  median {:7.1f} ms  ->  {:7.0f} target tokens/s (best), {:7.0f} (median)\n",
              train.front() * 1e3, bench::median_of(train) * 1e3, tokens / train.front(),
              tokens / bench::median_of(train));
   fmt::print("  forward only: best {:7.1f} ms  median {:7.1f} ms\n", forward.front() * 1e3,
              bench::median_of(forward) * 1e3);
+  if (device.is_cuda()) fmt::print("  peak GPU memory (train step): {:.1f} MiB\n", peak_mib);
   return 0;
 }

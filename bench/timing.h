@@ -1,11 +1,19 @@
 #pragma once
 // How the benchmarks time a call, in one place so that every figure in bench/RESULTS.md is
-// measured alike (bench/torch/timing.py is the same for the PyTorch references).
+// measured alike (bench/torch/timing.py is the same for the PyTorch references), on the CPU
+// or on a GPU (--device cuda).
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <string>
 #include <vector>
+
+#include "tensor/cuda/backend.h"
+#include "tensor/device.h"
 
 namespace focus::bench {
 
@@ -21,6 +29,55 @@ std::vector<double> sorted_timings(int warmup, int iterations, F&& f) {
   }
   std::sort(times.begin(), times.end());
   return times;
+}
+
+/// As above for work that `f` queues on `device`. A GPU runs kernels after their launch
+/// returns, so each call ends with cuda::synchronize() inside the timed span (a time then
+/// covers the work, not just its launch). After the warm-up the GPU's peak memory counter
+/// is reset: peak_memory_mib(device) afterwards is the peak of the timed calls.
+template <typename F>
+std::vector<double> sorted_timings(Device device, int warmup, int iterations, F&& f) {
+  auto call_and_wait = [&] {
+    f();
+    if (device.is_cuda()) {
+      cuda::DeviceGuard on(device.index);  // synchronize() waits for the current GPU
+      cuda::synchronize();
+    }
+  };
+  for (int i = 0; i < warmup; ++i) call_and_wait();
+  if (device.is_cuda()) cuda::reset_peak_memory_stats(device.index);
+  return sorted_timings(0, iterations, call_and_wait);
+}
+
+/// Most GPU memory held by tensors since the last reset, in MiB (0 on the CPU).
+inline double peak_memory_mib(Device device) {
+  if (!device.is_cuda()) return 0;
+  return static_cast<double>(cuda::memory_stats(device.index).peak_allocated_bytes) / (1024.0 * 1024.0);
+}
+
+/// Removes "--device NAME" or "--device=NAME" from the arguments (argv[1..]) and returns that
+/// device (cpu when the flag is absent), so the other arguments keep their positions. A device
+/// this machine lacks (Device::parse_available) ends the program with the reason and status 1.
+inline Device take_device_flag(std::vector<std::string>& args) {
+  std::string name = "cpu";
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--device" && i + 1 < args.size()) {
+      name = args[i + 1];
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i), args.begin() + static_cast<std::ptrdiff_t>(i + 2));
+      break;
+    }
+    if (args[i].rfind("--device=", 0) == 0) {
+      name = args[i].substr(9);
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(i));
+      break;
+    }
+  }
+  try {
+    return Device::parse_available(name);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    std::exit(1);
+  }
 }
 
 /// The median of timings sorted fastest first.

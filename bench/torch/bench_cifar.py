@@ -3,14 +3,18 @@
 as focus does) + forward + cross-entropy + backward + AdamW step (torch defaults: lr 1e-3, weight
 decay 0.01), on random images [B, 3, 32, 32] and labels, batch 32 and 128, float32, 2 threads by
 default. Median and best step of `iterations` timed steps after 3 warm-up ones, in images/s.
-Usage: /usr/bin/python3 bench/torch/bench_cifar.py [threads] [iterations]  (Debian's python3-torch)."""
+With --device cuda[:N] the same steps run on that GPU in strict float32 (TF32 off), each ending
+with torch.cuda.synchronize(), and a last column gives the peak GPU memory of the timed steps
+(torch.cuda.max_memory_allocated after reset_peak_memory_stats).
+Usage: /usr/bin/python3 bench/torch/bench_cifar.py [threads] [iterations] [--device cpu|cuda[:N]]
+(Debian's python3-torch on the CPU; a CUDA build of torch for --device cuda)."""
 import sys
 
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-from timing import median_of, sorted_timings
+from timing import median_of, peak_memory_mib, sorted_timings_on, strict_float32, take_device_flag
 
 
 class SeedNet(nn.Module):
@@ -86,31 +90,38 @@ class AttentionNet(nn.Module):
 
 
 def main():
-    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
-    iterations = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    args = sys.argv[1:]
+    device = take_device_flag(args)
+    threads = int(args[0]) if len(args) > 0 else 2
+    iterations = int(args[1]) if len(args) > 1 else 20
     torch.set_num_threads(threads)
+    gpu = device.type == "cuda"
+    if gpu:
+        strict_float32()
+    where = str(device) if gpu else f"{threads} threads"
     print(f"torch {torch.__version__} CIFAR-10 training step (zero_grad + forward + cross-entropy + backward + "
-          f"AdamW), float32, {threads} threads, {iterations} timed steps")
-    print(f"{'model':<14} {'batch':>5} {'params':>9} {'ms/step (med)':>14} {'img/s (med)':>13} {'img/s (best)':>12}")
+          f"AdamW), float32, {where}, {iterations} timed steps")
+    print(f"{'model':<14} {'batch':>5} {'params':>9} {'ms/step (med)':>14} {'img/s (med)':>13} {'img/s (best)':>12}"
+          + (f" {'peak MiB':>9}" if gpu else ""))
     for make in (SeedNet, AttentionNet):
         for batch in (32, 128):
             torch.manual_seed(0)
-            model = make()
+            model = make().to(device)
             model.train()
             optimizer = torch.optim.AdamW(model.parameters())
-            images = torch.randn(batch, 3, 32, 32)
-            labels = torch.randint(0, 10, (batch,))
+            images = torch.randn(batch, 3, 32, 32).to(device)
+            labels = torch.randint(0, 10, (batch,)).to(device)
 
             def step():
                 optimizer.zero_grad(set_to_none=True)
                 F.cross_entropy(model(images), labels).backward()
                 optimizer.step()
 
-            times = sorted_timings(3, iterations, step)
+            times = sorted_timings_on(device, 3, iterations, step)
             median, best = median_of(times), times[0]
             params = sum(p.numel() for p in model.parameters())
             print(f"{make.__name__:<14} {batch:>5} {params:>9} {median * 1e3:>14.1f} {batch / median:>13.0f} "
-                  f"{batch / best:>12.0f}")
+                  f"{batch / best:>12.0f}" + (f" {peak_memory_mib(device):>9.1f}" if gpu else ""))
 
 
 if __name__ == "__main__":

@@ -5,15 +5,18 @@ target words over all steps at once), batch 64, source and target length 20, flo
 2 threads. One training step = teacher-forced forward, masked cross-entropy, backward,
 gradient clipping and an Adam step; reports target tokens (batch x target length) per
 second of the best and the median step. Run with /usr/bin/python3 (Debian's python3-torch).
+With --device cuda[:N] the same steps run on that GPU in strict float32 (TF32 off), each ending
+with torch.cuda.synchronize(), and the peak GPU memory of the timed training steps is printed
+(torch.cuda.max_memory_allocated after reset_peak_memory_stats).
 
-    python3 bench/torch/bench_translate.py [threads=2] [steps=20]
+    python3 bench/torch/bench_translate.py [threads=2] [steps=20] [--device cpu|cuda[:N]]
 """
 import sys
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from timing import median_of, sorted_timings
+from timing import median_of, peak_memory_mib, sorted_timings_on, strict_float32, take_device_flag
 
 
 class Seq2Seq(nn.Module):
@@ -45,18 +48,24 @@ class Seq2Seq(nn.Module):
 
 
 def main():
-    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
-    steps = int(sys.argv[2]) if len(sys.argv) > 2 else 20
+    args = sys.argv[1:]
+    device = take_device_flag(args)
+    threads = int(args[0]) if len(args) > 0 else 2
+    steps = int(args[1]) if len(args) > 1 else 20
     torch.set_num_threads(threads)
+    gpu = device.type == "cuda"
+    if gpu:
+        strict_float32()
     torch.manual_seed(0)
     B, S, T, V = 64, 20, 20, 8000
-    model = Seq2Seq(V)
+    model = Seq2Seq(V).to(device)
     adam = torch.optim.Adam(model.parameters(), lr=1e-3)
-    source = torch.randint(4, V, (B, S))
-    mask = torch.ones(B, S, dtype=torch.bool)
+    source = torch.randint(4, V, (B, S)).to(device)
+    mask = torch.ones(B, S, dtype=torch.bool).to(device)
     target_input = torch.randint(4, V, (B, T))
     target_input[:, 0] = 1
-    target_output = torch.randint(4, V, (B, T))
+    target_input = target_input.to(device)
+    target_output = torch.randint(4, V, (B, T)).to(device)
 
     def train_step():
         adam.zero_grad(set_to_none=True)
@@ -66,15 +75,19 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         adam.step()
 
-    train = sorted_timings(3, steps, train_step)
+    train = sorted_timings_on(device, 3, steps, train_step)
+    peak_mib = peak_memory_mib(device)  # of the timed training steps
     with torch.no_grad():
-        forward = sorted_timings(2, steps, lambda: model(source, mask, target_input))
+        forward = sorted_timings_on(device, 2, steps, lambda: model(source, mask, target_input))
     tokens = B * T
+    where = str(device) if gpu else f"{threads} threads"
     print(f"torch {torch.__version__} translator (B={B}, S=T={S}, embed 128, hidden 256, vocab {V}, "
-          f"bahdanau attention, float32, {threads} threads)")
+          f"bahdanau attention, float32, {where})")
     print(f"  train step: best {train[0] * 1e3:7.1f} ms  median {median_of(train) * 1e3:7.1f} ms  ->  "
           f"{tokens / train[0]:7.0f} target tokens/s (best), {tokens / median_of(train):7.0f} (median)")
     print(f"  forward only: best {forward[0] * 1e3:7.1f} ms  median {median_of(forward) * 1e3:7.1f} ms")
+    if gpu:
+        print(f"  peak GPU memory (train step): {peak_mib:.1f} MiB")
 
 
 if __name__ == "__main__":

@@ -96,9 +96,7 @@ Evaluation evaluate(cifar::Classifier& model, const Loader& loader) {
 
 int run(const Flags& flags) {
   set_num_threads(flags.threads);
-  if (flags.device != "cpu") Device::parse(flags.device);  // validates the name
-  if (flags.device != "cpu" && !cuda::is_available())
-    throw std::runtime_error(fmt::format("--device {}: this build has no usable CUDA device", flags.device));
+  const Device device = Device::parse_available(flags.device);
   manual_seed(flags.seed);
 
   // ---- prediction on one image -------------------------------------------------------
@@ -126,6 +124,7 @@ int run(const Flags& flags) {
   data::Transform normalize = data::Normalize(kMean, kStd);
   data::DataLoaderOptions eval_options;
   eval_options.batch_size = 256;
+  eval_options.device = device;  // batches arrive on the model's device, copied by the loader's worker
   Loader test_loader(test_set, eval_options, data::collate_images);
   test_loader.set_transform(data::transform_images(normalize));
 
@@ -133,6 +132,7 @@ int run(const Flags& flags) {
   if (!flags.eval.empty()) {
     auto model = cifar::make_model(cifar::read_model_name(flags.eval));
     nn::load(*model, flags.eval, /*strict=*/false);
+    model->to(device);
     Evaluation test = evaluate(*model, test_loader);
     cifar::print_test_report(test.accuracy, test.confusion, class_names);
     return 0;
@@ -149,6 +149,7 @@ int run(const Flags& flags) {
                                            flags.resume, model_name, flags.model));
   }
   auto model = cifar::make_model(model_name);
+  model->to(device);  // before the optimizer, whose state then lives beside the parameters
   int64_t n_train_total = flags.limit > 0 ? std::min<int64_t>(flags.limit, train_full->size()) : train_full->size();
   int64_t n_val = static_cast<int64_t>(std::llround(flags.val_split * static_cast<double>(n_train_total)));
   auto parts = data::random_split(train_full, {n_train_total - n_val, n_val, train_full->size() - n_train_total},
@@ -162,6 +163,7 @@ int run(const Flags& flags) {
   train_options.shuffle = true;
   train_options.seed = flags.seed;
   train_options.drop_last = train_set->size() > batch_size;
+  train_options.device = device;
   Loader train_loader(train_set, train_options, data::collate_images);
   if (flags.augment && model_name == "attention")
     train_loader.set_transform(data::transform_images(
@@ -266,6 +268,7 @@ int run(const Flags& flags) {
     bar.finish(fmt::format("epoch {}/{}: train loss {:.4f} acc {:.2f}% | val loss {:.4f} acc {:.2f}% | lr {:.2e} | {:.0f} s, {:.0f} img/s",
                            epoch + 1, flags.epochs, loss.mean(), 100.0 * correct / seen, val.loss, 100 * val.accuracy,
                            optimizer->param_groups()[0].lr, seconds, images_per_second));
+    if (device.is_cuda()) fmt::print("{}\n", cuda::memory_summary(device.index));
     log.write({{"epoch", double(epoch + 1)}, {"train_loss", loss.mean()}, {"train_acc", double(correct) / seen},
                {"val_loss", val.loss}, {"val_acc", val.accuracy}, {"lr", optimizer->param_groups()[0].lr},
                {"seconds", seconds}});
@@ -288,6 +291,7 @@ int run(const Flags& flags) {
                         {"seed", std::to_string(flags.seed)}, {"device", flags.device},
                         {"wall_seconds", fmt::format("{:.1f}", wall)},
                         {"images_per_second", fmt::format("{:.1f}", images_per_second)},
+                        {"gpu_peak_mib", device.is_cuda() ? fmt::format("{:.1f}", cuda::memory_stats(device.index).peak_allocated_bytes / 1048576.0) : "0"},
                         {"parameters", std::to_string(model->num_parameters())},
                         {"test_images", std::to_string(test_set->size())},
                         {"test_accuracy", fmt::format("{:.4f}", test.accuracy)}});

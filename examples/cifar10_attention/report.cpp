@@ -141,8 +141,10 @@ void write_outputs(const fs::path& out, Classifier& model,
     data::ImageBatch& batch = *it;
     int64_t n = std::min<int64_t>(16, batch.size());
     Tensor images = batch.images.narrow(0, 0, n);
-    Tensor predicted = argmax(model(images), 1);
-    Tensor maps = model.attention_map();
+    Tensor predicted = argmax(model(images), 1).to(kCPU);
+    Tensor maps = model.attention_map().to(kCPU);  // drawing reads pixels on the host
+    images = images.to(kCPU);
+    Tensor labels = batch.labels.to(kCPU);
     std::vector<data::Image> tiles;
     for (int64_t i = 0; i < n; ++i) {
       data::Image picture = to_picture(images.select(0, i), mean, std).scale(4);
@@ -150,7 +152,7 @@ void write_outputs(const fs::path& out, Classifier& model,
       data::Image tile(2 * picture.width + 4, picture.height + 24, data::kWhite);
       tile.paste(picture, 0, 0);
       tile.paste(overlay, picture.width + 4, 0);
-      int64_t truth = batch.labels.at({i}) , guess = static_cast<int64_t>(predicted.at({i}));
+      int64_t truth = static_cast<int64_t>(labels.at({i})), guess = static_cast<int64_t>(predicted.at({i}));
       tile.draw_text(2, picture.height + 6, fmt::format("{} -> {}", class_names[truth], class_names[guess]),
                      truth == guess ? data::Color{0, 110, 0} : data::Color{180, 0, 0}, 1);
       tiles.push_back(tile);

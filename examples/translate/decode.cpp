@@ -26,12 +26,13 @@ std::vector<Translation> greedy_decode(Seq2Seq& model, const Tensor& source, con
   std::vector<int64_t> steps(static_cast<size_t>(B), 0);  // rows of attention each sentence produced
   std::vector<Tensor> attention;                          // per step [B, S]
   std::vector<bool> active(static_cast<size_t>(B), true);
-  Tensor ids = full({B}, static_cast<double>(Vocab::kSos), kInt64);
+  Tensor ids = full({B}, static_cast<double>(Vocab::kSos), TensorOptions(kInt64).with_device(source.device()));
   int64_t running = B;
   for (int64_t t = 0; t < max_length && running > 0; ++t) {
     StepOutput out = model.decoder->step((*model.decoder->embedding)(ids), state, memory);
     Tensor log_probs = log_softmax(model.decoder->head(out.features), 1);  // [B, V]
     ids = argmax(log_probs, 1);
+    // The host decides who has stopped, so the choices come back every step (copies when on a GPU).
     const std::vector<int64_t> next = ids.to_vector<int64_t>();
     const std::vector<float> chosen = gather(log_probs, 1, unsqueeze(ids, 1)).to_vector<float>();
     if (out.attention.defined()) attention.push_back(out.attention);
@@ -49,7 +50,8 @@ std::vector<Translation> greedy_decode(Seq2Seq& model, const Tensor& source, con
       }
     }
   }
-  Tensor all_attention = attention.empty() ? Tensor() : stack(attention, 1);  // [B, steps, S]
+  // [B, steps, S], on the host: translations carry CPU tensors whatever the model's device.
+  Tensor all_attention = attention.empty() ? Tensor() : stack(attention, 1).to(kCPU);
   for (int64_t b = 0; b < B; ++b) {
     Translation& tr = result[static_cast<size_t>(b)];
     tr.score = tr.log_probability / std::max<double>(1.0, static_cast<double>(steps[static_cast<size_t>(b)]));
@@ -92,20 +94,23 @@ Translation beam_search(Seq2Seq& model, const std::vector<int64_t>& source, int6
   if (source.empty()) throw std::invalid_argument("beam_search: empty source sentence");
   NoGradGuard no_grad;
   const int64_t S = static_cast<int64_t>(source.size());
-  Tensor source_tensor = from_vector(source, {1, S});
-  auto [memory_one, state] = model.encode(source_tensor, full({1}, static_cast<double>(S), kInt64),
-                                          ones({1, S}, kBool));
+  const Device device = model.device();
+  const TensorOptions ids_options = TensorOptions(kInt64).with_device(device);
+  Tensor source_tensor = from_vector(source, {1, S}, ids_options);
+  auto [memory_one, state] = model.encode(source_tensor, full({1}, static_cast<double>(S), ids_options),
+                                          ones({1, S}, TensorOptions(kBool).with_device(device)));
   std::vector<Hypothesis> live(1);
   std::vector<Translation> finished;
   Memory memory = memory_one;
   for (int64_t t = 0; t < max_length && !live.empty(); ++t) {
     const int64_t k = static_cast<int64_t>(live.size());
-    if (memory.outputs.size(0) != k) memory = memory_one.select_rows(zeros({k}, kInt64));
+    if (memory.outputs.size(0) != k) memory = memory_one.select_rows(zeros({k}, ids_options));
     std::vector<int64_t> last(static_cast<size_t>(k));
     for (int64_t i = 0; i < k; ++i)
       last[static_cast<size_t>(i)] = live[static_cast<size_t>(i)].tokens.empty() ? Vocab::kSos
                                                                                 : live[static_cast<size_t>(i)].tokens.back();
-    StepOutput out = model.decoder->step((*model.decoder->embedding)(from_vector(last, {k})), state, memory);
+    StepOutput out =
+        model.decoder->step((*model.decoder->embedding)(from_vector(last, {k}, ids_options)), state, memory);
     const std::vector<float> log_probs = log_softmax(model.decoder->head(out.features), 1).to_vector<float>();
     const std::vector<float> weights = out.attention.defined() ? out.attention.to_vector<float>() : std::vector<float>();
     const int64_t V = static_cast<int64_t>(log_probs.size()) / k;
@@ -138,7 +143,7 @@ Translation beam_search(Seq2Seq& model, const std::vector<int64_t>& source, int6
     }
     if (static_cast<int64_t>(finished.size()) >= beam) break;
     live = std::move(next_live);
-    state = state.select_rows(from_vector(rows, {static_cast<int64_t>(rows.size())}));
+    state = state.select_rows(from_vector(rows, {static_cast<int64_t>(rows.size())}, ids_options));
   }
   if (static_cast<int64_t>(finished.size()) < beam)
     for (const Hypothesis& h : live) finished.push_back(finish(h, false, length_alpha, S));
@@ -152,8 +157,9 @@ std::vector<Translation> translate_batch(Seq2Seq& model, const data::SequenceBat
   if (beam <= 1) return greedy_decode(model, batch.source, batch.source_lengths, batch.source_mask, max_length);
   std::vector<Translation> result;
   const std::vector<int64_t> lengths = batch.source_lengths.to_vector<int64_t>();
+  const Tensor source = batch.source.to(kCPU);  // beam_search takes host ids (and moves them to the model)
   for (int64_t b = 0; b < batch.size(); ++b) {
-    std::vector<int64_t> row = batch.source.select(0, b).narrow(0, 0, lengths[static_cast<size_t>(b)]).contiguous().to_vector<int64_t>();
+    std::vector<int64_t> row = source.select(0, b).narrow(0, 0, lengths[static_cast<size_t>(b)]).contiguous().to_vector<int64_t>();
     result.push_back(beam_search(model, row, beam, max_length));
   }
   return result;

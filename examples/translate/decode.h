@@ -14,7 +14,8 @@ struct Translation {
   std::vector<int64_t> tokens;  ///< target ids, without <sos> and <eos>
   bool ended = false;           ///< true when decoding stopped at <eos>, false at the length limit
   /// Attention over the real source tokens, one row per generated token (plus a last row
-  /// for <eos> when `ended`): [rows, source length], float32. Undefined without attention.
+  /// for <eos> when `ended`): [rows, source length], float32, on the CPU whatever the model's
+  /// device. Undefined without attention.
   Tensor attention;
   double log_probability = 0;  ///< Σ log p of the generated tokens (and <eos>)
   double score = 0;            ///< what the search ranked by: log_probability / (length)^alpha
@@ -25,7 +26,8 @@ inline int64_t default_max_length(int64_t source_length) { return 2 * source_len
 
 /// Greedy decoding of a padded source batch (source [B, S], lengths [B], mask [B, S]): at every step
 /// each sentence takes its most likely next token; a sentence stops at <eos>, all stop after
-/// `max_length` tokens. Runs without gradients; put the model in eval mode first.
+/// `max_length` tokens. The tensors live on the model's device. Runs without gradients; put the
+/// model in eval mode first.
 std::vector<Translation> greedy_decode(Seq2Seq& model, const Tensor& source, const Tensor& lengths,
                                        const Tensor& mask, int64_t max_length);
 
@@ -33,7 +35,7 @@ std::vector<Translation> greedy_decode(Seq2Seq& model, const Tensor& source, con
 /// translations by total log-probability; a hypothesis ending in <eos> is finished and ranked by
 /// log p / length^length_alpha (length counts <eos>; alpha 0 = no normalisation, 1 = per token).
 /// Stops when `beam` hypotheses are finished or after `max_length` tokens (unfinished ones then
-/// compete too). With beam = 1 it makes exactly the greedy choices.
+/// compete too). With beam = 1 it makes exactly the greedy choices. Runs on the model's device.
 Translation beam_search(Seq2Seq& model, const std::vector<int64_t>& source, int64_t beam, int64_t max_length,
                         double length_alpha = 1.0);
 

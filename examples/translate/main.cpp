@@ -4,7 +4,7 @@
 // files beside this one; this file only wires the command line to them.
 //
 //   translate train --task dates --out runs/dates
-//   translate train --data $FOCUS_DATA/translation/eng-fra.tsv --max-len 10 --epochs 10
+//   translate train --data $FOCUS_DATA/translation/eng-fra.tsv --max-len 10 --epochs 10 --device cuda
 //   translate run --checkpoint runs/dates "Tuesday, June 10 2003"
 //   translate eval --checkpoint runs/eng-fra --data $FOCUS_DATA/translation/eng-fra.tsv
 #include <CLI/CLI.hpp>
@@ -51,14 +51,9 @@ struct Flags {
   int64_t beam = 1;
 };
 
-void check_device(const std::string& device) {
-  if (device != "cpu")
-    throw std::runtime_error(fmt::format("--device {}: the translator example runs on the CPU only", device));
-}
-
 int train_command(const Flags& f) {
   set_num_threads(f.threads);
-  check_device(f.device);
+  const Device device = Device::parse_available(f.device);
   manual_seed(f.seed);
   CorpusOptions data;
   Seq2SeqConfig config;
@@ -92,6 +87,7 @@ int train_command(const Flags& f) {
     config.attention = parse_attention(f.attention);
   }
   Seq2Seq model(config);
+  model.to(device);  // before train() builds the optimizer, whose state then lives beside the parameters
   std::map<std::string, std::string> metadata = config.to_metadata();
   for (const auto& [k, v] : data.to_metadata()) metadata[k] = v;
 
@@ -114,7 +110,9 @@ int train_command(const Flags& f) {
 
 int run_command(const Flags& f) {
   set_num_threads(f.threads);
+  const Device device = Device::parse_available(f.device);
   LoadedTranslator t = load_translator(f.checkpoint);
+  t.model->to(device);
   std::vector<std::string> lines = f.sentences;
   if (lines.empty())
     for (std::string line; std::getline(std::cin, line);) lines.push_back(line);
@@ -151,7 +149,9 @@ int run_command(const Flags& f) {
 
 int eval_command(const Flags& f) {
   set_num_threads(f.threads);
+  const Device device = Device::parse_available(f.device);
   LoadedTranslator t = load_translator(f.checkpoint);
+  t.model->to(device);
   Corpus corpus{t.corpus, t.source_vocab, t.target_vocab, t.source_tokenizer, t.target_tokenizer,
                 nullptr, nullptr, nullptr, task_max_source_length(t.corpus), ""};
   std::shared_ptr<const PairDataset> test;
@@ -211,7 +211,7 @@ int main(int argc, char** argv) {
   train->add_option("--clip", f.clip, "clip the gradient norm to this (0 = off)")->check(CLI::NonNegativeNumber);
   train->add_option("--seed", f.seed, "random seed (weights, data order, data split)");
   train->add_option("--threads", f.threads, "CPU threads")->check(CLI::PositiveNumber);
-  train->add_option("--device", f.device, "cpu");
+  train->add_option("--device", f.device, "cpu (default), cuda or cuda:N");
   train->add_option("--out", f.out, "run folder (default runs/translate-<task>-<attention>-<time>)");
   train->add_option("--resume", f.resume, "continue from a checkpoint (RUN/last.safetensors)");
 
@@ -220,6 +220,7 @@ int main(int argc, char** argv) {
   run->add_option("--beam", f.beam, "beam width (1 = greedy)")->check(CLI::PositiveNumber);
   run->add_option("--plots", f.plots, "folder for attention_<n>.png (default: the checkpoint's folder)");
   run->add_option("--threads", f.threads, "CPU threads")->check(CLI::PositiveNumber);
+  run->add_option("--device", f.device, "cpu (default), cuda or cuda:N");
   run->add_option("sentences", f.sentences, "sentences to translate");
 
   CLI::App* eval = app.add_subcommand("eval", "test BLEU / exact match of a checkpoint");
@@ -228,6 +229,7 @@ int main(int argc, char** argv) {
   eval->add_option("--beam", f.beam, "beam width (1 = greedy)")->check(CLI::PositiveNumber);
   eval->add_option("--batch-size", f.batch_size, "sentences per batch")->check(CLI::PositiveNumber);
   eval->add_option("--threads", f.threads, "CPU threads")->check(CLI::PositiveNumber);
+  eval->add_option("--device", f.device, "cpu (default), cuda or cuda:N");
 
   CLI11_PARSE(app, argc, argv);
   f.lr_given = train->count("--lr") > 0;

@@ -64,8 +64,8 @@ void save_attention_png(const fs::path& path, const Tensor& attention, const std
   options.max = 1.0;
   options.cell_size = 36;
   // The plot is as wide as its cells; the title (the whole sentence pair) gets a canvas wide enough for it.
-  data::Image plot = data::matrix_plot(attention.to(kFloat32), readable(output_tokens), readable(source_tokens), "",
-                                       options);
+  data::Image plot = data::matrix_plot(attention.to(kCPU).to(kFloat32), readable(output_tokens),
+                                       readable(source_tokens), "", options);
   const int scale = 2, margin = 10;
   const int title_height = data::Image::text_height(title, scale) + 2 * margin;
   data::Image canvas(std::max(plot.width, data::Image::text_width(title, scale) + 2 * margin),

@@ -171,7 +171,8 @@ DecoderState Decoder::initial_state(const Encoder::Output& encoded) const {
     state.c.push_back(select(encoded.c_n, 0, l));
   }
   if (config_.attention == AttentionKind::LuongDot || config_.attention == AttentionKind::LuongGeneral)
-    state.feed = zeros({encoded.h_n.size(1), config_.hidden}, TensorOptions(encoded.h_n.dtype()));
+    state.feed = zeros({encoded.h_n.size(1), config_.hidden},
+                       TensorOptions(encoded.h_n.dtype()).with_device(encoded.h_n.device()));
   return state;
 }
 

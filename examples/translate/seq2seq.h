@@ -144,6 +144,8 @@ class Seq2Seq : public focus::nn::Module {
 
   std::string type_name() const override { return "Seq2Seq"; }
   const Seq2SeqConfig& config() const { return config_; }
+  /// Where the parameters live (after Module::to); decoding creates its tensors there.
+  focus::Device device() const { return encoder->embedding->weight.device(); }
 
   std::shared_ptr<Encoder> encoder;
   std::shared_ptr<Decoder> decoder;

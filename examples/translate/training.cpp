@@ -18,6 +18,7 @@
 #include "optim/metrics.h"
 #include "optim/progress.h"
 #include "report.h"
+#include "tensor/cuda/backend.h"
 
 namespace translate {
 
@@ -29,11 +30,35 @@ namespace {
 std::atomic<bool> interrupted{false};
 void on_interrupt(int) { interrupted = true; }
 
-// The examples [begin, end) of a dataset as one padded batch.
+// The examples [begin, end) of a dataset as one padded batch, on the host.
 data::SequenceBatch batch_of(const PairDataset& dataset, int64_t begin, int64_t end) {
   std::vector<data::SentencePair> examples;
   for (int64_t i = begin; i < end; ++i) examples.push_back(dataset.get(i));
   return data::collate_sequences(std::move(examples));
+}
+
+// Real target tokens of a batch still on the host (reading them back from a GPU would wait for it).
+int64_t target_tokens(const data::SequenceBatch& batch) {
+  int64_t tokens = 0;
+  for (int64_t n : batch.target_lengths.to_vector<int64_t>()) tokens += n;
+  return tokens;
+}
+
+// A training batch with its token count, taken by the loader's worker before the batch moves
+// to the model's device, so the training loop never reads it back from the GPU.
+struct CountedBatch {
+  data::SequenceBatch batch;
+  int64_t tokens = 0;
+};
+CountedBatch count_and_collate(std::vector<data::SentencePair>&& examples) {
+  CountedBatch counted{data::collate_sequences(std::move(examples))};
+  counted.tokens = target_tokens(counted.batch);
+  return counted;
+}
+// What DataLoaderOptions::device calls on the worker (found by argument-dependent lookup).
+CountedBatch to_device(CountedBatch&& counted, Device device) {
+  counted.batch = data::to_device(std::move(counted.batch), device);
+  return std::move(counted);
 }
 
 // Restores a module's training flag when leaving a scope.
@@ -57,8 +82,9 @@ Evaluation evaluate(Seq2Seq& model, const PairDataset& dataset, const Corpus& co
   std::vector<std::vector<std::string>> candidates, references;
   for (int64_t begin = 0; begin < dataset.size(); begin += batch_size) {
     data::SequenceBatch batch = batch_of(dataset, begin, std::min(dataset.size(), begin + batch_size));
+    const int64_t real = target_tokens(batch);
+    batch = data::to_device(std::move(batch), model.device());
     Tensor logits = model.forward(batch);
-    const int64_t real = sum(batch.target_lengths).item<int64_t>();
     loss.add(sequence_loss(logits, batch.target_output).item<double>(), real);
     Tensor hits = eq(argmax(logits, 2), batch.target_output).to(kInt64) * batch.target_mask.to(kInt64);
     correct_tokens += sum(hits).item<int64_t>();
@@ -171,6 +197,8 @@ int train(Seq2Seq& model, const Corpus& corpus, const TrainOptions& options,
   corpus.source_vocab.save((out / "source_vocab.txt").string());
   corpus.target_vocab.save((out / "target_vocab.txt").string());
 
+  // The caller has put the model on its device: the optimizer's moments and every batch go there too.
+  const Device device = model.device();
   optim::AdamOptions adam;
   adam.lr = options.lr;
   optim::Adam optimizer(optim::groups_of(model), adam);
@@ -188,12 +216,14 @@ int train(Seq2Seq& model, const Corpus& corpus, const TrainOptions& options,
   const bool dates = corpus.options.task == "dates";
   const std::string metric_name = dates ? "exact match" : "BLEU";
 
-  data::DataLoader<data::SentencePair, data::SequenceBatch> loader(
+  data::DataLoaderOptions loader_options;
+  loader_options.device = device;  // the worker queues each batch's copy while the GPU trains on the last one
+  data::DataLoader<data::SentencePair, CountedBatch> loader(
       corpus.train, data::make_bucket_sampler(source_lengths(*corpus.train), options.batch_size, options.seed),
-      data::collate_sequences);
+      count_and_collate, loader_options);
   const int64_t steps_per_epoch = loader.num_batches(0);
-  fmt::print("{}\n{}\n{} parameters; {} steps/epoch; output in {}\n", model.summary(), corpus.description,
-             model.num_parameters(), steps_per_epoch, out.string());
+  fmt::print("{}\n{}\n{} parameters on {}; {} steps/epoch; output in {}\n", model.summary(), corpus.description,
+             model.num_parameters(), device.str(), steps_per_epoch, out.string());
 
   optim::CsvLog log((out / "metrics.csv").string(), metrics_columns());
   History history = read_history(out / "metrics.csv");
@@ -206,11 +236,11 @@ int train(Seq2Seq& model, const Corpus& corpus, const TrainOptions& options,
     optim::RunningMean loss;
     int64_t done = 0;
     optim::ProgressBar bar(steps_per_epoch, fmt::format("epoch {}/{}", epoch + 1, options.epochs), "tok");
-    for (data::SequenceBatch& batch : loader.epoch(epoch)) {
-      const int64_t tokens = sum(batch.target_lengths).item<int64_t>();
-      loss.add(train_step(model, optimizer, batch, options.teacher_forcing, options.clip, &gen), tokens);
+    for (CountedBatch& counted : loader.epoch(epoch)) {
+      const double step_loss = train_step(model, optimizer, counted.batch, options.teacher_forcing, options.clip, &gen);
+      loss.add(step_loss, counted.tokens);
       ++state.global_step;
-      bar.update(++done, tokens, {{"loss", loss.mean()}});
+      bar.update(++done, counted.tokens, {{"loss", loss.mean()}});
       if (interrupted) break;
     }
     tokens_per_second = bar.items_per_second();
@@ -231,6 +261,7 @@ int train(Seq2Seq& model, const Corpus& corpus, const TrainOptions& options,
                            100 * val.exact_match, 100 * val.token_accuracy, train_seconds, tokens_per_second));
     for (const Sample& s : val.samples)
       fmt::print("  {}\n    = {}\n    > {}\n", s.source, s.reference, s.output);
+    if (device.is_cuda()) fmt::print("  {}\n", cuda::memory_summary(device.index));
     log.write({{"epoch", double(epoch + 1)}, {"train_loss", loss.mean()}, {"val_loss", val.loss},
                {"val_perplexity", val.perplexity}, {"val_bleu", val.bleu.score}, {"val_exact", val.exact_match},
                {"tokens_per_s", tokens_per_second}, {"lr", optimizer.param_groups()[0].lr},
@@ -261,6 +292,10 @@ int train(Seq2Seq& model, const Corpus& corpus, const TrainOptions& options,
       {"epochs", std::to_string(state.epoch)},
       {"wall_seconds", fmt::format("{:.1f}", wall)},
       {"train_tokens_per_second", fmt::format("{:.1f}", tokens_per_second)},
+      {"device", device.str()},
+      {"gpu_peak_mib", device.is_cuda()
+                           ? fmt::format("{:.1f}", cuda::memory_stats(device.index).peak_allocated_bytes / 1048576.0)
+                           : "0"},
       {"parameters", std::to_string(model.num_parameters())},
       {"test_sentences", std::to_string(test.sentences)},
       {"test_bleu", fmt::format("{:.2f}", test.bleu.score)},

@@ -34,12 +34,14 @@ struct Evaluation {
 
 /// Loss, token accuracy, decoding (greedy, or beam search with `beam` > 1), BLEU and exact match over
 /// `dataset`. References are the target texts tokenised as in training (so words the vocabulary lacks
-/// count as misses). Runs without gradients in eval mode (the model's mode is restored).
+/// count as misses). Runs on the model's device without gradients in eval mode (the model's mode is
+/// restored).
 Evaluation evaluate(Seq2Seq& model, const PairDataset& dataset, const Corpus& corpus, int64_t batch_size = 128,
                     int64_t beam = 1, int64_t samples = 3);
 
-/// One optimisation step on `batch`: teacher-forced (ratio `teacher_forcing`) masked cross-entropy,
-/// backward, gradient clipping to `clip` (0 = none), optimizer step. Returns the loss.
+/// One optimisation step on `batch` (on the model's device): teacher-forced (ratio `teacher_forcing`)
+/// masked cross-entropy, backward, gradient clipping to `clip` (0 = none), optimizer step. Returns the
+/// loss.
 double train_step(Seq2Seq& model, focus::optim::Optimizer& optimizer, const focus::data::SequenceBatch& batch,
                   double teacher_forcing, double clip, focus::Generator* generator = nullptr);
 
@@ -58,17 +60,19 @@ struct TrainOptions {
   bool override_lr = false;
 };
 
-/// Trains `model` on `corpus`: Adam, clipping, per-epoch validation (loss, perplexity, BLEU, exact
-/// match, three samples), best.safetensors by validation BLEU (dates: exact match) with the
-/// vocabularies beside it, last.safetensors every epoch, metrics.csv, curves.png, and at the end the
-/// best model on the test set and summary.json. `metadata` goes into every checkpoint. Returns the
-/// process exit code (130 when interrupted by Ctrl-C, after saving last.safetensors).
+/// Trains `model` on `corpus` on the model's device (move it there first: batches and the optimizer's
+/// state follow it): Adam, clipping, per-epoch validation (loss, perplexity, BLEU, exact match, three
+/// samples; on a GPU also its memory use), best.safetensors by validation BLEU (dates: exact match)
+/// with the vocabularies beside it, last.safetensors every epoch, metrics.csv, curves.png, and at the
+/// end the best model on the test set and summary.json (with the device and `gpu_peak_mib`).
+/// `metadata` goes into every checkpoint. Returns the process exit code (130 when interrupted by
+/// Ctrl-C, after saving last.safetensors).
 int train(Seq2Seq& model, const Corpus& corpus, const TrainOptions& options,
           const std::map<std::string, std::string>& metadata);
 
 /// A trained translator read back from a checkpoint, with what it needs to read and write text.
 struct LoadedTranslator {
-  std::unique_ptr<Seq2Seq> model;  ///< in eval mode
+  std::unique_ptr<Seq2Seq> model;  ///< in eval mode, on the CPU (Module::to moves it)
   CorpusOptions corpus;
   focus::data::Vocab source_vocab, target_vocab;
   focus::data::Tokenizer source_tokenizer, target_tokenizer;

@@ -331,6 +331,11 @@ TEST_CASE("translate: the program trains, translates, evaluates and reports bad 
   CHECK(status == 0);
   CHECK_THAT(out, Contains("BLEU = ") && Contains("held-out test split"));
 
+  // A device this machine lacks (no CUDA build, no GPU, or no 100th GPU) is refused by name.
+  out = run(exe + " run --device cuda:99 --checkpoint " + run_dir + " \"I am happy.\"", &status);
+  CHECK(status == 1);
+  CHECK_THAT(out, Contains("error: device 'cuda:99'"));
+
   // A corrupt checkpoint.
   write_file(dir / "run" / "best.safetensors", "garbage");
   out = run(exe + " run --checkpoint " + run_dir + " \"I am happy.\"", &status);
