@@ -1,6 +1,7 @@
 // Moving a tensor between the CPU and a GPU. Differentiable, like PyTorch's .to(device):
 // a loss computed on the GPU from a CPU tensor sends its gradient back to the CPU.
 #include "autograd/ops.h"
+#include "tensor/cuda/backend.h"
 #include "tensor/kernels.h"
 
 namespace focus {
@@ -27,7 +28,12 @@ Tensor to_device(const Tensor& x, Device device, bool non_blocking) {
   Tensor y = empty(x.shape(), TensorOptions(x.dtype()).with_device(device));
   Tensor source = x.is_contiguous() ? x : kernels::contiguous_copy(x);
   kernels::copy(y, source);
-  (void)non_blocking;  // a copy from pinned memory is asynchronous either way (tensor/cuda/backend.cu)
+  // A copy from pinned memory is only queued (tensor/cuda/backend.cu); a blocking to() waits for
+  // it, as in PyTorch, since the caller may write into x as soon as this returns.
+  if (!non_blocking && source.is_pinned() && device.is_cuda()) {
+    cuda::DeviceGuard guard(device.index);
+    cuda::synchronize();
+  }
   if (any_requires_grad({x})) connect(std::make_shared<ToDeviceBackward>(x.device()), {x}, {y});
   return y;
 }

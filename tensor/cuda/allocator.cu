@@ -131,8 +131,10 @@ class DeviceCache {
 // One cache per device, created on first use and never destroyed: tensors freed during
 // static destruction may still return their blocks.
 DeviceCache& cache_for(int device) {
-  static std::mutex mutex;
-  static std::vector<DeviceCache*> caches;
+  // The mutex and the list are leaked too: a tensor created before the first GPU allocation
+  // (a global assigned later) is destroyed after function statics would have been.
+  static std::mutex& mutex = *new std::mutex;
+  static std::vector<DeviceCache*>& caches = *new std::vector<DeviceCache*>;
   std::lock_guard<std::mutex> lock(mutex);
   if (device < 0) throw std::invalid_argument("cuda: negative device index " + std::to_string(device));
   if (caches.size() <= static_cast<size_t>(device)) caches.resize(device + 1, nullptr);
