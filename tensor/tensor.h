@@ -106,6 +106,8 @@ class Tensor {
   Tensor& fill_(double value);
   Tensor& zero_() { return fill_(0.0); }
   /// Copies src (broadcast to this shape, any dtype) into this tensor's memory.
+  /// From pinned host memory to a GPU the copy is only queued (like PyTorch's non_blocking=True):
+  /// leave src unchanged until the GPU has read it (cuda::synchronize()).
   Tensor& copy_(const Tensor& src);
   /// Makes every handle of this tensor see `other`'s data, shape and dtype
   /// (Module::to moves parameters this way, so layers' members stay valid).
