@@ -85,7 +85,7 @@ T Tensor::item() const {
   if (numel() != 1)
     throw std::invalid_argument(
         fmt::format("item(): tensor of shape {} has {} elements, expected 1", shape_str(shape()), numel()));
-  Tensor host = device().is_cpu() ? *this : to(kCPU);
+  Tensor host = device().is_cpu() ? *this : detach().to(kCPU);  // a read, not part of the graph
   return cpu::dispatch_all(host.dtype(), "item", [&]<typename S>() {
     return static_cast<T>(*static_cast<const S*>(host.data_ptr()));
   });
@@ -97,7 +97,7 @@ template bool Tensor::item<bool>() const;
 
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
-  Tensor host = device().is_cpu() ? *this : to(kCPU);
+  Tensor host = device().is_cpu() ? *this : detach().to(kCPU);  // a read, not part of the graph
   Tensor c = kernels::contiguous_copy(host, dtype_of<T>::value);
   const T* p = c.data<T>();
   return std::vector<T>(p, p + c.numel());

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tensor/generator.h"
+#include "tensor/kernels.h"
 #include "tensor/tensor.h"
 
 namespace focus::testing {
@@ -29,6 +30,18 @@ inline double max_abs_diff(const Tensor& a, const Tensor& b) {
   double worst = 0;
   for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::abs(x[i] - y[i]));
   return worst;
+}
+
+/// A Conv2d geometry with the same padding before and after (dilation and groups optional).
+inline kernels::Conv2dParams conv_params(int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w,
+                                         int64_t dilation = 1, int64_t groups = 1) {
+  kernels::Conv2dParams p;
+  p.stride_h = stride_h, p.stride_w = stride_w;
+  p.pad_top = p.pad_bottom = pad_h;
+  p.pad_left = p.pad_right = pad_w;
+  p.dilation_h = p.dilation_w = dilation;
+  p.groups = groups;
+  return p;
 }
 
 }  // namespace focus::testing

@@ -21,6 +21,7 @@ using focus::testing::check_parity;
 using focus::testing::gpu;
 using focus::testing::kElementwiseTolerance;
 using focus::testing::kReductionTolerance;
+using focus::testing::conv_params;
 using focus::testing::random;
 using focus::testing::require_gpu_or_skip;
 using kernels::Conv2dParams;
@@ -209,17 +210,6 @@ struct ConvCase {
   bool bias = true;
   bool float64 = true;  // also run in float64 (not for the largest case: slow on the CPU)
 };
-
-Conv2dParams conv_params(int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dilation = 1,
-                         int64_t groups = 1) {
-  Conv2dParams p;
-  p.stride_h = stride_h, p.stride_w = stride_w;
-  p.pad_top = p.pad_bottom = pad_h;
-  p.pad_left = p.pad_right = pad_w;
-  p.dilation_h = p.dilation_w = dilation;
-  p.groups = groups;
-  return p;
-}
 
 std::vector<ConvCase> conv_cases() {
   Conv2dParams asymmetric = conv_params(1, 1, 1, 1);  // padding='same' for a 4×4 kernel

@@ -17,6 +17,7 @@
 #include "../support.h"
 
 using namespace focus;
+using focus::testing::conv_params;
 using focus::testing::random;
 namespace F = focus::nn::functional;
 using kernels::Conv2dParams;
@@ -31,36 +32,25 @@ struct Case {
   bool bias = true;
 };
 
-Conv2dParams params(int64_t stride_h, int64_t stride_w, int64_t pad_h, int64_t pad_w, int64_t dilation = 1,
-                    int64_t groups = 1) {
-  Conv2dParams p;
-  p.stride_h = stride_h, p.stride_w = stride_w;
-  p.pad_top = p.pad_bottom = pad_h;
-  p.pad_left = p.pad_right = pad_w;
-  p.dilation_h = p.dilation_w = dilation;
-  p.groups = groups;
-  return p;
-}
-
 std::vector<Case> cases() {
-  Conv2dParams asym = params(1, 1, 1, 1);  // what padding='same' gives a 4×4 kernel
+  Conv2dParams asym = conv_params(1, 1, 1, 1);  // what padding='same' gives a 4×4 kernel
   asym.pad_bottom = asym.pad_right = 2;
-  Conv2dParams rect = params(2, 1, 0, 1);
+  Conv2dParams rect = conv_params(2, 1, 0, 1);
   rect.dilation_w = 2;
   return {
-      {"3x3, stride 1, padding 1", 2, 3, 7, 6, 4, 3, 3, params(1, 1, 1, 1)},
-      {"stride 2, padding 1, no bias", 3, 2, 9, 8, 5, 3, 3, params(2, 2, 1, 1), false},
-      {"dilation 2, padding 2", 2, 3, 10, 9, 4, 3, 3, params(1, 1, 2, 2, 2)},
-      {"groups 2", 2, 4, 6, 7, 6, 3, 3, params(1, 1, 1, 1, 1, 2)},
-      {"depthwise, 2 filters per channel", 2, 3, 6, 6, 6, 3, 3, params(1, 1, 1, 1, 1, 3)},
-      {"1x1 (no im2col)", 3, 5, 4, 5, 7, 1, 1, params(1, 1, 0, 0)},
-      {"1x1 with groups, no bias", 2, 4, 3, 5, 6, 1, 1, params(1, 1, 0, 0, 1, 2), false},
-      {"1x1, stride 2", 2, 3, 7, 6, 4, 1, 1, params(2, 2, 0, 0)},
+      {"3x3, stride 1, padding 1", 2, 3, 7, 6, 4, 3, 3, conv_params(1, 1, 1, 1)},
+      {"stride 2, padding 1, no bias", 3, 2, 9, 8, 5, 3, 3, conv_params(2, 2, 1, 1), false},
+      {"dilation 2, padding 2", 2, 3, 10, 9, 4, 3, 3, conv_params(1, 1, 2, 2, 2)},
+      {"groups 2", 2, 4, 6, 7, 6, 3, 3, conv_params(1, 1, 1, 1, 1, 2)},
+      {"depthwise, 2 filters per channel", 2, 3, 6, 6, 6, 3, 3, conv_params(1, 1, 1, 1, 1, 3)},
+      {"1x1 (no im2col)", 3, 5, 4, 5, 7, 1, 1, conv_params(1, 1, 0, 0)},
+      {"1x1 with groups, no bias", 2, 4, 3, 5, 6, 1, 1, conv_params(1, 1, 0, 0, 1, 2), false},
+      {"1x1, stride 2", 2, 3, 7, 6, 4, 1, 1, conv_params(2, 2, 0, 0)},
       {"2x3 kernel, stride (2, 1), padding (0, 1), dilation (1, 2)", 2, 3, 9, 8, 4, 2, 3, rect},
       {"asymmetric padding (same, 4x4 kernel)", 2, 2, 6, 7, 3, 4, 4, asym},
-      {"stride 3 leaves the last rows unread", 2, 2, 8, 8, 3, 3, 3, params(3, 3, 0, 0)},
-      {"37 images over several multi-image chunks", 37, 3, 5, 5, 4, 3, 3, params(1, 1, 1, 1)},
-      {"large planes, one image per chunk", 3, 16, 40, 40, 8, 3, 3, params(1, 1, 1, 1)},
+      {"stride 3 leaves the last rows unread", 2, 2, 8, 8, 3, 3, 3, conv_params(3, 3, 0, 0)},
+      {"37 images over several multi-image chunks", 37, 3, 5, 5, 4, 3, 3, conv_params(1, 1, 1, 1)},
+      {"large planes, one image per chunk", 3, 16, 40, 40, 8, 3, 3, conv_params(1, 1, 1, 1)},
   };
 }
 
@@ -250,13 +240,13 @@ TEST_CASE("conv2d gradcheck of input, weight and bias", "[conv2d][gradcheck]") {
     CHECK(gradcheck([&](const std::vector<Tensor>& in) { return run_conv(c, in[0], in[1], c.bias ? in[2] : Tensor()); },
                     inputs, options));
   };
-  check({"padding 1, groups 2", 2, 4, 5, 4, 4, 3, 3, params(1, 1, 1, 1, 1, 2)});
-  check({"stride 2, dilation 2, no bias", 2, 2, 7, 6, 3, 2, 3, params(2, 1, 2, 1, 2), false});
-  check({"1x1", 2, 3, 3, 4, 2, 1, 1, params(1, 1, 0, 0)});
+  check({"padding 1, groups 2", 2, 4, 5, 4, 4, 3, 3, conv_params(1, 1, 1, 1, 1, 2)});
+  check({"stride 2, dilation 2, no bias", 2, 2, 7, 6, 3, 2, 3, conv_params(2, 1, 2, 1, 2), false});
+  check({"1x1", 2, 3, 3, 4, 2, 1, 1, conv_params(1, 1, 0, 0)});
 }
 
 TEST_CASE("conv2d gradcheck on transposed and broadcast inputs", "[conv2d][gradcheck]") {
-  const Case c{"3x3, padding 1", 3, 2, 4, 5, 3, 3, 3, params(1, 1, 1, 1)};
+  const Case c{"3x3, padding 1", 3, 2, 4, 5, 3, 3, 3, conv_params(1, 1, 1, 1)};
   // The input is a transposed view ([N, C, W, H] storage), the weight a view with its
   // kernel dims swapped, and the bias one value broadcast to every channel.
   Tensor x = random({3, 2, 5, 4}, 50).transpose(2, 3).requires_grad_();
@@ -283,7 +273,7 @@ TEST_CASE("functional conv2d: padding 'same' keeps the size, an even kernel pads
       Tensor y = F::conv2d(x, w, {}, F::Conv2dFuncOptions().padding(nn::Padding::Same).dilation(d));
       REQUIRE(y.shape() == Shape{2, 4, 7, 6});
       const int64_t total = d * (k - 1);
-      Conv2dParams p = params(1, 1, total / 2, total / 2, d);
+      Conv2dParams p = conv_params(1, 1, total / 2, total / 2, d);
       p.pad_bottom = p.pad_right = total - total / 2;
       Case c{"same", 2, 3, 7, 6, 4, k, k, p, false};
       require_close(y, naive_conv(c, x, w, {}), 1e-12);
@@ -349,7 +339,7 @@ TEST_CASE("Conv2d layer: parameters, default init, parity with the functional fo
   Tensor y = conv(x);
   REQUIRE(y.shape() == Shape{3, 6, 4, 2});
   REQUIRE(conv.last_output_shape() == Shape{3, 6, 4, 2});
-  Conv2dParams p = params(2, 2, 1, 0, 1, 2);
+  Conv2dParams p = conv_params(2, 2, 1, 0, 1, 2);
   require_close(y, naive_conv({"layer", 3, 4, 7, 5, 6, 3, 2, p}, x, conv.weight, conv.bias), 1e-5);
 
   nn::Conv2d same(nn::Conv2dOptions(4, 5, 4).padding(nn::Padding::Same).bias(false));
