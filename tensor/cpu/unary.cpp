@@ -11,6 +11,7 @@
 #include <numbers>
 #include <type_traits>
 
+#include "tensor/clamp_bounds.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/cpu/vec_math.h"
 #include "tensor/dispatch.h"
@@ -105,22 +106,6 @@ Tensor backward_map(const char* op, const Tensor& dy, const Tensor& a, const Ten
   return da;
 }
 
-/// A clamp bound as T: absent means unbounded; integer types saturate instead of overflowing.
-template <typename T>
-T bound_as(std::optional<double> bound, bool lower) {
-  if constexpr (std::is_floating_point_v<T>) {
-    if (!bound) return lower ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
-    return static_cast<T>(*bound);
-  } else {
-    // Only integral bounds get here (clamp() sends int tensors with fractional bounds to float32).
-    constexpr double limit = 9.2233720368547758e18;  // 2^63: the first double outside int64
-    if (!bound) return lower ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
-    if (*bound >= limit) return std::numeric_limits<T>::max();
-    if (*bound < -limit) return std::numeric_limits<T>::lowest();
-    return static_cast<T>(*bound);
-  }
-}
-
 /// Φ(x), the standard normal CDF, as erfc(-x / √2) / 2 rather than (1 + erf(x / √2)) / 2:
 /// for x << 0 the latter cancels (1 - 0.9973...) and loses most digits of the small result.
 /// (Float64 only: float32 uses cpu::normal_at_f32.)
@@ -128,8 +113,6 @@ template <typename T>
 T normal_cdf(T x) {
   return T(0.5) * std::erfc(-x * T(std::numbers::sqrt2 / 2));
 }
-
-bool is_integral_value(double v) { return std::isfinite(v) && v == std::floor(v); }
 
 // Integer arithmetic that can overflow runs in uint64_t: it wraps modulo 2^64 like PyTorch's int64
 // tensors, where int64_t arithmetic would be undefined behaviour.

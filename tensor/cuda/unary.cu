@@ -13,6 +13,7 @@
 #include <optional>
 #include <type_traits>
 
+#include "tensor/clamp_bounds.h"
 #include "tensor/cuda/common.cuh"
 #include "tensor/cuda/kernels.h"
 
@@ -30,24 +31,6 @@ Tensor empty_on(const Tensor& like, DType dtype) {
 }
 
 Tensor as_dtype(const Tensor& t, DType dtype) { return t.dtype() == dtype ? t : kernels::contiguous_copy(t, dtype); }
-
-bool is_integral_value(double v) { return std::isfinite(v) && v == std::floor(v); }
-
-/// A clamp bound as T: absent means unbounded; integer types saturate instead of
-/// overflowing (the same rule as tensor/cpu/unary.cpp).
-template <typename T>
-T bound_as(std::optional<double> bound, bool lower) {
-  if constexpr (std::is_floating_point_v<T>) {
-    if (!bound) return lower ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
-    return static_cast<T>(*bound);
-  } else {
-    constexpr double limit = 9.2233720368547758e18;  // 2^63: the first double outside int64
-    if (!bound) return lower ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
-    if (*bound >= limit) return std::numeric_limits<T>::max();
-    if (*bound < -limit) return std::numeric_limits<T>::lowest();
-    return static_cast<T>(*bound);
-  }
-}
 
 // ---- device helpers ---------------------------------------------------------------------------
 
