@@ -6,7 +6,7 @@
 // pass's product done as one GEMM over the whole batch, [C_out, C_in·9] @
 // [C_in·9, N·H·W]: what the convolution would reach if im2col and the layout
 // changes were free. Results go to bench/RESULTS.md.
-#include <cblas.h>
+#include "tensor/openblas.h"
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
     const int64_t M = c.out, K = c.in * 9, N = c.batch * c.size * c.size;
     std::vector<float> a(M * K, 0.5f), b(K * N, 0.25f), out(M * N);
     const double t_gemm = best_seconds([&] {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(M), blasint(N), blasint(K), 1.0f, a.data(),
+      openblas().sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, blasint(M), blasint(N), blasint(K), 1.0f, a.data(),
                   blasint(K), b.data(), blasint(N), 0.0f, out.data(), blasint(N));
     });
 

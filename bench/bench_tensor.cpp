@@ -7,7 +7,7 @@
 //
 // Every number is the median of repeated timings after warm-up runs, so one
 // slow run (another process on the machine) does not move it.
-#include <cblas.h>
+#include "tensor/openblas.h"
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -100,7 +100,7 @@ void bench_matmul(const Budget& budget) {
     float* pc = raw_out.data<float>();
     const int size = static_cast<int>(n);
     auto raw = [&] {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, size, size, size, 1.0f, pa, size, pb, size, 0.0f, pc,
+      focus::openblas().sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, size, size, size, 1.0f, pa, size, pb, size, 0.0f, pc,
                   size);
     };
     focus::Tensor c;

@@ -1,12 +1,14 @@
 #pragma once
-// Choosing the device a kernel runs on. Every kernel in tensor/kernels.h starts with
+// Choosing where a kernel runs. Every kernel in tensor/kernels.h starts with
 //
-//   FOCUS_DISPATCH_CUDA(common_device("add", a, b), add(a, b));
+//   FOCUS_DISPATCH(common_device("add", a, b), add(a, b));
 //
-// which checks that all its tensors live on one device (naming both when they do not)
-// and, for GPU tensors, returns the CUDA version of the kernel (tensor/cuda/kernels.h).
-// That line is the only place a kernel looks at devices: the CPU code below it can
-// assume CPU memory.
+// which checks that all its tensors live on one device (naming both when they do not),
+// returns the CUDA version of the kernel (tensor/cuda/kernels.h) for GPU tensors, and for
+// CPU tensors returns the AVX2 or AVX-512 build of the same kernel when that is the build
+// chosen for this CPU (tensor/cpu_info.h). That line is the only place a kernel looks at
+// devices or instruction sets: the code below it can assume CPU memory, and is compiled
+// once per instruction set.
 #include <fmt/format.h>
 
 #include <stdexcept>
@@ -16,6 +18,14 @@
 
 #ifdef FOCUS_WITH_CUDA
 #include "tensor/cuda/kernels.h"
+#endif
+
+// Only the baseline build forwards to the others (an AVX2 kernel calling contiguous_copy
+// stays in the AVX2 build).
+#if defined(FOCUS_CPU_DISPATCH) && !defined(FOCUS_CPU_VARIANT_BUILD)
+#define FOCUS_FORWARDS_TO_CPU_VARIANTS 1
+#include "tensor/cpu/variants.h"
+#include "tensor/cpu_info.h"
 #endif
 
 namespace focus {
@@ -55,19 +65,32 @@ inline Device common_device_of(const char* op, const std::vector<Tensor>& tensor
 }  // namespace focus
 
 #ifdef FOCUS_WITH_CUDA
-#define FOCUS_DISPATCH_CUDA(device_expr, call)                  \
-  do {                                                          \
-    if (const ::focus::Device focus_device_ = (device_expr);    \
-        focus_device_.is_cuda()) {                              \
-      ::focus::cuda::DeviceGuard focus_guard_(focus_device_.index); \
-      return ::focus::cuda::call;                               \
-    }                                                           \
-  } while (0)
+#define FOCUS_DISPATCH_TO_CUDA(device, call)                    \
+  if (device.is_cuda()) {                                       \
+    ::focus::cuda::DeviceGuard focus_guard_(device.index);      \
+    return ::focus::cuda::call;                                 \
+  }
 #else
 // No CUDA tensor can exist in this build (Storage refuses to allocate one); the check
 // stays so that a kernel never reads GPU memory as if it were host memory.
-#define FOCUS_DISPATCH_CUDA(device_expr, call)                                \
-  do {                                                                        \
-    if ((device_expr).is_cuda()) ::focus::cuda::built_without_cuda();         \
-  } while (0)
+#define FOCUS_DISPATCH_TO_CUDA(device, call) \
+  if (device.is_cuda()) ::focus::cuda::built_without_cuda();
 #endif
+
+#ifdef FOCUS_FORWARDS_TO_CPU_VARIANTS
+#define FOCUS_DISPATCH_TO_CPU_VARIANT(call)                                       \
+  switch (::focus::cpu_capability()) {                                            \
+    case ::focus::CpuCapability::AVX512: return ::focus::kernels::avx512::call;   \
+    case ::focus::CpuCapability::AVX2: return ::focus::kernels::avx2::call;       \
+    case ::focus::CpuCapability::Default: break;                                  \
+  }
+#else
+#define FOCUS_DISPATCH_TO_CPU_VARIANT(call)
+#endif
+
+#define FOCUS_DISPATCH(device_expr, call)                       \
+  do {                                                          \
+    const ::focus::Device focus_device_ = (device_expr);        \
+    FOCUS_DISPATCH_TO_CUDA(focus_device_, call)                 \
+    FOCUS_DISPATCH_TO_CPU_VARIANT(call)                         \
+  } while (0)

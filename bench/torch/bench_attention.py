@@ -2,15 +2,17 @@
 """PyTorch reference for bench/bench_attention.cpp: scaled dot-product attention forward + backward
 (and forward only) at batch 32, 8 heads, length 128, head dim 32, float32, CPU, 2 threads.
 
-Run with Debian's torch:  /usr/bin/python3 bench/torch/bench_attention.py [threads]
-torch 1.13 has no F.scaled_dot_product_attention, so attention is the explicit matmul-softmax-matmul
-(which is also what torch 2's CPU path computes for these sizes, in one kernel).
+Run with the newest torch:  ~/torch-venv/bin/python bench/torch/bench_attention.py [threads]
+Two versions: the explicit matmul-softmax-matmul (it returns the weights, as focus's attention does)
+and, where torch has it (2.0 on), F.scaled_dot_product_attention, PyTorch's fused kernel (output only).
+The better of the two is the peer.
 """
 import math
 import sys
 import time
 
 import torch
+import torch.nn.functional as F
 
 
 def median_seconds(fn, min_time=1.0, min_reps=10):
@@ -52,6 +54,11 @@ def main():
         output, _ = attention(q, k, v, causal)
         output.backward(grad_output)
 
+    def train_fused(causal):
+        for t in (q, k, v):
+            t.grad = None
+        F.scaled_dot_product_attention(q, k, v, is_causal=causal).backward(grad_output)
+
     def inference():
         with torch.no_grad():
             attention(q, k, v, False)
@@ -61,6 +68,8 @@ def main():
     for causal in (False, True):
         name = "forward+backward, causal" if causal else "forward+backward"
         print(f"  {name:28s} {median_seconds(lambda: train(causal)) * 1e3:8.2f} ms")
+        if hasattr(F, "scaled_dot_product_attention"):
+            print(f"  {'sdpa ' + name:28s} {median_seconds(lambda: train_fused(causal)) * 1e3:8.2f} ms")
     print(f"  {'forward (no grad)':28s} {median_seconds(inference) * 1e3:8.2f} ms")
 
 

@@ -6,8 +6,10 @@ default. Median and best step of `iterations` timed steps after 3 warm-up ones, 
 With --device cuda[:N] the same steps run on that GPU in strict float32 (TF32 off), each ending
 with torch.cuda.synchronize(), and a last column gives the peak GPU memory of the timed steps
 (torch.cuda.max_memory_allocated after reset_peak_memory_stats).
-Usage: /usr/bin/python3 bench/torch/bench_cifar.py [threads] [iterations] [--device cpu|cuda[:N]]
-(Debian's python3-torch on the CPU; a CUDA build of torch for --device cuda)."""
+With --channels-last the model and images use torch.channels_last (NHWC), PyTorch's faster CPU
+layout for CNNs; the better of the two layouts is the peer.
+Usage: ~/torch-venv/bin/python bench/torch/bench_cifar.py [threads] [iterations] [--device cpu|cuda[:N]]
+[--channels-last] (the newest torch from PyPI in a virtual environment)."""
 import sys
 
 import torch
@@ -92,6 +94,9 @@ class AttentionNet(nn.Module):
 def main():
     args = sys.argv[1:]
     device = take_device_flag(args)
+    channels_last = "--channels-last" in args
+    args = [a for a in args if a != "--channels-last"]
+    layout = torch.channels_last if channels_last else torch.contiguous_format
     threads = int(args[0]) if len(args) > 0 else 2
     iterations = int(args[1]) if len(args) > 1 else 20
     torch.set_num_threads(threads)
@@ -100,16 +105,16 @@ def main():
         strict_float32()
     where = str(device) if gpu else f"{threads} threads"
     print(f"torch {torch.__version__} CIFAR-10 training step (zero_grad + forward + cross-entropy + backward + "
-          f"AdamW), float32, {where}, {iterations} timed steps")
+          f"AdamW), float32, {where}, {iterations} timed steps, {'channels_last' if channels_last else 'NCHW'}")
     print(f"{'model':<14} {'batch':>5} {'params':>9} {'ms/step (med)':>14} {'img/s (med)':>13} {'img/s (best)':>12}"
           + (f" {'peak MiB':>9}" if gpu else ""))
     for make in (SeedNet, AttentionNet):
         for batch in (32, 128):
             torch.manual_seed(0)
-            model = make().to(device)
+            model = make().to(device, memory_format=layout)
             model.train()
             optimizer = torch.optim.AdamW(model.parameters())
-            images = torch.randn(batch, 3, 32, 32).to(device)
+            images = torch.randn(batch, 3, 32, 32).to(device).contiguous(memory_format=layout)
             labels = torch.randint(0, 10, (batch,)).to(device)
 
             def step():

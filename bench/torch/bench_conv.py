@@ -2,8 +2,9 @@
 """PyTorch reference for bench/bench_conv.cpp: Conv2d forward and forward+backward
 GFLOP/s on the CIFAR-10 example's shapes, CPU, 2 threads.
 
-Run with Debian's torch:  /usr/bin/python3 bench/torch/bench_conv.py
+Run with the newest torch:  ~/torch-venv/bin/python bench/torch/bench_conv.py [threads] [--channels-last]
 The first layer's input (images) needs no gradient, the second's does, as in training.
+--channels-last runs the layer and its input in torch.channels_last (NHWC).
 """
 import sys
 
@@ -11,18 +12,22 @@ import torch
 
 from timing import best_seconds
 
-torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
+channels_last = "--channels-last" in sys.argv
+args = [a for a in sys.argv[1:] if a != "--channels-last"]
+layout = torch.channels_last if channels_last else torch.contiguous_format
+torch.set_num_threads(int(args[0]) if args else 2)
 torch.manual_seed(0)
 
 # (in_channels, out_channels, size, batch); 3x3 kernels, stride 1, 'same' padding.
 CASES = [(cin, cout, hw, n) for (cin, cout) in [(3, 32), (32, 64)] for hw in (32, 16) for n in (32, 128)]
 
 
-print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, mkldnn {torch.backends.mkldnn.is_available()}")
+print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, mkldnn {torch.backends.mkldnn.is_available()}, "
+      f"{'channels_last' if channels_last else 'NCHW'}")
 print(f"{'shape':34s} {'fwd ms':>8s} {'fwd GF/s':>9s} {'f+b ms':>8s} {'f+b GF/s':>9s}")
 for cin, cout, hw, n in CASES:
-    conv = torch.nn.Conv2d(cin, cout, 3, padding=1)
-    x = torch.randn(n, cin, hw, hw)
+    conv = torch.nn.Conv2d(cin, cout, 3, padding=1).to(memory_format=layout)
+    x = torch.randn(n, cin, hw, hw).contiguous(memory_format=layout)
     x.requires_grad_(cin != 3)
     macs = n * cout * hw * hw * cin * 9
     fwd_flops = 2 * macs

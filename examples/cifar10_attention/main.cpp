@@ -227,6 +227,7 @@ int run(const Flags& flags) {
             out.string(), name, (out / "last.safetensors").string()));
   }
   fs::create_directories(out);
+  fmt::print("{}", config());
   fmt::print("{}\n{} training, {} validation, {} test images; {} steps/epoch; output in {}\n", model->summary(),
              train_set->size(), val_set->size(), test_set->size(), steps_per_epoch, out.string());
 
@@ -286,15 +287,16 @@ int run(const Flags& flags) {
   Evaluation test = evaluate(*model, test_loader);
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
   cifar::print_test_report(test.accuracy, test.confusion, class_names);
-  cifar::write_outputs(out, *model, test_loader, test.accuracy, test.confusion, class_names, kMean, kStd,
-                       {{"model", model_name}, {"epochs", std::to_string(state.epoch)},
+  std::map<std::string, std::string> summary{{"model", model_name}, {"epochs", std::to_string(state.epoch)},
                         {"seed", std::to_string(flags.seed)}, {"device", flags.device},
                         {"wall_seconds", fmt::format("{:.1f}", wall)},
                         {"images_per_second", fmt::format("{:.1f}", images_per_second)},
                         {"gpu_peak_mib", device.is_cuda() ? fmt::format("{:.1f}", cuda::memory_stats(device.index).peak_allocated_bytes / 1048576.0) : "0"},
                         {"parameters", std::to_string(model->num_parameters())},
                         {"test_images", std::to_string(test_set->size())},
-                        {"test_accuracy", fmt::format("{:.4f}", test.accuracy)}});
+                        {"test_accuracy", fmt::format("{:.4f}", test.accuracy)}};
+  for (const auto& [key, value] : config_fields()) summary["config_" + key] = value;
+  cifar::write_outputs(out, *model, test_loader, test.accuracy, test.confusion, class_names, kMean, kStd, summary);
   return 0;
 }
 

@@ -18,6 +18,7 @@
 #include "optim/metrics.h"
 #include "optim/progress.h"
 #include "report.h"
+#include "tensor/config.h"
 #include "tensor/cuda/backend.h"
 
 namespace translate {
@@ -222,6 +223,7 @@ int train(Seq2Seq& model, const Corpus& corpus, const TrainOptions& options,
       corpus.train, data::make_bucket_sampler(source_lengths(*corpus.train), options.batch_size, options.seed),
       count_and_collate, loader_options);
   const int64_t steps_per_epoch = loader.num_batches(0);
+  fmt::print("{}", config());
   fmt::print("{}\n{}\n{} parameters on {}; {} steps/epoch; output in {}\n", model.summary(), corpus.description,
              model.num_parameters(), device.str(), steps_per_epoch, out.string());
 
@@ -305,6 +307,7 @@ int train(Seq2Seq& model, const Corpus& corpus, const TrainOptions& options,
       {"best_validation_metric", fmt::format("{:.4f}", state.best_metric)},
       {"best_validation_metric_name", metric_name}};
   for (const auto& [k, v] : metadata) summary.emplace(k, v);
+  for (const auto& [key, value] : config_fields()) summary["config_" + key] = value;
   write_summary(out / "summary.json", summary);
   return 0;
 }

@@ -19,7 +19,7 @@
 #include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
-namespace focus::kernels {
+namespace focus::kernels::FOCUS_CPU_VARIANT {  // compiled once per instruction set: see tensor/kernels.h
 
 namespace {
 
@@ -118,10 +118,7 @@ std::pair<double, double> grad_sums(const T* dy, const T* x, double shift, int64
 }
 
 #if defined(__x86_64__)
-bool has_avx2_fma() {
-  static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return available;
-}
+bool has_avx2_fma() { return cpu::avx2_fma_usable(); }
 
 // grad_sums for float with AVX2, written out: GCC leaves the loop above scalar for
 // float (the float → double widening defeats its vectoriser), which made this
@@ -168,7 +165,7 @@ std::pair<Tensor, Tensor> batch_norm_stats(const Tensor& input) {
   if (layout.per_channel() == 0)
     throw std::invalid_argument(
         fmt::format("batch_norm: input of shape {} has no values per channel", shape_str(input.shape())));
-  FOCUS_DISPATCH_CUDA(input.device(), batch_norm_stats(input));
+  FOCUS_DISPATCH(input.device(), batch_norm_stats(input));
   Tensor x = contiguous_input(input);
   Tensor mean = empty({layout.C}, TensorOptions(input.dtype()));
   Tensor var = empty({layout.C}, TensorOptions(input.dtype()));
@@ -184,7 +181,7 @@ Tensor batch_norm_apply(const Tensor& input, const Tensor& mean, const Tensor& i
   check_channel_vector(invstd, layout, input.dtype(), "invstd", "batch_norm", false);
   check_channel_vector(weight, layout, input.dtype(), "weight", "batch_norm", true);
   check_channel_vector(bias, layout, input.dtype(), "bias", "batch_norm", true);
-  FOCUS_DISPATCH_CUDA(common_device("batch_norm", input, mean, invstd, weight, bias),
+  FOCUS_DISPATCH(common_device("batch_norm", input, mean, invstd, weight, bias),
                       batch_norm_apply(input, mean, invstd, weight, bias));
   Tensor x = contiguous_input(input);
   Tensor y = empty(input.shape(), TensorOptions(input.dtype()));
@@ -224,7 +221,7 @@ BatchNormGrads batch_norm_backward(const Tensor& grad_output, const Tensor& inpu
     throw std::invalid_argument(fmt::format("{}: expected a {} gradient of shape {}, got {} of shape {}", op,
                                             dtype_name(input.dtype()), shape_str(input.shape()),
                                             dtype_name(grad_output.dtype()), shape_str(grad_output.shape())));
-  FOCUS_DISPATCH_CUDA(common_device(op, grad_output, input, mean, invstd, weight),
+  FOCUS_DISPATCH(common_device(op, grad_output, input, mean, invstd, weight),
                       batch_norm_backward(grad_output, input, mean, invstd, weight, batch_stats, need_input,
                                           need_weight, need_bias));
   Tensor x = contiguous_input(input), dy = contiguous_input(grad_output);
@@ -287,4 +284,4 @@ BatchNormGrads batch_norm_backward(const Tensor& grad_output, const Tensor& inpu
   return grads;
 }
 
-}  // namespace focus::kernels
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT

@@ -45,7 +45,7 @@
 #include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
-namespace focus::kernels {
+namespace focus::kernels::FOCUS_CPU_VARIANT {  // compiled once per instruction set: see tensor/kernels.h
 
 namespace {
 // Column buffers beyond this are split into more chunks: a few MiB keeps the
@@ -347,7 +347,7 @@ Tensor contiguous_input(const Tensor& t) { return t.is_contiguous() ? t : contig
 
 Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv2dParams& params) {
   const ConvGeometry g = check_conv2d(input, weight, bias, params, "conv2d");
-  FOCUS_DISPATCH_CUDA(common_device("conv2d", input, weight, bias), conv2d(input, weight, bias, params));
+  FOCUS_DISPATCH(common_device("conv2d", input, weight, bias), conv2d(input, weight, bias, params));
   Tensor x = contiguous_input(input), w = contiguous_input(weight);
   Tensor b = bias.defined() ? contiguous_input(bias) : bias;
   Tensor y = empty({g.N, g.OC, g.OH, g.OW}, TensorOptions(input.dtype()));
@@ -371,7 +371,7 @@ Conv2dGrads conv2d_backward(const Tensor& grad_output, const Tensor& input, cons
     throw std::invalid_argument(fmt::format("conv2d_backward: expected a {} gradient of shape {}, got {} of shape {}",
                                             dtype_name(input.dtype()), shape_str(out_shape),
                                             dtype_name(grad_output.dtype()), shape_str(grad_output.shape())));
-  FOCUS_DISPATCH_CUDA(common_device("conv2d_backward", grad_output, input, weight),
+  FOCUS_DISPATCH(common_device("conv2d_backward", grad_output, input, weight),
                       conv2d_backward(grad_output, input, weight, params, need_input, need_weight, need_bias));
   Tensor dy = contiguous_input(grad_output), x = contiguous_input(input), w = contiguous_input(weight);
   const TensorOptions options(input.dtype());
@@ -401,4 +401,4 @@ Conv2dGrads conv2d_backward(const Tensor& grad_output, const Tensor& input, cons
   return grads;
 }
 
-}  // namespace focus::kernels
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT

@@ -10,7 +10,7 @@
 
 #include "tensor/kernels.h"
 
-namespace focus::kernels::conv_detail {
+namespace focus::kernels::FOCUS_CPU_VARIANT::conv_detail {
 
 // Multiply-adds below which a convolution runs on one thread (about 0.1 ms of work):
 // starting and joining threads would cost a good part of it, and far more on a
@@ -69,4 +69,4 @@ bool packed_input_gradient(const ConvGeometry& g, const float* dy, const float* 
 /// dw += dW and db += db (either may be null), for any geometry.
 void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* db);
 
-}  // namespace focus::kernels::conv_detail
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT::conv_detail

@@ -27,12 +27,11 @@
 #include "tensor/cpu/lanes.h"
 #include "tensor/cpu/loops.h"
 
-namespace focus::kernels::conv_detail {
+namespace focus::kernels::FOCUS_CPU_VARIANT::conv_detail {
 
 bool packed_available() {
 #ifdef FOCUS_CONV_PACKED
-  static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return available;
+  return cpu::avx2_fma_usable();
 #else
   return false;
 #endif
@@ -402,5 +401,5 @@ bool packed_input_gradient(const ConvGeometry& g, const float* dy, const float* 
   return true;
 }
 
-}  // namespace focus::kernels::conv_detail
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT::conv_detail
 

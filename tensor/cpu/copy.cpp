@@ -5,7 +5,7 @@
 #include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
-namespace focus::kernels {
+namespace focus::kernels::FOCUS_CPU_VARIANT {  // compiled once per instruction set: see tensor/kernels.h
 
 namespace {
 cuda::CopyKind copy_kind(Device dst, Device src) {
@@ -35,7 +35,7 @@ void copy(const Tensor& dst, const Tensor& src) {
     throw std::invalid_argument(fmt::format("copy_: source of shape {} cannot be broadcast to destination {}",
                                             shape_str(src.shape()), shape_str(dst.shape())));
   if (dst.device() != src.device()) return copy_across_devices(dst, src);
-  FOCUS_DISPATCH_CUDA(dst.device(), copy(dst, src));
+  FOCUS_DISPATCH(dst.device(), copy(dst, src));
   cpu::dispatch_all(dst.dtype(), "copy_", [&]<typename D>() {
     cpu::dispatch_all(src.dtype(), "copy_", [&]<typename S>() {
       cpu::map<D, S>(dst, [](S v) { return static_cast<D>(v); }, src);
@@ -45,7 +45,7 @@ void copy(const Tensor& dst, const Tensor& src) {
 
 void fill(const Tensor& dst, double value) {
   check_defined(dst, "fill_");
-  FOCUS_DISPATCH_CUDA(dst.device(), fill(dst, value));
+  FOCUS_DISPATCH(dst.device(), fill(dst, value));
   cpu::dispatch_all(dst.dtype(), "fill_", [&]<typename T>() {
     T v = static_cast<T>(value);
     cpu::map<T>(dst, [v]() { return v; });
@@ -58,4 +58,4 @@ Tensor contiguous_copy(const Tensor& src, std::optional<DType> dtype) {
   return out;
 }
 
-}  // namespace focus::kernels
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT

@@ -21,7 +21,7 @@
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
 
-namespace focus::kernels {
+namespace focus::kernels::FOCUS_CPU_VARIANT {  // compiled once per instruction set: see tensor/kernels.h
 
 namespace {
 
@@ -91,7 +91,7 @@ std::pair<Tensor, Tensor> softmax_cross_entropy(const Tensor& logits, const Tens
   const char* op = "cross_entropy";
   const ClassLayout l = check_inputs(logits, target, weight, label_smoothing, op);
   // On the GPU, targets are checked inside the kernel (tensor/cuda/index_errors.cuh).
-  FOCUS_DISPATCH_CUDA(common_device(op, logits, target, weight),
+  FOCUS_DISPATCH(common_device(op, logits, target, weight),
                       softmax_cross_entropy(logits, target, weight, ignore_index, label_smoothing));
   Tensor z = dense(logits), t = dense(target), w = dense(weight);
   check_targets(t, l.classes, ignore_index, op);
@@ -158,7 +158,7 @@ Tensor softmax_cross_entropy_backward(const Tensor& dloss, const Tensor& logits,
     throw std::invalid_argument(fmt::format("{}: gradient of shape {} and log-sum-exp of shape {} for targets {}", op,
                                             shape_str(dloss.shape()), shape_str(logsumexp.shape()),
                                             shape_str(target.shape())));
-  FOCUS_DISPATCH_CUDA(common_device(op, dloss, logits, target, weight, logsumexp),
+  FOCUS_DISPATCH(common_device(op, dloss, logits, target, weight, logsumexp),
                       softmax_cross_entropy_backward(dloss, logits, target, weight, logsumexp, ignore_index,
                                                      label_smoothing));
   Tensor z = dense(logits), t = dense(target), w = dense(weight), g = dense(dloss), lse = dense(logsumexp);
@@ -216,4 +216,4 @@ Tensor softmax_cross_entropy_backward(const Tensor& dloss, const Tensor& logits,
   return dz;
 }
 
-}  // namespace focus::kernels
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT

@@ -14,7 +14,7 @@
 #include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
-namespace focus::kernels {
+namespace focus::kernels::FOCUS_CPU_VARIANT {  // compiled once per instruction set: see tensor/kernels.h
 
 namespace {
 
@@ -111,7 +111,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
     throw std::invalid_argument(
         fmt::format("index_select: index must be 1-D, got shape {}", shape_str(index.shape())));
   dim = normalize_dim(dim, x.dim(), "index_select");
-  FOCUS_DISPATCH_CUDA(common_device("index_select", x, index), index_select(x, dim, index));
+  FOCUS_DISPATCH(common_device("index_select", x, index), index_select(x, dim, index));
   const Split3 s = split_at(x.shape(), dim);
   Tensor idx = checked_indices(index, dim, s.size, "index_select");
   const int64_t n = idx.numel();
@@ -151,7 +151,7 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor
     throw std::invalid_argument(fmt::format("index_add: src has shape {}, expected {} (x of shape {} with dim {} "
                                             "resized to the {} indices)",
                                             shape_str(src.shape()), shape_str(expected), shape_str(x.shape()), dim, n));
-  FOCUS_DISPATCH_CUDA(common_device("index_add", x, index, src), index_add(x, dim, index, src));
+  FOCUS_DISPATCH(common_device("index_add", x, index, src), index_add(x, dim, index, src));
   const Split3 s = split_at(x.shape(), dim);
   Tensor idx = checked_indices(index, dim, s.size, "index_add");
   Tensor out = contiguous_copy(x);
@@ -195,7 +195,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   check_index_tensor(x, index, "gather");
   dim = normalize_dim(dim, x.dim(), "gather");
   check_fits(x, index, dim, "gather");
-  FOCUS_DISPATCH_CUDA(common_device("gather", x, index), gather(x, dim, index));
+  FOCUS_DISPATCH(common_device("gather", x, index), gather(x, dim, index));
   Tensor idx = checked_indices(index, dim, x.shape()[dim], "gather");
   Tensor out = empty(index.shape(), TensorOptions(x.dtype()).with_device(x.device()));
   if (out.numel() == 0) return out;
@@ -226,7 +226,7 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
   if (!fits_src)
     throw std::invalid_argument(fmt::format("scatter_add: index of shape {} is larger than src of shape {}",
                                             shape_str(index.shape()), shape_str(src.shape())));
-  FOCUS_DISPATCH_CUDA(common_device("scatter_add", x, index, src), scatter_add(x, dim, index, src));
+  FOCUS_DISPATCH(common_device("scatter_add", x, index, src), scatter_add(x, dim, index, src));
   Tensor idx = checked_indices(index, dim, x.shape()[dim], "scatter_add");
   Tensor out = contiguous_copy(x);
   if (index.numel() == 0) return out;
@@ -252,4 +252,4 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
   return out;
 }
 
-}  // namespace focus::kernels
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT

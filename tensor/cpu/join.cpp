@@ -9,7 +9,7 @@
 #include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
-namespace focus::kernels {
+namespace focus::kernels::FOCUS_CPU_VARIANT {  // compiled once per instruction set: see tensor/kernels.h
 
 namespace {
 
@@ -71,7 +71,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     shape[dim] += t.shape()[dim];
     dtype = promote_types(dtype, t.dtype());
   }
-  FOCUS_DISPATCH_CUDA(common_device_of("cat", tensors), cat(tensors, dim));
+  FOCUS_DISPATCH(common_device_of("cat", tensors), cat(tensors, dim));
   Tensor out = empty(shape, TensorOptions(dtype).with_device(first.device()));
   if (out.numel() == 0) return out;
 
@@ -101,11 +101,11 @@ Tensor stack(const std::vector<Tensor>& tensors, int64_t dim) {
                                               "tensors of one shape",
                                               i, shape_str(tensors[i].shape()), shape_str(first)));
   dim = normalize_dim(dim, static_cast<int64_t>(first.size()) + 1, "stack");
-  FOCUS_DISPATCH_CUDA(common_device_of("stack", tensors), stack(tensors, dim));
+  FOCUS_DISPATCH(common_device_of("stack", tensors), stack(tensors, dim));
   std::vector<Tensor> unsqueezed;
   unsqueezed.reserve(tensors.size());
   for (const Tensor& t : tensors) unsqueezed.push_back(views::unsqueeze(t, dim));
   return cat(unsqueezed, dim);
 }
 
-}  // namespace focus::kernels
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT

@@ -11,7 +11,7 @@
 
 #include "tensor/cpu/vec_math.h"
 
-namespace focus::cpu {
+namespace focus::cpu::inline FOCUS_CPU_VARIANT {  // one copy per kernel build: see tensor/kernels.h
 
 inline constexpr int64_t kLanes = 16;
 
@@ -88,4 +88,4 @@ FOCUS_VEC_INLINE T exp_of(T x) {
     return std::exp(x);
 }
 
-}  // namespace focus::cpu
+}  // namespace focus::cpu::FOCUS_CPU_VARIANT

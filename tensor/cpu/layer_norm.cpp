@@ -19,7 +19,7 @@
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
 
-namespace focus::kernels {
+namespace focus::kernels::FOCUS_CPU_VARIANT {  // compiled once per instruction set: see tensor/kernels.h
 
 namespace {
 
@@ -81,7 +81,7 @@ LayerNormForward layer_norm(const Tensor& x, int64_t normalized_numel, const Ten
         fmt::format("layer_norm: input of shape {} does not split into rows of {} elements", shape_str(x.shape()), D));
   check_row_vector(weight, x, D, "weight");
   check_row_vector(bias, x, D, "bias");
-  FOCUS_DISPATCH_CUDA(common_device("layer_norm", x, weight, bias), layer_norm(x, normalized_numel, weight, bias, eps));
+  FOCUS_DISPATCH(common_device("layer_norm", x, weight, bias), layer_norm(x, normalized_numel, weight, bias, eps));
   const int64_t rows = x.numel() / D;
   const TensorOptions options = TensorOptions(x.dtype()).with_device(x.device());
   Tensor input = dense(x), w = dense(weight), b = dense(bias);
@@ -130,7 +130,7 @@ LayerNormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tens
   if (dy.shape() != x.shape())
     throw std::invalid_argument(fmt::format("layer_norm_backward: gradient of shape {} for an input of shape {}",
                                             shape_str(dy.shape()), shape_str(x.shape())));
-  FOCUS_DISPATCH_CUDA(common_device("layer_norm_backward", dy, x, rstd, weight),
+  FOCUS_DISPATCH(common_device("layer_norm_backward", dy, x, rstd, weight),
                       layer_norm_backward(dy, x, rstd, weight, need_input, need_weight, need_bias));
   const int64_t rows = rstd.numel();
   const int64_t D = rows == 0 ? 0 : x.numel() / rows;
@@ -195,4 +195,4 @@ LayerNormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tens
   return grads;
 }
 
-}  // namespace focus::kernels
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT

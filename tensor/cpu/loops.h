@@ -15,7 +15,9 @@
 #include "tensor/parallel.h"
 #include "tensor/tensor.h"
 
-namespace focus::cpu {
+#include "tensor/cpu_variant.h"
+
+namespace focus::cpu::inline FOCUS_CPU_VARIANT {  // one copy per kernel build: see tensor/kernels.h
 
 /// Runs `inner(ptrs, strides, n)` over rows of the innermost dim. ptrs are typed
 /// pointers (std::tuple-free: an array of char* and element sizes).
@@ -126,4 +128,4 @@ inline void check_cpu(const Tensor& t, const char* op) {
     throw std::runtime_error(fmt::format("{}: no kernel for device {} in this build", op, t.device().str()));
 }
 
-}  // namespace focus::cpu
+}  // namespace focus::cpu::FOCUS_CPU_VARIANT

@@ -7,7 +7,7 @@
 // Speed: a step evaluates five transcendentals per hidden unit, and scalar
 // std::exp/std::tanh would cost as much as the step's GEMM. Float rows are
 // therefore computed a vector of lanes at a time (GCC/Clang vector extensions:
-// plain arithmetic on `FloatLanes`, compiled to AVX under -march=x86-64-v3, SSE
+// plain arithmetic on `FloatLanes`, compiled to AVX-512 or AVX in those kernel builds, SSE
 // or NEON elsewhere) with the branch-free exp below. Double rows (gradient
 // checks, not speed) use std::exp and std::tanh one element at a time.
 //
@@ -25,11 +25,13 @@
 #include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
-namespace focus::kernels {
+namespace focus::kernels::FOCUS_CPU_VARIANT {  // compiled once per instruction set: see tensor/kernels.h
 
 namespace {
 
-#if defined(__AVX__)
+#if defined(__AVX512F__)
+constexpr int64_t kFloatLanes = 16;
+#elif defined(__AVX__)
 constexpr int64_t kFloatLanes = 8;
 #else
 constexpr int64_t kFloatLanes = 4;  // 16 bytes: every target has them
@@ -181,7 +183,7 @@ void lstm_gates_forward(const Tensor& gates, const Tensor& bias, const Tensor& c
   check_rows(h_new, "h_new", B, H, dtype, op);
   check_rows(c_new, "c_new", B, H, dtype, op);
   check_rows(tanh_c_new, "tanh_c_new", B, H, dtype, op);
-  FOCUS_DISPATCH_CUDA(common_device(op, gates, bias, c, h_new, c_new, tanh_c_new),
+  FOCUS_DISPATCH(common_device(op, gates, bias, c, h_new, c_new, tanh_c_new),
                       lstm_gates_forward(gates, bias, c, h_new, c_new, tanh_c_new));
 
   cpu::dispatch_floating(dtype, op, [&]<typename T>() {
@@ -210,7 +212,7 @@ void lstm_gates_backward(const Tensor& gates, const Tensor& c, const Tensor& tan
   check_rows(dc_new, "dc_new", B, H, dtype, op);
   check_rows(d_gates, "d_gates", B, 4 * H, dtype, op);
   check_rows(dc, "dc", B, H, dtype, op);
-  FOCUS_DISPATCH_CUDA(common_device(op, gates, c, tanh_c_new, dh_new, dc_new, d_gates, dc),
+  FOCUS_DISPATCH(common_device(op, gates, c, tanh_c_new, dh_new, dc_new, d_gates, dc),
                       lstm_gates_backward(gates, c, tanh_c_new, dh_new, dc_new, d_gates, dc));
 
   cpu::dispatch_floating(dtype, op, [&]<typename T>() {
@@ -244,7 +246,7 @@ void lstm_carry_padded_rows(const Tensor& active, const Tensor& h_dst, const Ten
   for (const auto& [t, what] : {std::pair{&h_dst, "h_dst"}, {&h_src, "h_src"}, {&c_dst, "c_dst"}, {&c_src, "c_src"}})
     check_rows(*t, what, B, H, dtype, op);
   check_rows(zeroed, "zeroed", B, Z, dtype, op);
-  FOCUS_DISPATCH_CUDA(common_device(op, active, h_dst, h_src, c_dst, c_src, zeroed),
+  FOCUS_DISPATCH(common_device(op, active, h_dst, h_src, c_dst, c_src, zeroed),
                       lstm_carry_padded_rows(active, h_dst, h_src, c_dst, c_src, zeroed));
 
   const bool* real = active.data<bool>();
@@ -259,4 +261,4 @@ void lstm_carry_padded_rows(const Tensor& active, const Tensor& h_dst, const Ten
   }
 }
 
-}  // namespace focus::kernels
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT

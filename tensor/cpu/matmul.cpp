@@ -13,7 +13,7 @@
 #include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
-namespace focus::kernels {
+namespace focus::kernels::FOCUS_CPU_VARIANT {  // compiled once per instruction set: see tensor/kernels.h
 
 namespace {
 
@@ -201,7 +201,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 
   if (a.dim() == 1 && b.dim() == 1) {
     if (a.shape()[0] != b.shape()[0]) cannot_multiply(a, b);
-    FOCUS_DISPATCH_CUDA(common_device("matmul", a, b), matmul(a, b));
+    FOCUS_DISPATCH(common_device("matmul", a, b), matmul(a, b));
     return dot(a, b);
   }
   // Vectors become matrices (a row on the left, a column on the right), and
@@ -220,7 +220,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     throw std::invalid_argument(fmt::format("matmul: batch dims of shapes {} and {} cannot be broadcast",
                                             shape_str(a.shape()), shape_str(b.shape())));
   }
-  FOCUS_DISPATCH_CUDA(common_device("matmul", a, b), matmul(a, b));
+  FOCUS_DISPATCH(common_device("matmul", a, b), matmul(a, b));
   Shape out_shape = batch;
   out_shape.push_back(M);
   out_shape.push_back(N);
@@ -252,7 +252,7 @@ void gemm(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b, 
   if (out.shape() != Shape{M, N})
     throw std::invalid_argument(fmt::format("gemm: out has shape {}, expected {}", shape_str(out.shape()),
                                             shape_str({M, N})));
-  FOCUS_DISPATCH_CUDA(common_device("gemm", a, b, out), gemm(a, transpose_a, b, transpose_b, out, alpha, beta));
+  FOCUS_DISPATCH(common_device("gemm", a, b, out), gemm(a, transpose_a, b, transpose_b, out, alpha, beta));
   if (M == 0 || N == 0) return;
 
   cpu::dispatch_floating(a.dtype(), "gemm", [&]<typename T>() {
@@ -292,4 +292,4 @@ void gemm(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b, 
   });
 }
 
-}  // namespace focus::kernels
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT

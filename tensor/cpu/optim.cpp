@@ -14,7 +14,7 @@
 #include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
-namespace focus::kernels {
+namespace focus::kernels::FOCUS_CPU_VARIANT {  // compiled once per instruction set: see tensor/kernels.h
 
 namespace {
 
@@ -47,7 +47,7 @@ void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, c
   check_defined(exp_avg_sq, op);
   check_update_operands(op, param, {{&grad, "grad"}, {&exp_avg, "exp_avg"}, {&exp_avg_sq, "exp_avg_sq"},
                                     {&max_exp_avg_sq, "max_exp_avg_sq"}});
-  FOCUS_DISPATCH_CUDA(common_device(op, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq),
+  FOCUS_DISPATCH(common_device(op, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq),
                       adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, options));
   // Same arithmetic order as PyTorch: step_size = γ/bc1, denom = √v/√bc2 + ε.
   const double lr = options.lr, wd = options.weight_decay, beta1 = options.beta1, beta2 = options.beta2;
@@ -86,7 +86,7 @@ void sgd_step(const Tensor& param, const Tensor& grad, const Tensor& momentum_bu
   const char* op = "sgd_step";
   check_defined(grad, op);
   check_update_operands(op, param, {{&grad, "grad"}, {&momentum_buffer, "momentum_buffer"}});
-  FOCUS_DISPATCH_CUDA(common_device(op, param, grad, momentum_buffer),
+  FOCUS_DISPATCH(common_device(op, param, grad, momentum_buffer),
                       sgd_step(param, grad, momentum_buffer, options));
   const double lr = options.lr, wd = options.weight_decay, mu = options.momentum, tau = options.dampening;
   const bool first = options.first_step, nesterov = options.nesterov;
@@ -116,7 +116,7 @@ Tensor norm_power_sum(const Tensor& x, double p) {
   if (!is_floating(x.dtype()))
     throw std::invalid_argument(
         fmt::format("{}: expected a float32 or float64 tensor, got {}", op, dtype_name(x.dtype())));
-  FOCUS_DISPATCH_CUDA(x.device(), norm_power_sum(x, p));
+  FOCUS_DISPATCH(x.device(), norm_power_sum(x, p));
   const Tensor dense = x.is_contiguous() ? x : contiguous_copy(x);
   const double total = cpu::dispatch_floating(dense.dtype(), op, [&]<typename T>() {
     const T* values = dense.data<T>();
@@ -144,4 +144,4 @@ Tensor norm_power_sum(const Tensor& x, double p) {
   return scalar_tensor(total, TensorOptions(kFloat64));
 }
 
-}  // namespace focus::kernels
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT

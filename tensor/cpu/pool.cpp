@@ -21,7 +21,7 @@
 #include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
-namespace focus::kernels {
+namespace focus::kernels::FOCUS_CPU_VARIANT {  // compiled once per instruction set: see tensor/kernels.h
 
 namespace {
 
@@ -95,10 +95,7 @@ Span interior_columns(const PlaneGeometry& g, int64_t stride, int64_t pad, int64
 }
 
 #if defined(__x86_64__)
-bool has_avx2() {
-  static const bool available = __builtin_cpu_supports("avx2");
-  return available;
-}
+bool has_avx2() { return cpu::avx2_fma_usable(); }
 
 // The interior run of one output row, 8 outputs per step, for float and horizontal
 // stride 1 or 2: the same tap-by-tap update as the portable loop below (first
@@ -315,7 +312,7 @@ Shape output_shape(const Shape& input, int64_t oh, int64_t ow) { return {input[0
 std::pair<Tensor, Tensor> max_pool2d(const Tensor& input, const Pool2dParams& params) {
   check_input(input, "max_pool2d");
   const PlaneGeometry g = check_window(input.shape(), params, "max_pool2d");
-  FOCUS_DISPATCH_CUDA(input.device(), max_pool2d(input, params));
+  FOCUS_DISPATCH(input.device(), max_pool2d(input, params));
   Tensor x = contiguous_input(input);
   const Shape shape = output_shape(input.shape(), g.OH, g.OW);
   Tensor y = empty(shape, TensorOptions(input.dtype()));
@@ -336,7 +333,7 @@ Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices, con
                                             dtype_name(indices.dtype()), shape_str(indices.shape()),
                                             shape_str(input_shape)));
   check_grad(grad_output, indices.shape(), grad_output.dtype(), "max_pool2d_backward");
-  FOCUS_DISPATCH_CUDA(common_device("max_pool2d_backward", grad_output, indices),
+  FOCUS_DISPATCH(common_device("max_pool2d_backward", grad_output, indices),
                       max_pool2d_backward(grad_output, indices, input_shape));
   Tensor dy = contiguous_input(grad_output), idx = contiguous_input(indices);
   Tensor dx = zeros(input_shape, TensorOptions(grad_output.dtype()));
@@ -351,7 +348,7 @@ Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices, con
 Tensor avg_pool2d(const Tensor& input, const Pool2dParams& params, bool count_include_pad) {
   check_input(input, "avg_pool2d");
   const PlaneGeometry g = check_window(input.shape(), params, "avg_pool2d");
-  FOCUS_DISPATCH_CUDA(input.device(), avg_pool2d(input, params, count_include_pad));
+  FOCUS_DISPATCH(input.device(), avg_pool2d(input, params, count_include_pad));
   Tensor x = contiguous_input(input);
   Tensor y = empty(output_shape(input.shape(), g.OH, g.OW), TensorOptions(input.dtype()));
   if (y.numel() == 0) return y;
@@ -369,7 +366,7 @@ Tensor avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape, 
         fmt::format("avg_pool2d_backward: expected a 4-D input shape, got {}", shape_str(input_shape)));
   const PlaneGeometry g = check_window(input_shape, params, "avg_pool2d_backward");
   check_grad(grad_output, output_shape(input_shape, g.OH, g.OW), grad_output.dtype(), "avg_pool2d_backward");
-  FOCUS_DISPATCH_CUDA(grad_output.device(), avg_pool2d_backward(grad_output, input_shape, params, count_include_pad));
+  FOCUS_DISPATCH(grad_output.device(), avg_pool2d_backward(grad_output, input_shape, params, count_include_pad));
   Tensor dy = contiguous_input(grad_output);
   Tensor dx = zeros(input_shape, TensorOptions(grad_output.dtype()));
   if (dy.numel() == 0) return dx;
@@ -388,7 +385,7 @@ Tensor adaptive_avg_pool2d(const Tensor& input, int64_t output_h, int64_t output
   if (s[2] < 1 || s[3] < 1)
     throw std::invalid_argument(
         fmt::format("adaptive_avg_pool2d: input of shape {} has an empty plane", shape_str(s)));
-  FOCUS_DISPATCH_CUDA(input.device(), adaptive_avg_pool2d(input, output_h, output_w));
+  FOCUS_DISPATCH(input.device(), adaptive_avg_pool2d(input, output_h, output_w));
   const PlaneGeometry g{s[0] * s[1], s[2], s[3], output_h, output_w};
   Tensor x = contiguous_input(input);
   Tensor y = empty(output_shape(s, output_h, output_w), TensorOptions(input.dtype()));
@@ -408,7 +405,7 @@ Tensor adaptive_avg_pool2d_backward(const Tensor& grad_output, const Shape& inpu
                         grad_output.shape()[3]};
   check_grad(grad_output, output_shape(input_shape, g.OH, g.OW), grad_output.dtype(),
              "adaptive_avg_pool2d_backward");
-  FOCUS_DISPATCH_CUDA(grad_output.device(), adaptive_avg_pool2d_backward(grad_output, input_shape));
+  FOCUS_DISPATCH(grad_output.device(), adaptive_avg_pool2d_backward(grad_output, input_shape));
   Tensor dy = contiguous_input(grad_output);
   Tensor dx = zeros(input_shape, TensorOptions(grad_output.dtype()));
   if (dy.numel() == 0) return dx;
@@ -417,4 +414,4 @@ Tensor adaptive_avg_pool2d_backward(const Tensor& grad_output, const Shape& inpu
   return dx;
 }
 
-}  // namespace focus::kernels
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT

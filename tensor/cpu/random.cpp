@@ -15,12 +15,12 @@
 #include "tensor/kernels.h"
 #include "tensor/philox.h"
 
-namespace focus::kernels {
+namespace focus::kernels::FOCUS_CPU_VARIANT {  // compiled once per instruction set: see tensor/kernels.h
 
 Tensor bernoulli(const Shape& shape, double p, Generator& gen, Device device) {
   if (!(p >= 0.0 && p <= 1.0))  // also rejects NaN
     throw std::invalid_argument(fmt::format("bernoulli: probability must be in [0, 1], got {}", p));
-  FOCUS_DISPATCH_CUDA(device, bernoulli(shape, p, gen, device));
+  FOCUS_DISPATCH(device, bernoulli(shape, p, gen, device));
   Tensor mask = empty(shape, TensorOptions(kBool));
   const uint64_t key = gen.engine()();
   // u = bits / 2^32 is uniform on [0, 1); u < p  <=>  bits < p · 2^32 (2^32 itself when p = 1: always).
@@ -37,4 +37,4 @@ Tensor bernoulli(const Shape& shape, double p, Generator& gen, Device device) {
   return mask;
 }
 
-}  // namespace focus::kernels
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT

@@ -37,7 +37,7 @@
 #include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
-namespace focus::kernels {
+namespace focus::kernels::FOCUS_CPU_VARIANT {  // compiled once per instruction set: see tensor/kernels.h
 
 namespace {
 
@@ -546,20 +546,20 @@ std::vector<bool> reduced_dims_mask(const Shape& shape, const std::vector<int64_
 
 Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   ReductionPlan plan = plan_reduction(x, dims, keepdim, "sum");
-  FOCUS_DISPATCH_CUDA(x.device(), sum(x, dims, keepdim));
+  FOCUS_DISPATCH(x.device(), sum(x, dims, keepdim));
   return sum_or_mean(x, plan, /*mean=*/false, "sum");
 }
 
 Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   ReductionPlan plan = plan_reduction(x, dims, keepdim, "mean");
-  FOCUS_DISPATCH_CUDA(x.device(), mean(x, dims, keepdim));
+  FOCUS_DISPATCH(x.device(), mean(x, dims, keepdim));
   return sum_or_mean(x, plan, /*mean=*/true, "mean");
 }
 
 Tensor var(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction, bool keepdim) {
   ReductionPlan plan = plan_reduction(x, dims, keepdim, "var");
   if (correction < 0) throw std::invalid_argument(fmt::format("var: correction must be >= 0, got {}", correction));
-  FOCUS_DISPATCH_CUDA(x.device(), var(x, dims, correction, keepdim));
+  FOCUS_DISPATCH(x.device(), var(x, dims, correction, keepdim));
   Tensor out = new_output(plan.out_shape, x.dtype(), x);
   cpu::dispatch_floating(x.dtype(), "var", [&]<typename T>() {
     // Two passes, both in double: the mean, then Σ (x - mean)², which has none of
@@ -576,48 +576,48 @@ Tensor var(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction
 Tensor amax(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   ReductionPlan plan = plan_reduction(x, dims, keepdim, "amax");
   check_nonempty(x, plan, "amax");
-  FOCUS_DISPATCH_CUDA(x.device(), amax(x, dims, keepdim));
+  FOCUS_DISPATCH(x.device(), amax(x, dims, keepdim));
   return extremum<true>(x, plan, "amax");
 }
 
 Tensor amin(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   ReductionPlan plan = plan_reduction(x, dims, keepdim, "amin");
   check_nonempty(x, plan, "amin");
-  FOCUS_DISPATCH_CUDA(x.device(), amin(x, dims, keepdim));
+  FOCUS_DISPATCH(x.device(), amin(x, dims, keepdim));
   return extremum<false>(x, plan, "amin");
 }
 
 std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
   ReductionPlan plan = plan_reduction(x, {dim}, keepdim, "max");
   check_nonempty(x, plan, "max");
-  FOCUS_DISPATCH_CUDA(x.device(), max(x, dim, keepdim));
+  FOCUS_DISPATCH(x.device(), max(x, dim, keepdim));
   return arg_extremum<true>(x, plan, /*want_values=*/true, "max");
 }
 
 std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) {
   ReductionPlan plan = plan_reduction(x, {dim}, keepdim, "min");
   check_nonempty(x, plan, "min");
-  FOCUS_DISPATCH_CUDA(x.device(), min(x, dim, keepdim));
+  FOCUS_DISPATCH(x.device(), min(x, dim, keepdim));
   return arg_extremum<false>(x, plan, /*want_values=*/true, "min");
 }
 
 Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
   ReductionPlan plan = plan_reduction(x, {dim}, keepdim, "argmax");
   check_nonempty(x, plan, "argmax");
-  FOCUS_DISPATCH_CUDA(x.device(), argmax(x, dim, keepdim));
+  FOCUS_DISPATCH(x.device(), argmax(x, dim, keepdim));
   return arg_extremum<true>(x, plan, /*want_values=*/false, "argmax").second;
 }
 
 Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) {
   ReductionPlan plan = plan_reduction(x, {dim}, keepdim, "argmin");
   check_nonempty(x, plan, "argmin");
-  FOCUS_DISPATCH_CUDA(x.device(), argmin(x, dim, keepdim));
+  FOCUS_DISPATCH(x.device(), argmin(x, dim, keepdim));
   return arg_extremum<false>(x, plan, /*want_values=*/false, "argmin").second;
 }
 
 Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   ReductionPlan plan = plan_reduction(x, dims, keepdim, "logsumexp");
-  FOCUS_DISPATCH_CUDA(x.device(), logsumexp(x, dims, keepdim));
+  FOCUS_DISPATCH(x.device(), logsumexp(x, dims, keepdim));
   Tensor out = new_output(plan.out_shape, x.dtype(), x);
   cpu::dispatch_floating(x.dtype(), "logsumexp", [&]<typename T>() {
     if (plan.count == 0) {  // log of an empty sum
@@ -657,9 +657,9 @@ Tensor sum_to(const Tensor& x, const Shape& shape) {
   if (!broadcastable)
     throw std::invalid_argument(fmt::format("sum_to: a tensor of shape {} cannot be summed to shape {}",
                                             shape_str(x.shape()), shape_str(shape)));
-  FOCUS_DISPATCH_CUDA(x.device(), sum_to(x, shape));
+  FOCUS_DISPATCH(x.device(), sum_to(x, shape));
   // keepdim leaves the leading dims as 1s; the contiguous result views as `shape` for free.
   return views::reshape_view(sum(x, dims, /*keepdim=*/true), shape);
 }
 
-}  // namespace focus::kernels
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT

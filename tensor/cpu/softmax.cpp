@@ -23,7 +23,7 @@
 #include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
-namespace focus::kernels {
+namespace focus::kernels::FOCUS_CPU_VARIANT {  // compiled once per instruction set: see tensor/kernels.h
 
 namespace {
 
@@ -143,9 +143,9 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, bool log, const char* op) {
   check_defined(x, op);
   RowLayout layout = row_layout(x, dim, op);
   if (log)
-    FOCUS_DISPATCH_CUDA(x.device(), log_softmax(x, dim));
+    FOCUS_DISPATCH(x.device(), log_softmax(x, dim));
   else
-    FOCUS_DISPATCH_CUDA(x.device(), softmax(x, dim));
+    FOCUS_DISPATCH(x.device(), softmax(x, dim));
   Tensor input = dense(x);
   Tensor out = empty(x.shape(), TensorOptions(x.dtype()).with_device(x.device()));
   cpu::dispatch_floating(x.dtype(), op, [&]<typename T>() {
@@ -230,9 +230,9 @@ Tensor softmax_backward_impl(const Tensor& y, const Tensor& dy, int64_t dim, boo
                                             dtype_name(dy.dtype())));
   RowLayout layout = row_layout(y, dim, op);
   if (log)
-    FOCUS_DISPATCH_CUDA(common_device(op, y, dy), log_softmax_backward(y, dy, dim));
+    FOCUS_DISPATCH(common_device(op, y, dy), log_softmax_backward(y, dy, dim));
   else
-    FOCUS_DISPATCH_CUDA(common_device(op, y, dy), softmax_backward(y, dy, dim));
+    FOCUS_DISPATCH(common_device(op, y, dy), softmax_backward(y, dy, dim));
   Tensor yc = dense(y), gc = dense(dy);
   Tensor dx = empty(y.shape(), TensorOptions(y.dtype()).with_device(y.device()));
   cpu::dispatch_floating(y.dtype(), op, [&]<typename T>() {
@@ -259,4 +259,4 @@ Tensor log_softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim) {
   return softmax_backward_impl(y, dy, dim, /*log=*/true, "log_softmax_backward");
 }
 
-}  // namespace focus::kernels
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT

@@ -17,7 +17,7 @@
 #include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
-namespace focus::kernels {
+namespace focus::kernels::FOCUS_CPU_VARIANT {  // compiled once per instruction set: see tensor/kernels.h
 
 namespace {
 
@@ -137,7 +137,7 @@ int64_t integer_power(int64_t base, uint64_t n) {
 // ---- arithmetic --------------------------------------------------------------------------
 
 Tensor neg(const Tensor& x) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "neg"), neg(x));
+  FOCUS_DISPATCH(input_device(x, "neg"), neg(x));
   return arithmetic_unary(x, "neg", [](auto v) {
     if constexpr (std::is_floating_point_v<decltype(v)>) return -v;
     else return wrapping_neg(v);
@@ -145,7 +145,7 @@ Tensor neg(const Tensor& x) {
 }
 
 Tensor abs(const Tensor& x) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "abs"), abs(x));
+  FOCUS_DISPATCH(input_device(x, "abs"), abs(x));
   return arithmetic_unary(x, "abs", [](auto v) {
     using T = decltype(v);
     if constexpr (std::is_floating_point_v<T>) return std::abs(v);  // also clears the sign of -0.0
@@ -154,7 +154,7 @@ Tensor abs(const Tensor& x) {
 }
 
 Tensor sign(const Tensor& x) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "sign"), sign(x));
+  FOCUS_DISPATCH(input_device(x, "sign"), sign(x));
   return arithmetic_unary(x, "sign", [](auto v) FOCUS_LAMBDA_INLINE {
     using T = decltype(v);
     const T s = static_cast<T>((T(0) < v) - (v < T(0)));
@@ -166,7 +166,7 @@ Tensor sign(const Tensor& x) {
 }
 
 Tensor square(const Tensor& x) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "square"), square(x));
+  FOCUS_DISPATCH(input_device(x, "square"), square(x));
   return arithmetic_unary(x, "square", [](auto v) {
     if constexpr (std::is_floating_point_v<decltype(v)>) return v * v;
     else return wrapping_mul(v, v);
@@ -174,7 +174,7 @@ Tensor square(const Tensor& x) {
 }
 
 Tensor relu(const Tensor& x) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "relu"), relu(x));
+  FOCUS_DISPATCH(input_device(x, "relu"), relu(x));
   // `v < 0 ? 0 : v` rather than `v > 0 ? v : 0` so NaN passes through, as in PyTorch.
   return arithmetic_unary(x, "relu", [](auto v) {
     using T = decltype(v);
@@ -184,7 +184,7 @@ Tensor relu(const Tensor& x) {
 
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max) {
   if (!min && !max) throw std::invalid_argument("clamp: at least one of min and max must be given");
-  FOCUS_DISPATCH_CUDA(input_device(x, "clamp"), clamp(x, min, max));
+  FOCUS_DISPATCH(input_device(x, "clamp"), clamp(x, min, max));
   bool fractional_bound = (min && !is_integral_value(*min)) || (max && !is_integral_value(*max));
   if (!is_floating(x.dtype()) && fractional_bound)  // clamp(int, 0.5) is a float result, as in PyTorch
     return clamp(contiguous_copy(x, kFloat32), min, max);
@@ -200,54 +200,54 @@ Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> m
 // ---- float math -----------------------------------------------------------------------------
 
 Tensor exp(const Tensor& x) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "exp"), exp(x));
+  FOCUS_DISPATCH(input_device(x, "exp"), exp(x));
   return float_unary(x, "exp", [](auto v) FOCUS_LAMBDA_INLINE {
     if constexpr (std::is_same_v<decltype(v), float>) return cpu::exp_f32(v);  // vectorised, see vec_math.h
     else return std::exp(v);
   });
 }
 Tensor log(const Tensor& x) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "log"), log(x));
+  FOCUS_DISPATCH(input_device(x, "log"), log(x));
   return float_unary(x, "log", [](auto v) { return std::log(v); });
 }
 Tensor log1p(const Tensor& x) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "log1p"), log1p(x));
+  FOCUS_DISPATCH(input_device(x, "log1p"), log1p(x));
   return float_unary(x, "log1p", [](auto v) { return std::log1p(v); });
 }
 Tensor sqrt(const Tensor& x) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "sqrt"), sqrt(x));
+  FOCUS_DISPATCH(input_device(x, "sqrt"), sqrt(x));
   return float_unary(x, "sqrt", [](auto v) { return std::sqrt(v); });
 }
 Tensor rsqrt(const Tensor& x) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "rsqrt"), rsqrt(x));
+  FOCUS_DISPATCH(input_device(x, "rsqrt"), rsqrt(x));
   return float_unary(x, "rsqrt", [](auto v) { return decltype(v)(1) / std::sqrt(v); });
 }
 Tensor sin(const Tensor& x) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "sin"), sin(x));
+  FOCUS_DISPATCH(input_device(x, "sin"), sin(x));
   return float_unary(x, "sin", [](auto v) { return std::sin(v); });
 }
 Tensor cos(const Tensor& x) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "cos"), cos(x));
+  FOCUS_DISPATCH(input_device(x, "cos"), cos(x));
   return float_unary(x, "cos", [](auto v) { return std::cos(v); });
 }
 Tensor tanh(const Tensor& x) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "tanh"), tanh(x));
+  FOCUS_DISPATCH(input_device(x, "tanh"), tanh(x));
   return float_unary(x, "tanh", [](auto v) FOCUS_LAMBDA_INLINE {
     if constexpr (std::is_same_v<decltype(v), float>) return cpu::tanh_f32(v);
     else return std::tanh(v);
   });
 }
 Tensor erf(const Tensor& x) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "erf"), erf(x));
+  FOCUS_DISPATCH(input_device(x, "erf"), erf(x));
   return float_unary(x, "erf", [](auto v) { return std::erf(v); });
 }
 Tensor reciprocal(const Tensor& x) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "reciprocal"), reciprocal(x));
+  FOCUS_DISPATCH(input_device(x, "reciprocal"), reciprocal(x));
   return float_unary(x, "reciprocal", [](auto v) { return decltype(v)(1) / v; });
 }
 
 Tensor sigmoid(const Tensor& x) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "sigmoid"), sigmoid(x));
+  FOCUS_DISPATCH(input_device(x, "sigmoid"), sigmoid(x));
   // exp of a non-positive number only: 1 / (1 + e^-x) would overflow e^-x for x << 0
   // (harmlessly, to 0) but e^x / (1 + e^x) would give inf/inf = NaN for x >> 0.
   return float_unary(x, "sigmoid", [](auto v) FOCUS_LAMBDA_INLINE {
@@ -263,7 +263,7 @@ Tensor sigmoid(const Tensor& x) {
 }
 
 Tensor gelu(const Tensor& x) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "gelu"), gelu(x));
+  FOCUS_DISPATCH(input_device(x, "gelu"), gelu(x));
   // The exact x Φ(x), not the tanh approximation.
   return float_unary(x, "gelu", [](auto v) FOCUS_LAMBDA_INLINE {
     if constexpr (std::is_same_v<decltype(v), float>) return v * cpu::normal_at_f32(v).cdf;  // vectorised
@@ -272,7 +272,7 @@ Tensor gelu(const Tensor& x) {
 }
 
 Tensor leaky_relu(const Tensor& x, double negative_slope) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "leaky_relu"), leaky_relu(x, negative_slope));
+  FOCUS_DISPATCH(input_device(x, "leaky_relu"), leaky_relu(x, negative_slope));
   return float_unary(x, "leaky_relu", [negative_slope](auto v) FOCUS_LAMBDA_INLINE {
     using T = decltype(v);
     return cpu::blend(v > T(0), v, static_cast<T>(negative_slope) * v);
@@ -280,7 +280,7 @@ Tensor leaky_relu(const Tensor& x, double negative_slope) {
 }
 
 Tensor affine(const Tensor& x, double scale, double shift) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "affine"), affine(x, scale, shift));
+  FOCUS_DISPATCH(input_device(x, "affine"), affine(x, scale, shift));
   return float_unary(x, "affine", [scale, shift](auto v) {
     using T = decltype(v);
     return v * static_cast<T>(scale) + static_cast<T>(shift);
@@ -288,7 +288,7 @@ Tensor affine(const Tensor& x, double scale, double shift) {
 }
 
 Tensor pow_scalar(const Tensor& x, double exponent) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "pow"), pow_scalar(x, exponent));
+  FOCUS_DISPATCH(input_device(x, "pow"), pow_scalar(x, exponent));
   if (!is_floating(x.dtype())) {
     // Integer base to a non-negative integer power stays integral (int64 overflow wraps, as in PyTorch);
     // any other exponent needs floats.
@@ -311,7 +311,7 @@ Tensor pow_scalar(const Tensor& x, double exponent) {
 }
 
 Tensor logical_not(const Tensor& x) {
-  FOCUS_DISPATCH_CUDA(input_device(x, "logical_not"), logical_not(x));
+  FOCUS_DISPATCH(input_device(x, "logical_not"), logical_not(x));
   Tensor out = empty_on(x, kBool);
   cpu::dispatch_all(x.dtype(), "logical_not", [&]<typename S>() {
     using Load = std::conditional_t<std::is_same_v<S, bool>, uint8_t, S>;  // bool bytes as 0/1: vectorisable
@@ -323,19 +323,19 @@ Tensor logical_not(const Tensor& x) {
 // ---- fused backward passes --------------------------------------------------------------------
 
 Tensor tanh_backward(const Tensor& dy, const Tensor& y) {
-  FOCUS_DISPATCH_CUDA(backward_device("tanh_backward", dy, y), tanh_backward(dy, y));
+  FOCUS_DISPATCH(backward_device("tanh_backward", dy, y), tanh_backward(dy, y));
   // d tanh(x)/dx = 1 - tanh(x)²
   return backward_map("tanh_backward", dy, y, [](auto g, auto t) { return g * (decltype(g)(1) - t * t); });
 }
 
 Tensor sigmoid_backward(const Tensor& dy, const Tensor& y) {
-  FOCUS_DISPATCH_CUDA(backward_device("sigmoid_backward", dy, y), sigmoid_backward(dy, y));
+  FOCUS_DISPATCH(backward_device("sigmoid_backward", dy, y), sigmoid_backward(dy, y));
   // d σ(x)/dx = σ(x) (1 - σ(x))
   return backward_map("sigmoid_backward", dy, y, [](auto g, auto s) { return g * s * (decltype(g)(1) - s); });
 }
 
 Tensor leaky_relu_backward(const Tensor& dy, const Tensor& x, double negative_slope) {
-  FOCUS_DISPATCH_CUDA(backward_device(negative_slope == 0 ? "relu_backward" : "leaky_relu_backward", dy, x),
+  FOCUS_DISPATCH(backward_device(negative_slope == 0 ? "relu_backward" : "leaky_relu_backward", dy, x),
                       leaky_relu_backward(dy, x, negative_slope));
   if (negative_slope == 0)  // relu: a plain select, and an inf in dy at x <= 0 still gives 0, not 0 * inf
     return backward_map("relu_backward", dy, x, [](auto g, auto v) {
@@ -349,7 +349,7 @@ Tensor leaky_relu_backward(const Tensor& dy, const Tensor& x, double negative_sl
 }
 
 Tensor gelu_backward(const Tensor& dy, const Tensor& x) {
-  FOCUS_DISPATCH_CUDA(backward_device("gelu_backward", dy, x), gelu_backward(dy, x));
+  FOCUS_DISPATCH(backward_device("gelu_backward", dy, x), gelu_backward(dy, x));
   // d/dx x Φ(x) = Φ(x) + x φ(x), with φ(x) = e^(-x²/2) / √(2π)
   return backward_map("gelu_backward", dy, x, [](auto g, auto v) FOCUS_LAMBDA_INLINE {
     using T = decltype(g);
@@ -365,7 +365,7 @@ Tensor gelu_backward(const Tensor& dy, const Tensor& x) {
 }
 
 Tensor clamp_backward(const Tensor& dy, const Tensor& x, std::optional<double> min, std::optional<double> max) {
-  FOCUS_DISPATCH_CUDA(backward_device("clamp_backward", dy, x), clamp_backward(dy, x, min, max));
+  FOCUS_DISPATCH(backward_device("clamp_backward", dy, x), clamp_backward(dy, x, min, max));
   // The gradient passes where x was inside [min, max] (bounds included, as in PyTorch).
   return backward_map("clamp_backward", dy, x, [min, max](auto g, auto v) {
     using T = decltype(g);
@@ -375,7 +375,7 @@ Tensor clamp_backward(const Tensor& dy, const Tensor& x, std::optional<double> m
 }
 
 Tensor pow_scalar_backward(const Tensor& dy, const Tensor& x, double exponent) {
-  FOCUS_DISPATCH_CUDA(backward_device("pow_backward", dy, x), pow_scalar_backward(dy, x, exponent));
+  FOCUS_DISPATCH(backward_device("pow_backward", dy, x), pow_scalar_backward(dy, x, exponent));
   if (exponent == 0) return zeros(dy.shape(), TensorOptions(dy.dtype()).with_device(dy.device()));
   if (exponent == 1) return backward_map("pow_backward", dy, x, [](auto g, auto) { return g; });
   if (exponent == 2) return backward_map("pow_backward", dy, x, [](auto g, auto v) { return decltype(g)(2) * g * v; });
@@ -386,7 +386,7 @@ Tensor pow_scalar_backward(const Tensor& dy, const Tensor& x, double exponent) {
 }
 
 Tensor maximum_backward(const Tensor& dy, const Tensor& a, const Tensor& b) {
-  FOCUS_DISPATCH_CUDA(backward_device("maximum_backward", dy, a, b), maximum_backward(dy, a, b));
+  FOCUS_DISPATCH(backward_device("maximum_backward", dy, a, b), maximum_backward(dy, a, b));
   // Ties split the gradient, so maximum(x, x) still passes all of dy to x.
   return backward_map("maximum_backward", dy, a, b, [](auto g, auto va, auto vb) FOCUS_LAMBDA_INLINE {
     using T = decltype(g);
@@ -394,4 +394,4 @@ Tensor maximum_backward(const Tensor& dy, const Tensor& a, const Tensor& b) {
   });
 }
 
-}  // namespace focus::kernels
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT

@@ -11,13 +11,15 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "tensor/cpu_variant.h"
+
 // Forced: a loop calling one of these vectorises only if it is inlined, and GCC's
 // growth limits stop inlining in large kernel files.
 // Put FOCUS_LAMBDA_INLINE after the parameter list of a lambda that calls them.
 #define FOCUS_VEC_INLINE [[gnu::always_inline]] inline
 #define FOCUS_LAMBDA_INLINE __attribute__((always_inline))
 
-namespace focus::cpu {
+namespace focus::cpu::inline FOCUS_CPU_VARIANT {  // one copy per kernel build: see tensor/kernels.h
 
 /// c ? a : b as a bit mask, so both sides count as computed: GCC will not
 /// vectorise a ?: whose arm does arithmetic (under the default -ftrapping-math
@@ -129,4 +131,4 @@ FOCUS_VEC_INLINE NormalAt normal_at_f32(float x) {
   return {blend(xc < 0.0f, half_tail, 1.0f - half_tail), 0.398942280401432678f * gauss};
 }
 
-}  // namespace focus::cpu
+}  // namespace focus::cpu::FOCUS_CPU_VARIANT

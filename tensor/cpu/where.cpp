@@ -6,7 +6,7 @@
 #include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
-namespace focus::kernels {
+namespace focus::kernels::FOCUS_CPU_VARIANT {  // compiled once per instruction set: see tensor/kernels.h
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_defined(cond, "where");
@@ -20,7 +20,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
     throw std::invalid_argument(fmt::format("where: condition {}, input {} and other {} cannot be broadcast together",
                                             shape_str(cond.shape()), shape_str(a.shape()), shape_str(b.shape())));
   }
-  FOCUS_DISPATCH_CUDA(device, where(cond, a, b));
+  FOCUS_DISPATCH(device, where(cond, a, b));
   DType dtype = promote_types(a.dtype(), b.dtype());
   // A non-bool condition means "nonzero"; converting it once keeps the loop a plain select.
   // Bool bytes are read as uint8_t (0 or 1): GCC does not vectorise loads of C++ bool.
@@ -52,7 +52,7 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
                                             shape_str(mask.shape()), shape_str(x.shape())));
   if (x.dtype() == kInt64 && !(value >= -9.2233720368547758e18 && value < 9.2233720368547758e18))
     throw std::invalid_argument(fmt::format("masked_fill: value {} cannot be converted to int64", value));
-  FOCUS_DISPATCH_CUDA(device, masked_fill(x, mask, value));
+  FOCUS_DISPATCH(device, masked_fill(x, mask, value));
   Tensor out = empty(x.shape(), TensorOptions(x.dtype()).with_device(x.device()));
   cpu::dispatch_all(x.dtype(), "masked_fill", [&]<typename T>() {
     const T fill = static_cast<T>(value);
@@ -62,4 +62,4 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   return out;
 }
 
-}  // namespace focus::kernels
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT
