@@ -116,14 +116,17 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
     if (any_defined) {
       for (size_t k = 0; k < grads.size(); ++k) {
         const OutputMeta& meta = node->outputs()[k];
-        if (!grads[k].defined())
-          grads[k] = zeros(meta.shape, TensorOptions(meta.dtype).with_device(meta.device));
-        else
+        if (grads[k].defined())
           check_grad_shape(*node, k, grads[k]);
+        else if (!node->accepts_undefined_grads())
+          grads[k] = zeros(meta.shape, TensorOptions(meta.dtype).with_device(meta.device));
       }
       for (const auto& [output_nr, weak] : node->retained_outputs()) {
         if (auto impl = weak.lock()) {
-          Tensor g = grads[output_nr].clone();
+          const OutputMeta& meta = node->outputs()[output_nr];
+          Tensor g = grads[output_nr].defined()
+                         ? grads[output_nr].clone()
+                         : zeros(meta.shape, TensorOptions(meta.dtype).with_device(meta.device));
           impl->grad = impl->grad ? kernels::add(Tensor(impl->grad), g).impl_ptr() : g.impl_ptr();
         }
       }

@@ -38,6 +38,11 @@ class Node {
   virtual std::vector<Tensor> backward(const std::vector<Tensor>& grad_outputs) = 0;
   /// The op's name as shown in errors and graph dumps, e.g. "SoftmaxBackward".
   virtual std::string name() const = 0;
+  /// Whether backward() may receive an undefined Tensor for an output that got no gradient
+  /// (nothing downstream used it). By default the engine passes zeros of the output's shape
+  /// instead, so backward code never checks; a node whose unused output is large (attention
+  /// weights, [B, H, L, S]) says true and skips that output's share rather than add zeros.
+  virtual bool accepts_undefined_grads() const { return false; }
 
   /// True when input i takes part in the graph: skip computing its gradient otherwise.
   bool needs_input_grad(size_t i) const { return i < next_edges_.size() && next_edges_[i].valid(); }

@@ -31,16 +31,25 @@ Tensor random_tensor(const Shape& shape, TensorOptions options, const char* op, 
 }
 }  // namespace
 
-Tensor empty(const Shape& shape, TensorOptions options) {
-  check_shape(shape, "empty");
+namespace {
+Tensor allocate(const Shape& shape, TensorOptions options, bool zero_fill, const char* op) {
+  check_shape(shape, op);
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(shape_numel(shape) * element_size(options.dtype), options.device);
+  impl->storage = std::make_shared<Storage>(shape_numel(shape) * element_size(options.dtype), options.device,
+                                            /*pinned=*/false, zero_fill);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = options.dtype;
   Tensor t(impl);
   if (options.requires_grad) t.requires_grad_(true);
   return t;
+}
+}  // namespace
+
+Tensor empty(const Shape& shape, TensorOptions options) { return allocate(shape, options, true, "empty"); }
+
+Tensor empty_for_overwrite(const Shape& shape, TensorOptions options) {
+  return allocate(shape, options, false, "empty_for_overwrite");
 }
 
 Tensor zeros(const Shape& shape, TensorOptions options) {

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <new>
 #include <stdexcept>
+#include <string>
 
 #include "tensor/cuda/backend.h"
 
@@ -30,9 +31,20 @@ void keep_large_blocks_in_heap() {
   (void)once;
 #endif
 }
+
+// FOCUS_POISON_UNINITIALIZED=1 (CI sets it): memory that empty_for_overwrite hands out is filled
+// with all-ones bytes, NaN in every float and -1 in every integer, so a kernel that reads an
+// element of its output before writing it makes a test fail instead of passing on leftover zeros.
+bool poison_uninitialized() {
+  static const bool poison = [] {
+    const char* value = std::getenv("FOCUS_POISON_UNINITIALIZED");
+    return value && *value && std::string(value) != "0";
+  }();
+  return poison;
+}
 }  // namespace
 
-Storage::Storage(size_t nbytes, Device device, bool pinned) : nbytes_(nbytes), device_(device), pinned_(pinned) {
+Storage::Storage(size_t nbytes, Device device, bool pinned, bool zero_fill) : nbytes_(nbytes), device_(device), pinned_(pinned) {
   if (device.is_cuda()) {
     if (pinned) throw std::invalid_argument("Storage: only CPU memory can be pinned");
     data_ = cuda::allocate(nbytes, device.index);
@@ -48,7 +60,10 @@ Storage::Storage(size_t nbytes, Device device, bool pinned) : nbytes_(nbytes), d
   if (padded == 0) padded = 64;
   data_ = std::aligned_alloc(64, padded);
   if (!data_) throw std::bad_alloc();
-  std::memset(data_, 0, padded);
+  if (zero_fill)
+    std::memset(data_, 0, padded);
+  else if (poison_uninitialized())
+    std::memset(data_, 0xff, padded);
 }
 
 Storage::~Storage() {

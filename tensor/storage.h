@@ -6,12 +6,13 @@
 
 namespace focus {
 
-/// A block of raw memory that tensors view, zero-initialised. CPU memory is 64-byte
-/// aligned, or page-locked (`pinned`) so the GPU can copy from it while the host goes on;
-/// CUDA memory comes from the CUDA backend's caching allocator.
+/// A block of raw memory that tensors view, zero-initialised unless `zero_fill` is false (for
+/// kernel outputs that write every byte: clearing 30 MB of activations each step costs time).
+/// CPU memory is 64-byte aligned, or page-locked (`pinned`) so the GPU can copy from it while
+/// the host goes on; CUDA memory comes from the CUDA backend's caching allocator (always cleared).
 class Storage {
  public:
-  Storage(size_t nbytes, Device device, bool pinned = false);
+  Storage(size_t nbytes, Device device, bool pinned = false, bool zero_fill = true);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;

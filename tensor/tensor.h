@@ -169,6 +169,10 @@ struct TensorOptions {
 
 /// Uninitialised-by-contract (actually zeroed) tensor of a shape.
 Tensor empty(const Shape& shape, TensorOptions options = {});
+/// Really uninitialised (CPU memory is not cleared; GPU memory still is): for kernels that write
+/// every element of their output, where clearing it first is wasted time (as
+/// std::make_unique_for_overwrite). Reading an element before writing it reads garbage.
+Tensor empty_for_overwrite(const Shape& shape, TensorOptions options = {});
 Tensor zeros(const Shape& shape, TensorOptions options = {});
 Tensor ones(const Shape& shape, TensorOptions options = {});
 Tensor full(const Shape& shape, double value, TensorOptions options = {});

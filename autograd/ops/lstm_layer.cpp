@@ -90,10 +90,12 @@ class LSTMLayerBackward : public Node {
     const Tensor d_output = contiguous_or_self(grad_outputs[0]);
     const int64_t T = saved_.gates.shape()[0], B = saved_.gates.shape()[1], H = saved_.gates.shape()[2] / 4;
     const TensorOptions options = TensorOptions(saved_.gates.dtype()).with_device(saved_.gates.device());
-    Tensor d_gates = empty({T, B, 4 * H}, options);
+    // Every buffer below is written whole before it is read (each step's rows of d_gates, the
+    // GEMM into dh_next, the gate backward into dc_next): none needs clearing.
+    Tensor d_gates = empty_for_overwrite({T, B, 4 * H}, options);
     // dh and dc ping-pong between two buffers each: a step reads one and writes the other.
-    Tensor dh = kernels::contiguous_copy(grad_outputs[1]), dh_next = empty({B, H}, options);
-    Tensor dc = kernels::contiguous_copy(grad_outputs[2]), dc_next = empty({B, H}, options);
+    Tensor dh = kernels::contiguous_copy(grad_outputs[1]), dh_next = empty_for_overwrite({B, H}, options);
+    Tensor dc = kernels::contiguous_copy(grad_outputs[2]), dc_next = empty_for_overwrite({B, H}, options);
 
     for (int64_t step = T - 1; step >= 0; --step) {
       const int64_t t = reverse_ ? T - 1 - step : step;
@@ -194,12 +196,14 @@ std::tuple<Tensor, Tensor, Tensor> lstm_layer(const Tensor& input, const Tensor&
 
   Saved saved;
   saved.input = save(contiguous_or_self(input));
-  saved.gates = empty({T, B, 4 * H}, options);
-  saved.h_prev = empty({T, B, H}, options);
-  saved.c_prev = empty({T, B, H}, options);
-  saved.tanh_c_new = empty({T, B, H}, options);
-  Tensor output = empty({T, B, H}, options);
-  Tensor h_n = empty({B, H}, options), c_n = empty({B, H}, options);
+  // All written whole by the steps below (the input GEMM fills the gates, each step the next
+  // state, its output and tanh(c)): none needs clearing.
+  saved.gates = empty_for_overwrite({T, B, 4 * H}, options);
+  saved.h_prev = empty_for_overwrite({T, B, H}, options);
+  saved.c_prev = empty_for_overwrite({T, B, H}, options);
+  saved.tanh_c_new = empty_for_overwrite({T, B, H}, options);
+  Tensor output = empty_for_overwrite({T, B, H}, options);
+  Tensor h_n = empty_for_overwrite({B, H}, options), c_n = empty_for_overwrite({B, H}, options);
   Tensor bias;  // the two biases only ever appear summed
   if (bias_ih.defined() && bias_hh.defined())
     bias = kernels::add(bias_ih, bias_hh);

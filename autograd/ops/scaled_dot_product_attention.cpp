@@ -103,6 +103,8 @@ class ScaledDotProductAttentionBackward : public Node {
         batch_(std::move(batch)),
         scale_(scale) {}
   std::string name() const override { return "ScaledDotProductAttentionBackward"; }
+  // The weights [batch..., L, S] are an output that losses rarely use: no zeros for them.
+  bool accepts_undefined_grads() const override { return true; }
 
   // forward, per batch entry:  S = scale·Q·Kᵀ + M  (L, S);  W = softmax(S) row-wise  (L, S);
   //                            A = W ⊙ keep/(1−p) (dropout; A = W without it);  O = A·V  (L, Dv)
@@ -113,21 +115,24 @@ class ScaledDotProductAttentionBackward : public Node {
   // Masked entries have W = 0, so dS = 0 there exactly; a fully masked row has W = 0 and gets dS = 0.
   // Inputs broadcast over batch get their per-entry gradients summed back to their own shape.
   std::vector<Tensor> backward(const std::vector<Tensor>& grad_outputs) override {
-    const Tensor& d_output = grad_outputs[0];           // [batch..., L, Dv]
-    const Tensor& d_weights_out = grad_outputs[1];      // [batch..., L, S]
     const int64_t L = weights_.size(-2), S = weights_.size(-1);
     const int64_t E = query_.size(-1), Dv = value_.size(-1);
+    const TensorOptions options = TensorOptions(weights_.dtype()).with_device(weights_.device());
+    // Undefined when nothing used that output (accepts_undefined_grads): the output's is rarely
+    // unused, the weights' usually are (then dW_out adds nothing).
+    const Tensor d_output = grad_outputs[0].defined() ? grad_outputs[0] : zeros(with_matrix(batch_, L, Dv), options);
+    const Tensor& d_weights_out = grad_outputs[1];      // [batch..., L, S] or undefined
     const bool need_q = needs_input_grad(0), need_k = needs_input_grad(1), need_v = needs_input_grad(2);
     const bool need_mask = needs_input_grad(3), need_scores = need_q || need_k || need_mask;
     if (!per_entry_on(weights_.device()))
       return whole_batch_backward(d_output, d_weights_out, need_q, need_k, need_v, need_mask);
-    const TensorOptions options = TensorOptions(weights_.dtype()).with_device(weights_.device());
 
     // Full-batch gradient buffers: an entry of a broadcast input is shared, so it is summed afterwards.
-    Tensor dq = need_q ? empty(with_matrix(batch_, L, E), options) : Tensor();
-    Tensor dk = need_k ? empty(with_matrix(batch_, S, E), options) : Tensor();
-    Tensor dv = need_v ? empty(with_matrix(batch_, S, Dv), options) : Tensor();
-    Tensor dmask = need_mask ? empty(with_matrix(batch_, L, S), options) : Tensor();
+    // Every entry writes its whole block below, so they need no clearing.
+    Tensor dq = need_q ? empty_for_overwrite(with_matrix(batch_, L, E), options) : Tensor();
+    Tensor dk = need_k ? empty_for_overwrite(with_matrix(batch_, S, E), options) : Tensor();
+    Tensor dv = need_v ? empty_for_overwrite(with_matrix(batch_, S, Dv), options) : Tensor();
+    Tensor dmask = need_mask ? empty_for_overwrite(with_matrix(batch_, L, S), options) : Tensor();
 
     parallel_for(0, shape_numel(batch_), 1, [&](int64_t first, int64_t last) {
       for (int64_t b = first; b < last; ++b) {
@@ -139,12 +144,12 @@ class ScaledDotProductAttentionBackward : public Node {
         if (need_v) kernels::gemm(A, true, dO, false, matrix_of(dv, batch_, b), 1.0, 0.0);
         if (!need_scores) continue;
         // dA = dO·Vᵀ   (L, Dv)·(Dv, S) → (L, S)
-        Tensor dW = empty({L, S}, options);
+        Tensor dW = empty_for_overwrite({L, S}, options);
         kernels::gemm(dO, false, V, true, dW, 1.0, 0.0);
         // dW = dA ⊙ keep/(1−p): dropped weights reached no output, so they get no gradient.
         if (keep_.defined()) dW = kernels::mul(dW, matrix_of(keep_, batch_, b));
         // + dW_out: the returned weights are an output too, and a loss on them adds its gradient here.
-        kernels::add_(dW, matrix_of(d_weights_out, batch_, b));
+        if (d_weights_out.defined()) kernels::add_(dW, matrix_of(d_weights_out, batch_, b));
         // dS = W ⊙ (dW − rowsum(dW ⊙ W))   (L, S)
         const Tensor dS = kernels::softmax_backward(W, dW, 1);
         // dM = dS: a float mask is added to the scores after scaling.
@@ -173,7 +178,7 @@ class ScaledDotProductAttentionBackward : public Node {
     // dA = dO·Vᵀ   [batch..., L, Dv]·[batch..., Dv, S] → [batch..., L, S]; dW = dA ⊙ keep/(1−p) + dW_out
     Tensor dW = kernels::matmul(d_output, transposed(value_));
     if (keep_.defined()) dW = kernels::mul(dW, keep_);
-    kernels::add_(dW, d_weights_out);  // dW is this function's own, full-size [batch..., L, S]
+    if (d_weights_out.defined()) kernels::add_(dW, d_weights_out);  // dW is this function's own, [batch..., L, S]
     // dS = W ⊙ (dW − rowsum(dW ⊙ W))
     const Tensor dS = kernels::softmax_backward(weights_, dW, weights_.dim() - 1);
     // dQ = scale·dS·K, dK = scale·dSᵀ·Q: summed to the inputs' own (broadcast) shapes, then scaled.
@@ -279,8 +284,9 @@ std::pair<Tensor, Tensor> scaled_dot_product_attention(const Tensor& query, cons
 
   Tensor weights, output;
   if (per_entry) {
-    weights = empty(with_matrix(batch, L, S), options);
-    output = empty(with_matrix(batch, L, Dv), options);
+    // Each entry writes its whole block of both (GEMMs with β = 0, then the softmax's copy).
+    weights = empty_for_overwrite(with_matrix(batch, L, S), options);
+    output = empty_for_overwrite(with_matrix(batch, L, Dv), options);
     parallel_for(0, shape_numel(batch), 1, [&](int64_t first, int64_t last) {
       for (int64_t b = first; b < last; ++b) {
         const Tensor Q = matrix_of(query, batch, b), K = matrix_of(key, batch, b), V = matrix_of(value, batch, b);

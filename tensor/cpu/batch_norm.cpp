@@ -184,7 +184,7 @@ Tensor batch_norm_apply(const Tensor& input, const Tensor& mean, const Tensor& i
   FOCUS_DISPATCH(common_device("batch_norm", input, mean, invstd, weight, bias),
                       batch_norm_apply(input, mean, invstd, weight, bias));
   Tensor x = contiguous_input(input);
-  Tensor y = empty(input.shape(), TensorOptions(input.dtype()));
+  Tensor y = empty_for_overwrite(input.shape(), TensorOptions(input.dtype()));
   if (y.numel() == 0) return y;
   cpu::dispatch_floating(input.dtype(), "batch_norm", [&]<typename T>() {
     // y = (x − mean)·scale + β with scale = γ·invstd. (Folding the mean into the shift
@@ -227,7 +227,7 @@ BatchNormGrads batch_norm_backward(const Tensor& grad_output, const Tensor& inpu
   Tensor x = contiguous_input(input), dy = contiguous_input(grad_output);
   const TensorOptions options(input.dtype());
   BatchNormGrads grads;
-  if (need_input) grads.input = empty(input.shape(), options);
+  if (need_input) grads.input = empty_for_overwrite(input.shape(), options);
   if (need_weight) grads.weight = empty({layout.C}, options);
   if (need_bias) grads.bias = empty({layout.C}, options);
   if (!(need_input || need_weight || need_bias)) return grads;

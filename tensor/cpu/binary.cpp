@@ -33,7 +33,7 @@ Tensor arithmetic(const Tensor& a, const Tensor& b, const char* op, F f) {
   // Operands in another dtype are converted once (rare: mixing int64 and float).
   Tensor ca = a.dtype() == dtype ? a : contiguous_copy(a, dtype);
   Tensor cb = b.dtype() == dtype ? b : contiguous_copy(b, dtype);
-  Tensor out = empty(shape, TensorOptions(dtype).with_device(a.device()));
+  Tensor out = empty_for_overwrite(shape, TensorOptions(dtype).with_device(a.device()));
   cpu::dispatch_all(dtype, op, [&]<typename T>() { cpu::map<T, T, T>(out, [&](T x, T y) { return f(x, y); }, ca, cb); });
   return out;
 }
@@ -44,7 +44,7 @@ Tensor comparison(const Tensor& a, const Tensor& b, const char* op, F f) {
   DType dtype = promote_types(a.dtype(), b.dtype());
   Tensor ca = a.dtype() == dtype ? a : contiguous_copy(a, dtype);
   Tensor cb = b.dtype() == dtype ? b : contiguous_copy(b, dtype);
-  Tensor out = empty(shape, TensorOptions(kBool).with_device(a.device()));
+  Tensor out = empty_for_overwrite(shape, TensorOptions(kBool).with_device(a.device()));
   cpu::dispatch_all(dtype, op, [&]<typename T>() {
     cpu::map<bool, T, T>(out, [&](T x, T y) { return static_cast<bool>(f(x, y)); }, ca, cb);
   });

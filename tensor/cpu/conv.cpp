@@ -350,7 +350,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, con
   FOCUS_DISPATCH(common_device("conv2d", input, weight, bias), conv2d(input, weight, bias, params));
   Tensor x = contiguous_input(input), w = contiguous_input(weight);
   Tensor b = bias.defined() ? contiguous_input(bias) : bias;
-  Tensor y = empty({g.N, g.OC, g.OH, g.OW}, TensorOptions(input.dtype()));
+  Tensor y = empty_for_overwrite({g.N, g.OC, g.OH, g.OW}, TensorOptions(input.dtype()));
   if (y.numel() == 0) return y;
   if (input.dtype() == kFloat32 && packed_available()) {
     packed_forward(g, x.data<float>(), w.data<float>(), b.defined() ? b.data<float>() : nullptr, y.data<float>());
@@ -376,10 +376,13 @@ Conv2dGrads conv2d_backward(const Tensor& grad_output, const Tensor& input, cons
   Tensor dy = contiguous_input(grad_output), x = contiguous_input(input), w = contiguous_input(weight);
   const TensorOptions options(input.dtype());
   Conv2dGrads grads;
-  // Fresh CPU tensors are zero-filled, which the accumulations below rely on.
-  if (need_input) grads.input = zeros(input.shape(), options);
+  // The weight and bias gradients are accumulated into, so they start from zero. The input
+  // gradient is written whole by the packed path; where that does not apply, im2col + BLAS
+  // accumulates into it and it is cleared first (below).
+  if (need_input) grads.input = empty_for_overwrite(input.shape(), options);
   if (need_weight) grads.weight = zeros(weight.shape(), options);
   if (need_bias) grads.bias = zeros({g.OC}, options);
+  if (dy.numel() == 0 && need_input) fill(grads.input, 0.0);
   if (dy.numel() == 0 || !(need_input || need_weight || need_bias)) return grads;
   // The packed path where it applies; whatever is left goes through im2col + BLAS.
   bool input_done = !need_input, params_done = !need_weight && !need_bias;
@@ -393,6 +396,7 @@ Conv2dGrads conv2d_backward(const Tensor& grad_output, const Tensor& input, cons
     }
   }
   if (input_done && params_done) return grads;
+  if (!input_done) fill(grads.input, 0.0);
   cpu::dispatch_floating(input.dtype(), "conv2d_backward", [&]<typename T>() {
     conv2d_backward_impl<T>(g, dy.data<T>(), x.data<T>(), w.data<T>(), input_done ? nullptr : grads.input.data<T>(),
                             !params_done && need_weight ? grads.weight.data<T>() : nullptr,

@@ -53,7 +53,7 @@ void fill(const Tensor& dst, double value) {
 }
 
 Tensor contiguous_copy(const Tensor& src, std::optional<DType> dtype) {
-  Tensor out = empty(src.shape(), TensorOptions(dtype.value_or(src.dtype())).with_device(src.device()));
+  Tensor out = empty_for_overwrite(src.shape(), TensorOptions(dtype.value_or(src.dtype())).with_device(src.device()));
   copy(out, src);
   return out;
 }

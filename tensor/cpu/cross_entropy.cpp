@@ -162,7 +162,7 @@ Tensor softmax_cross_entropy_backward(const Tensor& dloss, const Tensor& logits,
                       softmax_cross_entropy_backward(dloss, logits, target, weight, logsumexp, ignore_index,
                                                      label_smoothing));
   Tensor z = dense(logits), t = dense(target), w = dense(weight), g = dense(dloss), lse = dense(logsumexp);
-  Tensor dz = empty(logits.shape(), TensorOptions(logits.dtype()).with_device(logits.device()));
+  Tensor dz = empty_for_overwrite(logits.shape(), TensorOptions(logits.dtype()).with_device(logits.device()));
   if (dz.numel() == 0) return dz;
 
   cpu::dispatch_floating(logits.dtype(), op, [&]<typename T>() {

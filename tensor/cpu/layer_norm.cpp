@@ -85,7 +85,7 @@ LayerNormForward layer_norm(const Tensor& x, int64_t normalized_numel, const Ten
   const int64_t rows = x.numel() / D;
   const TensorOptions options = TensorOptions(x.dtype()).with_device(x.device());
   Tensor input = dense(x), w = dense(weight), b = dense(bias);
-  LayerNormForward out{empty(x.shape(), options), empty({rows}, options), empty({rows}, options)};
+  LayerNormForward out{empty_for_overwrite(x.shape(), options), empty({rows}, options), empty({rows}, options)};
 
   cpu::dispatch_floating(x.dtype(), "layer_norm", [&]<typename T>() {
     const T* px = input.data<T>();
@@ -137,7 +137,7 @@ LayerNormGrads layer_norm_backward(const Tensor& dy, const Tensor& x, const Tens
   const TensorOptions options = TensorOptions(x.dtype()).with_device(x.device());
   Tensor g = dense(dy), input = dense(x), w = dense(weight);
   LayerNormGrads grads;
-  if (need_input) grads.input = empty(x.shape(), options);
+  if (need_input) grads.input = empty_for_overwrite(x.shape(), options);
   if (need_weight) grads.weight = zeros({D}, options);
   if (need_bias) grads.bias = zeros({D}, options);
   if (rows == 0 || D == 0) return grads;

@@ -315,8 +315,8 @@ std::pair<Tensor, Tensor> max_pool2d(const Tensor& input, const Pool2dParams& pa
   FOCUS_DISPATCH(input.device(), max_pool2d(input, params));
   Tensor x = contiguous_input(input);
   const Shape shape = output_shape(input.shape(), g.OH, g.OW);
-  Tensor y = empty(shape, TensorOptions(input.dtype()));
-  Tensor indices = empty(shape, TensorOptions(kInt64));
+  Tensor y = empty_for_overwrite(shape, TensorOptions(input.dtype()));
+  Tensor indices = empty_for_overwrite(shape, TensorOptions(kInt64));
   if (y.numel() == 0) return {y, indices};
   cpu::dispatch_floating(input.dtype(), "max_pool2d", [&]<typename T>() {
     max_pool_forward<T>(g, params, x.data<T>(), y.data<T>(), indices.data<int64_t>());
@@ -350,7 +350,7 @@ Tensor avg_pool2d(const Tensor& input, const Pool2dParams& params, bool count_in
   const PlaneGeometry g = check_window(input.shape(), params, "avg_pool2d");
   FOCUS_DISPATCH(input.device(), avg_pool2d(input, params, count_include_pad));
   Tensor x = contiguous_input(input);
-  Tensor y = empty(output_shape(input.shape(), g.OH, g.OW), TensorOptions(input.dtype()));
+  Tensor y = empty_for_overwrite(output_shape(input.shape(), g.OH, g.OW), TensorOptions(input.dtype()));
   if (y.numel() == 0) return y;
   cpu::dispatch_floating(input.dtype(), "avg_pool2d", [&]<typename T>() {
     avg_pool_forward<T>(g, params, count_include_pad, x.data<T>(), y.data<T>());
@@ -388,7 +388,7 @@ Tensor adaptive_avg_pool2d(const Tensor& input, int64_t output_h, int64_t output
   FOCUS_DISPATCH(input.device(), adaptive_avg_pool2d(input, output_h, output_w));
   const PlaneGeometry g{s[0] * s[1], s[2], s[3], output_h, output_w};
   Tensor x = contiguous_input(input);
-  Tensor y = empty(output_shape(s, output_h, output_w), TensorOptions(input.dtype()));
+  Tensor y = empty_for_overwrite(output_shape(s, output_h, output_w), TensorOptions(input.dtype()));
   if (y.numel() == 0) return y;
   cpu::dispatch_floating(input.dtype(), "adaptive_avg_pool2d",
                          [&]<typename T>() { adaptive_avg_forward<T>(g, x.data<T>(), y.data<T>()); });

@@ -147,7 +147,7 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, bool log, const char* op) {
   else
     FOCUS_DISPATCH(x.device(), softmax(x, dim));
   Tensor input = dense(x);
-  Tensor out = empty(x.shape(), TensorOptions(x.dtype()).with_device(x.device()));
+  Tensor out = empty_for_overwrite(x.shape(), TensorOptions(x.dtype()).with_device(x.device()));
   cpu::dispatch_floating(x.dtype(), op, [&]<typename T>() {
     if (out.numel() == 0) return;
     if (log)
@@ -234,7 +234,7 @@ Tensor softmax_backward_impl(const Tensor& y, const Tensor& dy, int64_t dim, boo
   else
     FOCUS_DISPATCH(common_device(op, y, dy), softmax_backward(y, dy, dim));
   Tensor yc = dense(y), gc = dense(dy);
-  Tensor dx = empty(y.shape(), TensorOptions(y.dtype()).with_device(y.device()));
+  Tensor dx = empty_for_overwrite(y.shape(), TensorOptions(y.dtype()).with_device(y.device()));
   cpu::dispatch_floating(y.dtype(), op, [&]<typename T>() {
     if (dx.numel() == 0) return;
     if (log)

@@ -22,7 +22,7 @@ namespace focus::kernels::FOCUS_CPU_VARIANT {  // compiled once per instruction 
 namespace {
 
 Tensor empty_on(const Tensor& like, DType dtype) {
-  return empty(like.shape(), TensorOptions(dtype).with_device(like.device()));
+  return empty_for_overwrite(like.shape(), TensorOptions(dtype).with_device(like.device()));
 }
 
 /// Checks the input of a unary op; returns the device it runs on.

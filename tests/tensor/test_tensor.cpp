@@ -182,3 +182,15 @@ TEST_CASE("devices parse and a CPU-only build refuses CUDA clearly", "[tensor]")
   REQUIRE_THROWS_WITH(zeros({2}).to(Device::cuda()), Catch::Contains("built without CUDA"));
 #endif
 }
+
+TEST_CASE("empty_for_overwrite gives a tensor of the shape, poisoned when FOCUS_POISON_UNINITIALIZED is set",
+          "[tensor]") {
+  Tensor t = empty_for_overwrite({3, 5}, kFloat64);
+  REQUIRE(t.shape() == Shape{3, 5});
+  REQUIRE(t.dtype() == kFloat64);
+  REQUIRE(t.is_contiguous());
+  const char* poison = std::getenv("FOCUS_POISON_UNINITIALIZED");
+  if (poison && std::string(poison) == "1")
+    for (double v : t.to_vector<double>()) REQUIRE(std::isnan(v));
+  REQUIRE(empty({4}).to_vector<float>() == std::vector<float>(4, 0.0f));  // empty() still clears
+}
