@@ -9,9 +9,10 @@
 // by tensors during the timed training steps is printed; scripts/bench-gpu.sh compares the
 // GPU figures with bench/torch/bench_translate.py's.
 //
-//   bench_translate [threads=2] [steps=20] [attention=bahdanau] [--device cpu|cuda[:N]]
+//   bench_translate [threads=2] [steps=20] [attention=bahdanau] [--device cpu|cuda[:N]] [--beam]
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "datasets/sequence_batch.h"
 #include "autograd/ops.h"
 #include "optim/adam.h"
+#include "decode.h"
 #include "seq2seq.h"
 #include "timing.h"
 #include "tensor/parallel.h"
@@ -32,6 +34,9 @@ using namespace translate;
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const Device device = bench::take_device_flag(args);
+  const auto beam_flag = std::find(args.begin(), args.end(), "--beam");
+  const bool time_beam = beam_flag != args.end();
+  if (time_beam) args.erase(beam_flag);
   const int threads = args.size() > 0 ? std::atoi(args[0].c_str()) : 2;
   const int steps = args.size() > 1 ? std::atoi(args[1].c_str()) : 20;
   const std::string attention = args.size() > 2 ? args[2] : "bahdanau";
@@ -75,5 +80,24 @@ int main(int argc, char** argv) {
   fmt::print("  forward only: best {:7.1f} ms  median {:7.1f} ms\n", forward.front() * 1e3,
              bench::median_of(forward) * 1e3);
   if (device.is_cuda()) fmt::print("  peak GPU memory (train step): {:.1f} MiB\n", peak_mib);
+
+  // Beam search (beam 5, 20 tokens: an untrained model rarely says <eos>) over 16 of the sentences:
+  // all at once (what `translate eval --beam` does) against one sentence at a time.
+  if (time_beam) {
+    model.eval();
+    const int64_t sentences = 16, beam = 5;
+    data::SequenceBatch few = batch;
+    few.source = batch.source.narrow(0, 0, sentences);
+    few.source_lengths = batch.source_lengths.narrow(0, 0, sentences);
+    few.source_mask = batch.source_mask.narrow(0, 0, sentences);
+    const Tensor host_source = few.source.to(kCPU);
+    const double together = bench::sorted_timings(device, 0, 1, [&] { translate_batch(model, few, beam, T); }).front();
+    const double alone = bench::sorted_timings(device, 0, 1, [&] {
+      for (int64_t b = 0; b < sentences; ++b)
+        beam_search(model, host_source.select(0, b).contiguous().to_vector<int64_t>(), beam, T);
+    }).front();
+    fmt::print("  beam search (beam {}, {} sentences): batched {:7.1f} ms, one at a time {:7.1f} ms ({:.1f}x)\n", beam,
+               sentences, together * 1e3, alone * 1e3, alone / together);
+  }
   return 0;
 }

@@ -88,81 +88,121 @@ Translation finish(const Hypothesis& h, bool ended, double alpha, int64_t source
 
 }  // namespace
 
-Translation beam_search(Seq2Seq& model, const std::vector<int64_t>& source, int64_t beam, int64_t max_length,
-                        double length_alpha) {
+std::vector<Translation> beam_search_batch(Seq2Seq& model, const Tensor& source, const Tensor& lengths,
+                                           const Tensor& mask, int64_t beam, int64_t max_length, double length_alpha) {
   if (beam < 1) throw std::invalid_argument(fmt::format("beam_search: beam must be at least 1, got {}", beam));
-  if (source.empty()) throw std::invalid_argument("beam_search: empty source sentence");
   NoGradGuard no_grad;
-  const int64_t S = static_cast<int64_t>(source.size());
+  const int64_t B = source.size(0);
   const Device device = model.device();
   const TensorOptions ids_options = TensorOptions(kInt64).with_device(device);
-  Tensor source_tensor = from_vector(source, {1, S}, ids_options);
-  auto [memory_one, state] = model.encode(source_tensor, full({1}, static_cast<double>(S), ids_options),
-                                          ones({1, S}, TensorOptions(kBool).with_device(device)));
-  std::vector<Hypothesis> live(1);
-  std::vector<Translation> finished;
-  Memory memory = memory_one;
-  for (int64_t t = 0; t < max_length && !live.empty(); ++t) {
-    const int64_t k = static_cast<int64_t>(live.size());
-    if (memory.outputs.size(0) != k) memory = memory_one.select_rows(zeros({k}, ids_options));
-    std::vector<int64_t> last(static_cast<size_t>(k));
-    for (int64_t i = 0; i < k; ++i)
-      last[static_cast<size_t>(i)] = live[static_cast<size_t>(i)].tokens.empty() ? Vocab::kSos
-                                                                                : live[static_cast<size_t>(i)].tokens.back();
+  const std::vector<int64_t> source_lengths = lengths.to_vector<int64_t>();
+  for (int64_t b = 0; b < B; ++b)
+    if (source_lengths[static_cast<size_t>(b)] < 1)
+      throw std::invalid_argument(fmt::format("beam_search: sentence {} of the batch is empty", b));
+  auto [memory_all, state] = model.encode(source, lengths, mask);
+
+  // Every sentence keeps its own hypotheses; each step runs the live ones of all sentences as one
+  // batch through the decoder (rows grouped by sentence), then ranks each sentence's candidates.
+  std::vector<std::vector<Hypothesis>> live(static_cast<size_t>(B), std::vector<Hypothesis>(1));
+  std::vector<std::vector<Translation>> finished(static_cast<size_t>(B));
+  std::vector<int64_t> sentence_of_row(static_cast<size_t>(B));  // which sentence each decoder row serves
+  std::iota(sentence_of_row.begin(), sentence_of_row.end(), 0);
+  Memory memory = memory_all;
+  for (int64_t t = 0; t < max_length && !sentence_of_row.empty(); ++t) {
+    const int64_t k = static_cast<int64_t>(sentence_of_row.size());
+    std::vector<int64_t> last;
+    last.reserve(static_cast<size_t>(k));
+    for (int64_t b = 0; b < B; ++b)
+      for (const Hypothesis& h : live[static_cast<size_t>(b)])
+        last.push_back(h.tokens.empty() ? Vocab::kSos : h.tokens.back());
     StepOutput out =
         model.decoder->step((*model.decoder->embedding)(from_vector(last, {k}, ids_options)), state, memory);
     const std::vector<float> log_probs = log_softmax(model.decoder->head(out.features), 1).to_vector<float>();
     const std::vector<float> weights = out.attention.defined() ? out.attention.to_vector<float>() : std::vector<float>();
-    const int64_t V = static_cast<int64_t>(log_probs.size()) / k;
+    const int64_t V = static_cast<int64_t>(log_probs.size()) / k, S = source.size(1);
 
-    // The best continuations of all live hypotheses; at most `beam` of them can stay live, and
-    // every <eos> ranked above the last live one finishes a hypothesis, so 2·beam candidates suffice.
-    std::vector<int64_t> order(log_probs.size());
-    std::iota(order.begin(), order.end(), 0);
-    auto total = [&](int64_t c) { return live[static_cast<size_t>(c / V)].log_probability + log_probs[static_cast<size_t>(c)]; };
-    const int64_t keep = std::min<int64_t>(2 * beam, static_cast<int64_t>(order.size()));
-    std::partial_sort(order.begin(), order.begin() + keep, order.end(), [&](int64_t a, int64_t b) {
-      double ta = total(a), tb = total(b);
-      return ta != tb ? ta > tb : a < b;  // ties: lower hypothesis, then lower token id (argmax's choice)
-    });
-    std::vector<Hypothesis> next_live;
-    std::vector<int64_t> rows;
-    for (int64_t r = 0; r < keep && static_cast<int64_t>(next_live.size()) < beam; ++r) {
-      const int64_t c = order[static_cast<size_t>(r)], i = c / V, token = c % V;
-      Hypothesis h = live[static_cast<size_t>(i)];
-      h.log_probability = total(c);
-      if (!weights.empty())
-        h.attention.emplace_back(weights.begin() + i * S, weights.begin() + (i + 1) * S);
-      if (token == Vocab::kEos) {
-        finished.push_back(finish(h, true, length_alpha, S));
-      } else {
-        h.tokens.push_back(token);
-        next_live.push_back(std::move(h));
-        rows.push_back(i);
+    std::vector<int64_t> rows, next_sentence_of_row;  // the decoder rows the survivors continue
+    int64_t first_row = 0;                            // this sentence's first row in the step's batch
+    for (int64_t b = 0; b < B; ++b) {
+      std::vector<Hypothesis>& hyps = live[static_cast<size_t>(b)];
+      const int64_t n = static_cast<int64_t>(hyps.size()), source_length = source_lengths[static_cast<size_t>(b)];
+      if (n == 0) continue;
+      // The best continuations of this sentence's live hypotheses; at most `beam` of them can stay live,
+      // and every <eos> ranked above the last live one finishes a hypothesis, so 2·beam candidates suffice.
+      std::vector<int64_t> order(static_cast<size_t>(n * V));
+      std::iota(order.begin(), order.end(), 0);
+      auto total = [&](int64_t c) {
+        return hyps[static_cast<size_t>(c / V)].log_probability + log_probs[static_cast<size_t>(first_row * V + c)];
+      };
+      const int64_t keep = std::min<int64_t>(2 * beam, static_cast<int64_t>(order.size()));
+      std::partial_sort(order.begin(), order.begin() + keep, order.end(), [&](int64_t a, int64_t c) {
+        const double ta = total(a), tc = total(c);
+        return ta != tc ? ta > tc : a < c;  // ties: lower hypothesis, then lower token id (argmax's choice)
+      });
+      std::vector<Hypothesis> next_live;
+      for (int64_t r = 0; r < keep && static_cast<int64_t>(next_live.size()) < beam; ++r) {
+        const int64_t c = order[static_cast<size_t>(r)], i = c / V, token = c % V;
+        Hypothesis h = hyps[static_cast<size_t>(i)];
+        h.log_probability = total(c);
+        if (!weights.empty()) {
+          const auto row = weights.begin() + (first_row + i) * S;
+          h.attention.emplace_back(row, row + source_length);
+        }
+        if (token == Vocab::kEos) {
+          finished[static_cast<size_t>(b)].push_back(finish(h, true, length_alpha, source_length));
+        } else {
+          h.tokens.push_back(token);
+          next_live.push_back(std::move(h));
+          rows.push_back(first_row + i);
+          next_sentence_of_row.push_back(b);
+        }
       }
+      first_row += n;
+      if (static_cast<int64_t>(finished[static_cast<size_t>(b)].size()) >= beam) {
+        // Done: drop its survivors from the next step.
+        const size_t survivors = next_live.size();
+        rows.resize(rows.size() - survivors);
+        next_sentence_of_row.resize(next_sentence_of_row.size() - survivors);
+        next_live.clear();
+      }
+      hyps = std::move(next_live);
     }
-    if (static_cast<int64_t>(finished.size()) >= beam) break;
-    live = std::move(next_live);
-    state = state.select_rows(from_vector(rows, {static_cast<int64_t>(rows.size())}, ids_options));
+    sentence_of_row = std::move(next_sentence_of_row);
+    if (sentence_of_row.empty()) break;
+    const int64_t rows_next = static_cast<int64_t>(rows.size());
+    state = state.select_rows(from_vector(rows, {rows_next}, ids_options));
+    memory = memory_all.select_rows(from_vector(sentence_of_row, {rows_next}, ids_options));
   }
-  if (static_cast<int64_t>(finished.size()) < beam)
-    for (const Hypothesis& h : live) finished.push_back(finish(h, false, length_alpha, S));
-  return *std::max_element(finished.begin(), finished.end(),
-                           [](const Translation& a, const Translation& b) { return a.score < b.score; });
+
+  std::vector<Translation> result;
+  for (int64_t b = 0; b < B; ++b) {
+    std::vector<Translation>& done = finished[static_cast<size_t>(b)];
+    if (static_cast<int64_t>(done.size()) < beam)
+      for (const Hypothesis& h : live[static_cast<size_t>(b)])
+        done.push_back(finish(h, false, length_alpha, source_lengths[static_cast<size_t>(b)]));
+    result.push_back(*std::max_element(done.begin(), done.end(),
+                                       [](const Translation& a, const Translation& c) { return a.score < c.score; }));
+  }
+  return result;
+}
+
+Translation beam_search(Seq2Seq& model, const std::vector<int64_t>& source, int64_t beam, int64_t max_length,
+                        double length_alpha) {
+  if (source.empty()) throw std::invalid_argument("beam_search: empty source sentence");
+  const Device device = model.device();
+  const TensorOptions ids_options = TensorOptions(kInt64).with_device(device);
+  const int64_t S = static_cast<int64_t>(source.size());
+  return beam_search_batch(model, from_vector(source, {1, S}, ids_options),
+                           full({1}, static_cast<double>(S), ids_options),
+                           ones({1, S}, TensorOptions(kBool).with_device(device)), beam, max_length, length_alpha)
+      .front();
 }
 
 std::vector<Translation> translate_batch(Seq2Seq& model, const data::SequenceBatch& batch, int64_t beam,
                                          int64_t max_length) {
   if (max_length <= 0) max_length = default_max_length(batch.source.size(1));
   if (beam <= 1) return greedy_decode(model, batch.source, batch.source_lengths, batch.source_mask, max_length);
-  std::vector<Translation> result;
-  const std::vector<int64_t> lengths = batch.source_lengths.to_vector<int64_t>();
-  const Tensor source = batch.source.to(kCPU);  // beam_search takes host ids (and moves them to the model)
-  for (int64_t b = 0; b < batch.size(); ++b) {
-    std::vector<int64_t> row = source.select(0, b).narrow(0, 0, lengths[static_cast<size_t>(b)]).contiguous().to_vector<int64_t>();
-    result.push_back(beam_search(model, row, beam, max_length));
-  }
-  return result;
+  return beam_search_batch(model, batch.source, batch.source_lengths, batch.source_mask, beam, max_length);
 }
 
 }  // namespace translate

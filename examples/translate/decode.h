@@ -1,6 +1,6 @@
 #pragma once
-// Turning a trained Seq2Seq into translations: greedy decoding of whole batches, and
-// beam search with length normalisation one sentence at a time.
+// Turning a trained Seq2Seq into translations: greedy decoding and beam search with length
+// normalisation, both over whole batches (every live hypothesis of every sentence in one step).
 #include <cstdint>
 #include <vector>
 
@@ -39,7 +39,14 @@ std::vector<Translation> greedy_decode(Seq2Seq& model, const Tensor& source, con
 Translation beam_search(Seq2Seq& model, const std::vector<int64_t>& source, int64_t beam, int64_t max_length,
                         double length_alpha = 1.0);
 
-/// Every sentence of a batch: greedy_decode when beam <= 1, else beam_search row by row.
+/// beam_search for every sentence of a padded source batch (source [B, S], lengths [B], mask [B, S],
+/// on the model's device) at once: each step runs the live hypotheses of all sentences through the
+/// decoder as one batch, and each sentence ranks its own candidates, so the results are beam_search's.
+std::vector<Translation> beam_search_batch(Seq2Seq& model, const Tensor& source, const Tensor& lengths,
+                                           const Tensor& mask, int64_t beam, int64_t max_length,
+                                           double length_alpha = 1.0);
+
+/// Every sentence of a batch: greedy_decode when beam <= 1, else beam_search_batch.
 std::vector<Translation> translate_batch(Seq2Seq& model, const focus::data::SequenceBatch& batch, int64_t beam,
                                          int64_t max_length = 0);
 

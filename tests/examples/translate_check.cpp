@@ -153,6 +153,34 @@ TEST_CASE("translate: beam search with one beam equals greedy decoding", "[trans
   }
 }
 
+TEST_CASE("translate: batched beam search gives each sentence's own beam search", "[translate]") {
+  for (AttentionKind kind : {AttentionKind::Bahdanau, AttentionKind::LuongGeneral, AttentionKind::None}) {
+    manual_seed(11);
+    Seq2Seq model(tiny_config(kind, /*bidirectional=*/true, /*layers=*/2));
+    model.eval();
+    // Sentences of different lengths, so the batch is padded and they finish at different steps.
+    std::vector<data::SentencePair> pairs = sequence_task(10, 5, false);
+    data::SequenceBatch batch = batch_of(pairs, 0, pairs.size());
+    for (int64_t beam : {1, 3}) {
+      const std::vector<Translation> batched = translate_batch(model, batch, beam, 9);
+      REQUIRE(batched.size() == pairs.size());
+      for (size_t i = 0; i < pairs.size(); ++i) {
+        const Translation alone = beam_search(model, pairs[i].source, beam, 9);
+        INFO("attention " << attention_name(kind) << ", beam " << beam << ", sentence " << i);
+        CHECK(batched[i].tokens == alone.tokens);
+        CHECK(batched[i].ended == alone.ended);
+        CHECK(batched[i].log_probability == Approx(alone.log_probability).margin(1e-4));
+        CHECK(batched[i].score == Approx(alone.score).margin(1e-4));
+        if (kind != AttentionKind::None) {
+          REQUIRE(batched[i].attention.defined());
+          CHECK(batched[i].attention.shape() == alone.attention.shape());
+          CHECK(max_abs_difference(batched[i].attention, alone.attention) < 1e-5);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("translate: padding does not change a sentence's encoding or decoding", "[translate]") {
   for (bool bidirectional : {false, true})
     for (AttentionKind kind :
