@@ -152,6 +152,8 @@ bool capability_compiled(CpuCapability capability) {
 #endif
 }
 
+CpuCapability cpu_instruction_level() { return supported_by_cpu(); }
+
 CpuCapability best_cpu_capability() {
   CpuCapability best = supported_by_cpu();
   while (!capability_compiled(best)) best = static_cast<CpuCapability>(static_cast<int>(best) - 1);

@@ -29,6 +29,10 @@ struct CpuInfo {
 /// This processor (read once).
 const CpuInfo& cpu_info();
 
+/// The highest of the three instruction-set levels this CPU (and OS) supports, whatever this
+/// library contains: what OpenBLAS's kernels should match.
+CpuCapability cpu_instruction_level();
+
 /// The best kernel build this CPU runs and this library contains.
 CpuCapability best_cpu_capability();
 

@@ -1,6 +1,7 @@
 // The raw kernels' declarations, included by tensor/kernels.h (read that first) into the
 // namespace of each CPU kernel build. No include guard, on purpose: tensor/cpu/variants.h
-// includes this list again to declare the AVX2 and AVX-512 builds beside the baseline one.
+// includes this list again to declare the AVX2 and AVX-512 builds beside the baseline one, and
+// tensor/cuda/kernels.h to declare the CUDA versions.
 // The structs these functions take and return are in tensor/kernels.h.
 
 // ---- copy and conversion (tensor/cpu/copy.cpp) ------------------------------

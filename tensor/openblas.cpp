@@ -30,7 +30,7 @@ OpenBlas load() {
   } else if (const std::string core = preferred_openblas_core(); !core.empty()) {
     setenv("OPENBLAS_CORETYPE", core.c_str(), 0);
     blas.coretype_source = fmt::format("focus set OPENBLAS_CORETYPE={} (CPU supports {})", core,
-                                       capability_name(best_cpu_capability()));
+                                       capability_name(cpu_instruction_level()));
   } else {
     blas.coretype_source = "OpenBLAS's own CPU detection";
   }
@@ -99,7 +99,7 @@ std::string openblas_core_isa(const std::string& core) {
 }
 
 std::string preferred_openblas_core() {
-  switch (best_cpu_capability()) {
+  switch (cpu_instruction_level()) {
     case CpuCapability::AVX512: return "SkylakeX";
     case CpuCapability::AVX2: return cpu_info().vendor == "AuthenticAMD" ? "Zen" : "Haswell";
     case CpuCapability::Default: break;
