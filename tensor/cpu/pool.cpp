@@ -97,6 +97,24 @@ Span interior_columns(const PlaneGeometry& g, int64_t stride, int64_t pad, int64
 #if defined(__x86_64__)
 bool has_avx2() { return cpu::avx2_fma_usable(); }
 
+// best, best_at ← v, at where v beats best (greater, or the first NaN), lane by lane.
+__attribute__((target("avx2"), always_inline)) inline void update_max(__m256& best, __m256i& best_at, __m256 v,
+                                                                      __m256i at) {
+  const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ),
+                                   _mm256_and_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q),
+                                                 _mm256_cmp_ps(best, best, _CMP_ORD_Q)));
+  best = _mm256_blendv_ps(best, v, take);
+  best_at = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(best_at), _mm256_castsi256_ps(at), take));
+}
+
+// 8 maxima and their int32 indices, widened to int64 on the way out.
+__attribute__((target("avx2"), always_inline)) inline void store_max(float* out, int64_t* idx, __m256 best,
+                                                                     __m256i best_at) {
+  _mm256_storeu_ps(out, best);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx), _mm256_cvtepi32_epi64(_mm256_castsi256_si128(best_at)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + 4), _mm256_cvtepi32_epi64(_mm256_extracti128_si256(best_at, 1)));
+}
+
 // The interior run of one output row, 8 outputs per step, for float and horizontal
 // stride 1 or 2: the same tap-by-tap update as the portable loop below (first
 // maximum wins, NaN wins), on vectors. Indices are built as int32 (the plane is
@@ -108,10 +126,29 @@ __attribute__((target("avx2"))) int64_t max_pool_run_avx2(const PlaneGeometry& g
   if ((sw != 1 && sw != 2) || g.H * g.W > (int64_t{1} << 30)) return lo;
   const __m256i lane_step =
       _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(static_cast<int>(sw)));
+  int64_t ow = lo;
+  if (sw == 2 && p.kernel_w == 2) {
+    // The 2×2, stride-2 pooling of CNNs: the 16 inputs of 8 windows in a row are one pair of loads,
+    // whose even elements are tap 0 and odd elements tap 1 (taps in the same order as below).
+    for (; ow + 8 <= hi && (ow + 8) * 2 - p.pad_w <= g.W; ow += 8) {
+      __m256 best = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+      __m256i best_at = _mm256_add_epi32(_mm256_set1_epi32(int(rows.lo * g.W + ow * 2 - p.pad_w)), lane_step);
+      for (int64_t h = rows.lo; h < rows.hi; ++h) {
+        const int64_t first = h * g.W - p.pad_w + ow * 2;
+        const __m256 a = _mm256_loadu_ps(in + first), b = _mm256_loadu_ps(in + first + 8);
+        const __m256 even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+        const __m256 odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+        const __m256i at = _mm256_add_epi32(_mm256_set1_epi32(int(first)), lane_step);
+        update_max(best, best_at, even, at);
+        update_max(best, best_at, odd, _mm256_add_epi32(at, _mm256_set1_epi32(1)));
+      }
+      store_max(out + ow, idx + ow, best, best_at);
+    }
+    return ow;
+  }
   // With stride 2 the 16 loads run one element past the block's last window: stop
   // while that element still lies in the row (the scalar loop does the rest).
   auto fits = [&](int64_t ow) { return sw == 1 || (ow + 7) * sw - p.pad_w + p.kernel_w < g.W; };
-  int64_t ow = lo;
   for (; ow + 8 <= hi && fits(ow); ow += 8) {
     __m256 best = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
     __m256i best_at = _mm256_add_epi32(_mm256_set1_epi32(int(rows.lo * g.W + ow * sw - p.pad_w)), lane_step);
@@ -125,19 +162,9 @@ __attribute__((target("avx2"))) int64_t max_pool_run_avx2(const PlaneGeometry& g
           const __m256 a = _mm256_loadu_ps(in + first), b = _mm256_loadu_ps(in + first + 8);
           v = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
         }
-        const __m256 take = _mm256_or_ps(_mm256_cmp_ps(v, best, _CMP_GT_OQ),
-                                         _mm256_and_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q),
-                                                       _mm256_cmp_ps(best, best, _CMP_ORD_Q)));
-        best = _mm256_blendv_ps(best, v, take);
-        const __m256i at = _mm256_add_epi32(_mm256_set1_epi32(int(first)), lane_step);
-        best_at = _mm256_castps_si256(
-            _mm256_blendv_ps(_mm256_castsi256_ps(best_at), _mm256_castsi256_ps(at), take));
+        update_max(best, best_at, v, _mm256_add_epi32(_mm256_set1_epi32(int(first)), lane_step));
       }
-    _mm256_storeu_ps(out + ow, best);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + ow),
-                        _mm256_cvtepi32_epi64(_mm256_castsi256_si128(best_at)));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(idx + ow + 4),
-                        _mm256_cvtepi32_epi64(_mm256_extracti128_si256(best_at, 1)));
+    store_max(out + ow, idx + ow, best, best_at);
   }
   return ow;
 }

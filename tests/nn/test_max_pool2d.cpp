@@ -130,6 +130,21 @@ TEST_CASE("max_pool2d ties keep the first maximum, NaN wins, on wide rows too", 
   }
 }
 
+TEST_CASE("max_pool2d 2x2 stride 2 on rows the vector path covers to the last element", "[max_pool2d]") {
+  // Widths 16 and 32 end a block of 8 windows exactly at the row's end (the pair-of-loads path);
+  // 34 leaves a scalar tail; padding 1 moves the windows off the vector grid.
+  for (int64_t width : {16, 32, 34})
+    for (int64_t pad : {0, 1}) {
+      INFO("width " << width << ", padding " << pad);
+      Tensor x = distinct({2, 3, 6, width}, 5).to(kFloat32);
+      x.set({1, 2, 5, width - 1}, 100.0);  // the very last element of the tensor wins its window
+      auto [y, indices] = max_pool2d_with_indices(x, {2, 2}, {2, 2}, {pad, pad});
+      auto [want, want_idx] = naive_max_pool(x, {2, 2, 2, 2, pad, pad});
+      REQUIRE(y.to_vector<double>() == want);
+      REQUIRE(indices.to_vector<int64_t>() == want_idx);
+    }
+}
+
 TEST_CASE("max_pool2d backward sends each gradient to its window's maximum", "[max_pool2d]") {
   for (const Window& w : kWindows) {
     INFO("kernel (" << w.kh << ", " << w.kw << ") stride (" << w.sh << ", " << w.sw << ")");
