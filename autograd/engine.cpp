@@ -114,19 +114,20 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
     for (const Tensor& g : grads) any_defined = any_defined || g.defined();
     std::vector<Tensor> input_grads;
     if (any_defined) {
-      for (size_t k = 0; k < grads.size(); ++k) {
+      // Zeros standing in for output k's gradient when nothing downstream produced one.
+      auto zeros_for_output = [&](size_t k) {
         const OutputMeta& meta = node->outputs()[k];
+        return zeros(meta.shape, TensorOptions(meta.dtype).with_device(meta.device));
+      };
+      for (size_t k = 0; k < grads.size(); ++k) {
         if (grads[k].defined())
           check_grad_shape(*node, k, grads[k]);
         else if (!node->accepts_undefined_grads())
-          grads[k] = zeros(meta.shape, TensorOptions(meta.dtype).with_device(meta.device));
+          grads[k] = zeros_for_output(k);
       }
       for (const auto& [output_nr, weak] : node->retained_outputs()) {
         if (auto impl = weak.lock()) {
-          const OutputMeta& meta = node->outputs()[output_nr];
-          Tensor g = grads[output_nr].defined()
-                         ? grads[output_nr].clone()
-                         : zeros(meta.shape, TensorOptions(meta.dtype).with_device(meta.device));
+          Tensor g = grads[output_nr].defined() ? grads[output_nr].clone() : zeros_for_output(output_nr);
           impl->grad = impl->grad ? kernels::add(Tensor(impl->grad), g).impl_ptr() : g.impl_ptr();
         }
       }

@@ -74,8 +74,10 @@ CpuInfo read_cpu_info() {
   return info;
 }
 
-/// The best instruction-set level the CPU (and OS) supports, as compiled for by -march=x86-64-vN.
-CpuCapability supported_by_cpu() {
+}  // namespace
+
+// The levels are those -march=x86-64-v3 and -v4 compile for.
+CpuCapability cpu_instruction_level() {
   __builtin_cpu_init();
   if (__builtin_cpu_supports("x86-64-v4")) return CpuCapability::AVX512;
   if (__builtin_cpu_supports("x86-64-v3")) return CpuCapability::AVX2;
@@ -83,15 +85,19 @@ CpuCapability supported_by_cpu() {
 }
 #else
 CpuInfo read_cpu_info() { return {}; }
-CpuCapability supported_by_cpu() { return CpuCapability::Default; }
+}  // namespace
+
+CpuCapability cpu_instruction_level() { return CpuCapability::Default; }
 #endif
+
+namespace {
 
 /// What keeps `capability` from running here, or "" when it can.
 std::string why_not(CpuCapability capability) {
   if (!capability_compiled(capability))
     return fmt::format("this build of focus has no {} kernels (they are compiled on x86-64 only)",
                        capability_name(capability));
-  if (capability > supported_by_cpu()) {
+  if (capability > cpu_instruction_level()) {
     const char* needs = capability == CpuCapability::AVX512 ? "AVX-512 F, BW, VL and DQ (x86-64-v4)"
                                                             : "AVX2, FMA, F16C and BMI2 (x86-64-v3)";
     return fmt::format("this CPU ({}) lacks {}", cpu_info().model_name.empty() ? "unknown" : cpu_info().model_name,
@@ -152,10 +158,8 @@ bool capability_compiled(CpuCapability capability) {
 #endif
 }
 
-CpuCapability cpu_instruction_level() { return supported_by_cpu(); }
-
 CpuCapability best_cpu_capability() {
-  CpuCapability best = supported_by_cpu();
+  CpuCapability best = cpu_instruction_level();
   while (!capability_compiled(best)) best = static_cast<CpuCapability>(static_cast<int>(best) - 1);
   return best;
 }

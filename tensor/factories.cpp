@@ -29,9 +29,7 @@ Tensor random_tensor(const Shape& shape, TensorOptions options, const char* op, 
   if (options.requires_grad) result.requires_grad_(true);
   return result;
 }
-}  // namespace
 
-namespace {
 Tensor allocate(const Shape& shape, TensorOptions options, bool zero_fill, const char* op) {
   check_shape(shape, op);
   auto impl = std::make_shared<TensorImpl>();

@@ -108,6 +108,7 @@ std::vector<Translation> beam_search_batch(Seq2Seq& model, const Tensor& source,
   std::vector<int64_t> sentence_of_row(static_cast<size_t>(B));  // which sentence each decoder row serves
   std::iota(sentence_of_row.begin(), sentence_of_row.end(), 0);
   Memory memory = memory_all;
+  const int64_t S = source.size(1);
   for (int64_t t = 0; t < max_length && !sentence_of_row.empty(); ++t) {
     const int64_t k = static_cast<int64_t>(sentence_of_row.size());
     std::vector<int64_t> last;
@@ -119,7 +120,7 @@ std::vector<Translation> beam_search_batch(Seq2Seq& model, const Tensor& source,
         model.decoder->step((*model.decoder->embedding)(from_vector(last, {k}, ids_options)), state, memory);
     const std::vector<float> log_probs = log_softmax(model.decoder->head(out.features), 1).to_vector<float>();
     const std::vector<float> weights = out.attention.defined() ? out.attention.to_vector<float>() : std::vector<float>();
-    const int64_t V = static_cast<int64_t>(log_probs.size()) / k, S = source.size(1);
+    const int64_t V = static_cast<int64_t>(log_probs.size()) / k;
 
     std::vector<int64_t> rows, next_sentence_of_row;  // the decoder rows the survivors continue
     int64_t first_row = 0;                            // this sentence's first row in the step's batch
@@ -167,11 +168,14 @@ std::vector<Translation> beam_search_batch(Seq2Seq& model, const Tensor& source,
       }
       hyps = std::move(next_live);
     }
-    sentence_of_row = std::move(next_sentence_of_row);
-    if (sentence_of_row.empty()) break;
+    if (next_sentence_of_row.empty()) break;
     const int64_t rows_next = static_cast<int64_t>(rows.size());
     state = state.select_rows(from_vector(rows, {rows_next}, ids_options));
-    memory = memory_all.select_rows(from_vector(sentence_of_row, {rows_next}, ids_options));
+    // The encoder's outputs and keys are gathered again only when the rows serve other sentences
+    // (after the first step, usually only when a sentence finishes).
+    if (next_sentence_of_row != sentence_of_row)
+      memory = memory_all.select_rows(from_vector(next_sentence_of_row, {rows_next}, ids_options));
+    sentence_of_row = std::move(next_sentence_of_row);
   }
 
   std::vector<Translation> result;
