@@ -50,13 +50,18 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 /// x with `value` where mask is true (mask broadcast to x).
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
 
-// ---- comparisons (no gradient; comparison.cpp) -----------------------------------------
+// ---- comparisons and logic (no gradient; comparison.cpp) -------------------------------
 Tensor eq(const Tensor& a, const Tensor& b);
 Tensor ne(const Tensor& a, const Tensor& b);
 Tensor lt(const Tensor& a, const Tensor& b);
 Tensor le(const Tensor& a, const Tensor& b);
 Tensor gt(const Tensor& a, const Tensor& b);
 Tensor ge(const Tensor& a, const Tensor& b);
+/// Logic on truth values, as torch.logical_*: any dtype, nonzero (NaN included) is true; a and b
+/// broadcast; the result is Bool. For masks: logical_not(padding) is where attention is allowed.
+Tensor logical_not(const Tensor& x);
+Tensor logical_and(const Tensor& a, const Tensor& b);
+Tensor logical_or(const Tensor& a, const Tensor& b);
 
 // ---- reductions (sum.cpp, mean.cpp, var.cpp, max.cpp, amax.cpp, logsumexp.cpp) --------------
 /// `dims` empty = all dims.

@@ -1,5 +1,5 @@
 // Selection and conversion ops: where, masked_fill, the comparisons (eq ne lt le
-// gt ge, from comparison.cpp) and to_dtype. Forward values, float64 gradcheck
+// gt ge) and logical_not/and/or (from comparison.cpp), and to_dtype. Forward values, float64 gradcheck
 // with broadcast and non-contiguous inputs, and error messages.
 #include <catch2/catch.hpp>
 
@@ -141,6 +141,57 @@ TEST_CASE("comparison ops carry no gradient", "[comparison]") {
 TEST_CASE("comparison ops name shapes that do not broadcast", "[comparison]") {
   REQUIRE_THROWS_WITH(eq(ones({2}), ones({3})), Catch::Contains("eq: shapes [2] and [3] cannot be broadcast"));
   REQUIRE_THROWS_WITH(ge(ones({2, 2}), ones({3})), Catch::Contains("ge: shapes [2, 2] and [3] cannot be broadcast"));
+}
+
+// ---- logical_not, logical_and, logical_or -----------------------------------------------------------
+
+TEST_CASE("logical ops give bool results with broadcasting", "[comparison][logical]") {
+  using Flags = std::vector<bool>;
+  Tensor column = flags({1, 0, 1}, {3, 1});
+  Tensor row = flags({0, 1}, {2});
+  // [3, 1] with [2] → [3, 2]: entry (i, j) combines column[i] and row[j].
+  Tensor both = logical_and(column, row), either = logical_or(column, row);
+  REQUIRE(both.shape() == Shape{3, 2});
+  REQUIRE(either.shape() == Shape{3, 2});
+  REQUIRE(both.to_vector<bool>() == Flags{false, true, false, false, false, true});
+  REQUIRE(either.to_vector<bool>() == Flags{true, true, false, true, true, true});
+  REQUIRE(logical_not(column).to_vector<bool>() == Flags{false, true, false});
+  REQUIRE(logical_not(column).shape() == Shape{3, 1});
+  // A [1, S] padding row against an [L, S] mask, as attention layers combine them.
+  Tensor padded = flags({0, 0, 1}, {1, 3});
+  Tensor future = flags({0, 1, 1, 0, 0, 1}, {2, 3});
+  REQUIRE(logical_or(padded, future).to_vector<bool>() == Flags{false, true, true, false, false, true});
+  for (const Tensor& t : {both, either, logical_not(row)}) REQUIRE(t.dtype() == kBool);
+}
+
+TEST_CASE("logical ops read any dtype as truth values, like torch.logical_*", "[comparison][logical]") {
+  using Flags = std::vector<bool>;
+  // Nonzero is true, NaN included; int64 and float mix without a cast.
+  Tensor numbers = tensor({0.0, -2.5, NAN, 0.5}, {}, kFloat64);
+  Tensor ids = from_vector(std::vector<int64_t>{3, 0, 0, 7}, {4});
+  REQUIRE(logical_not(numbers).to_vector<bool>() == Flags{true, false, false, false});
+  REQUIRE(logical_not(ids).to_vector<bool>() == Flags{false, true, true, false});
+  REQUIRE(logical_and(numbers, ids).to_vector<bool>() == Flags{false, false, false, true});
+  REQUIRE(logical_or(numbers, ids).to_vector<bool>() == Flags{true, true, true, true});
+  REQUIRE(logical_and(ids, scalar_tensor(1.0)).to_vector<bool>() == Flags{true, false, false, true});
+  REQUIRE(logical_not(logical_not(ids)).to_vector<bool>() == Flags{true, false, false, true});
+}
+
+TEST_CASE("logical ops carry no gradient", "[comparison][logical]") {
+  Tensor x = leaf(tensor({0, 1}, {}, kFloat64));
+  for (const Tensor& t : {logical_not(x), logical_and(x, x), logical_or(x, scalar_tensor(0.0, kFloat64))}) {
+    REQUIRE_FALSE(t.requires_grad());
+    REQUIRE(t.grad_fn() == nullptr);
+  }
+}
+
+TEST_CASE("logical ops name shapes that do not broadcast and undefined inputs", "[comparison][logical]") {
+  REQUIRE_THROWS_WITH(logical_and(flags({1, 0}, {2}), flags({1, 0, 1}, {3})),
+                      Catch::Contains("logical_and: shapes [2] and [3] cannot be broadcast"));
+  REQUIRE_THROWS_WITH(logical_or(ones({2, 2}), ones({3})),
+                      Catch::Contains("logical_or: shapes [2, 2] and [3] cannot be broadcast"));
+  REQUIRE_THROWS_WITH(logical_not(Tensor()), Catch::Contains("logical_not: got an undefined tensor"));
+  REQUIRE_THROWS_WITH(logical_or(Tensor(), ones({2})), Catch::Contains("logical_or: got an undefined tensor"));
 }
 
 // ---- to_dtype ---------------------------------------------------------------------------------------
