@@ -106,8 +106,8 @@ DecoderState DecoderState::select_rows(const Tensor& index) const {
 Encoder::Encoder(const Seq2SeqConfig& config) : config_(config) {
   config.validate();
   const int64_t directions = config.bidirectional ? 2 : 1;
-  embedding = register_module("embedding", std::make_shared<nn::Embedding>(config.source_vocab, config.embed,
-                                                                            data::Vocab::kPad));
+  const auto embedding_options = nn::EmbeddingOptions(config.source_vocab, config.embed).padding_idx(data::Vocab::kPad);
+  embedding = register_module("embedding", std::make_shared<nn::Embedding>(embedding_options));
   lstm = register_module("lstm", std::make_shared<nn::LSTM>(nn::LSTMOptions(config.embed, config.hidden / directions)
                                                                 .num_layers(config.layers)
                                                                 .batch_first(true)
@@ -136,8 +136,8 @@ Encoder::Output Encoder::forward(const Tensor& source, const Tensor& lengths) {
 Decoder::Decoder(const Seq2SeqConfig& config) : config_(config) {
   config.validate();
   const int64_t H = config.hidden;
-  embedding = register_module("embedding", std::make_shared<nn::Embedding>(config.target_vocab, config.embed,
-                                                                            data::Vocab::kPad));
+  const auto embedding_options = nn::EmbeddingOptions(config.target_vocab, config.embed).padding_idx(data::Vocab::kPad);
+  embedding = register_module("embedding", std::make_shared<nn::Embedding>(embedding_options));
   // Bahdanau feeds the context into the LSTM; Luong feeds the previous attentional state.
   const int64_t first_input = config.embed + (config.attention == AttentionKind::None ? 0 : H);
   for (int64_t l = 0; l < config.layers; ++l)

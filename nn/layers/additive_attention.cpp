@@ -13,7 +13,8 @@ AdditiveAttention::AdditiveAttention(int64_t query_dim, int64_t key_dim, int64_t
     : query_dim(query_dim), key_dim(key_dim), hidden_dim(hidden_dim) {
   if (query_dim <= 0 || key_dim <= 0 || hidden_dim <= 0)
     throw std::invalid_argument(fmt::format("AdditiveAttention: dims must be positive, got {}", extra_repr()));
-  query_proj = register_module("query_proj", std::make_shared<Linear>(query_dim, hidden_dim, /*bias=*/false));
+  query_proj =
+      register_module("query_proj", std::make_shared<Linear>(LinearOptions(query_dim, hidden_dim).bias(false)));
   key_proj = register_module("key_proj", std::make_shared<Linear>(key_dim, hidden_dim));
   double bound = 1.0 / std::sqrt(static_cast<double>(hidden_dim));
   v = register_parameter("v", uniform({hidden_dim}, -bound, bound));

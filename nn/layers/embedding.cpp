@@ -10,47 +10,50 @@
 
 namespace focus::nn {
 
-Embedding::Embedding(int64_t num_embeddings, int64_t embedding_dim, std::optional<int64_t> padding_idx)
-    : num_embeddings(num_embeddings), embedding_dim(embedding_dim), padding_idx(padding_idx) {
+Embedding::Embedding(const EmbeddingOptions& options, Generator* gen) : options(options) {
+  const int64_t num_embeddings = options.num_embeddings(), embedding_dim = options.embedding_dim();
   if (num_embeddings <= 0 || embedding_dim < 0)
     throw std::invalid_argument(fmt::format("Embedding: needs num_embeddings > 0 and embedding_dim >= 0, got {} and {}",
                                             num_embeddings, embedding_dim));
-  if (padding_idx) {
+  if (const std::optional<int64_t>& padding_idx = options.padding_idx()) {
     if (*padding_idx < -num_embeddings || *padding_idx >= num_embeddings)
       throw std::invalid_argument(fmt::format("Embedding({}, {}): padding_idx {} is out of range", num_embeddings,
                                               embedding_dim, *padding_idx));
-    if (*padding_idx < 0) *this->padding_idx += num_embeddings;
+    if (*padding_idx < 0) this->options.padding_idx(*padding_idx + num_embeddings);
   }
   weight = register_parameter("weight", empty({num_embeddings, embedding_dim}));
-  reset_parameters();
+  reset_parameters(gen);
 }
 
-void Embedding::reset_parameters() {
-  init::normal_(weight);  // PyTorch's default: N(0, 1)
-  if (padding_idx) {
+void Embedding::reset_parameters(Generator* gen) {
+  init::normal_(weight, 0.0, 1.0, gen);  // PyTorch's default: N(0, 1)
+  if (const std::optional<int64_t>& padding_idx = options.padding_idx()) {
     NoGradGuard no_grad;
     weight.select(0, *padding_idx).fill_(0.0);
   }
 }
 
-std::shared_ptr<Embedding> Embedding::from_pretrained(const Tensor& embeddings, bool freeze,
-                                                      std::optional<int64_t> padding_idx) {
+std::shared_ptr<Embedding> Embedding::from_pretrained(const Tensor& embeddings,
+                                                      const EmbeddingFromPretrainedOptions& options) {
   check_defined(embeddings, "Embedding::from_pretrained");
   if (embeddings.dim() != 2)
     throw std::invalid_argument(
         fmt::format("Embedding::from_pretrained: expected a 2-D table, got shape {}", shape_str(embeddings.shape())));
-  auto layer = std::make_shared<Embedding>(embeddings.size(0), embeddings.size(1), padding_idx);
+  auto layer = std::make_shared<Embedding>(
+      EmbeddingOptions(embeddings.size(0), embeddings.size(1)).padding_idx(options.padding_idx()));
   NoGradGuard no_grad;
   layer->weight.set_data(embeddings.detach().clone());
-  layer->weight.requires_grad_(!freeze);
+  layer->weight.requires_grad_(!options.freeze());
   return layer;
 }
 
-Tensor Embedding::forward(const Tensor& input) { return functional::embedding(input, weight, padding_idx); }
+Tensor Embedding::forward(const Tensor& input) { return functional::embedding(input, weight, options.padding_idx()); }
 
 std::string Embedding::extra_repr() const {
-  return padding_idx ? fmt::format("{}, {}, padding_idx={}", num_embeddings, embedding_dim, *padding_idx)
-                     : fmt::format("{}, {}", num_embeddings, embedding_dim);
+  const std::optional<int64_t>& padding_idx = options.padding_idx();
+  return padding_idx ? fmt::format("{}, {}, padding_idx={}", options.num_embeddings(), options.embedding_dim(),
+                                   *padding_idx)
+                     : fmt::format("{}, {}", options.num_embeddings(), options.embedding_dim());
 }
 
 }  // namespace focus::nn

@@ -32,11 +32,12 @@ LuongAttention::LuongAttention(int64_t query_dim, int64_t key_dim, LuongScore sc
             "LuongAttention: the dot score needs query_dim == key_dim, got {} and {}", query_dim, key_dim));
       break;
     case LuongScore::General:
-      linear = register_module("linear", std::make_shared<Linear>(key_dim, query_dim, /*bias=*/false));
+      linear = register_module("linear", std::make_shared<Linear>(LinearOptions(key_dim, query_dim).bias(false)));
       break;
     case LuongScore::Concat: {
       this->hidden_dim = hidden_dim > 0 ? hidden_dim : query_dim;
-      linear = register_module("linear", std::make_shared<Linear>(query_dim + key_dim, this->hidden_dim, false));
+      linear = register_module(
+          "linear", std::make_shared<Linear>(LinearOptions(query_dim + key_dim, this->hidden_dim).bias(false)));
       double bound = 1.0 / std::sqrt(static_cast<double>(this->hidden_dim));
       v = register_parameter("v", uniform({this->hidden_dim}, -bound, bound));
       break;

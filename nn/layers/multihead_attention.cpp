@@ -9,7 +9,6 @@
 #include "autograd/ops.h"
 #include "nn/functional/linear.h"
 #include "nn/init.h"
-#include "tensor/kernels.h"
 
 namespace focus::nn {
 
@@ -23,16 +22,15 @@ Tensor attention_mask_for_sdpa(const Tensor& padding, const Tensor& attention, D
   const bool all_bool = (!padding.defined() || padding.dtype() == kBool) &&
                         (!attention.defined() || attention.dtype() == kBool);
   if (all_bool) {
-    Tensor blocked = padding.defined() && attention.defined() ? kernels::logical_or(padding, attention)
+    Tensor blocked = padding.defined() && attention.defined() ? logical_or(padding, attention)
                                                               : (padding.defined() ? padding : attention);
-    return blocked.defined() ? kernels::logical_not(blocked) : Tensor();
+    return blocked.defined() ? logical_not(blocked) : Tensor();
   }
   const TensorOptions options = TensorOptions(dtype).with_device(device);
   auto additive = [&](const Tensor& m) -> Tensor {
     if (!m.defined()) return m;
     if (m.dtype() == kBool)
-      return kernels::where(m, scalar_tensor(-std::numeric_limits<double>::infinity(), options),
-                            scalar_tensor(0.0, options));
+      return where(m, scalar_tensor(-std::numeric_limits<double>::infinity(), options), scalar_tensor(0.0, options));
     return to_dtype(m, dtype);
   };
   Tensor a = additive(padding), b = additive(attention);
@@ -41,35 +39,29 @@ Tensor attention_mask_for_sdpa(const Tensor& padding, const Tensor& attention, D
 
 }  // namespace
 
-MultiheadAttention::MultiheadAttention(int64_t embed_dim, int64_t num_heads, double dropout, bool bias, int64_t kdim,
-                                       int64_t vdim, bool batch_first, Generator* generator)
-    : embed_dim(embed_dim),
-      num_heads(num_heads),
-      head_dim(num_heads > 0 ? embed_dim / num_heads : 0),
-      kdim(kdim > 0 ? kdim : embed_dim),
-      vdim(vdim > 0 ? vdim : embed_dim),
-      dropout(dropout),
-      batch_first(batch_first),
-      generator(generator) {
+MultiheadAttention::MultiheadAttention(const MultiheadAttentionOptions& options, Generator* generator)
+    : options(options), head_dim(options.num_heads() > 0 ? options.embed_dim() / options.num_heads() : 0) {
+  const int64_t embed_dim = options.embed_dim(), num_heads = options.num_heads();
   if (embed_dim <= 0 || num_heads <= 0 || embed_dim % num_heads != 0)
     throw std::invalid_argument(fmt::format(
         "MultiheadAttention: embed_dim ({}) must be a positive multiple of num_heads ({})", embed_dim, num_heads));
-  if (kdim < 0 || vdim < 0)
+  if (options.kdim() <= 0 || options.vdim() <= 0)
+    throw std::invalid_argument(fmt::format("MultiheadAttention: kdim and vdim must be positive, got {} and {}",
+                                            options.kdim(), options.vdim()));
+  if (!(options.dropout() >= 0.0 && options.dropout() < 1.0))
     throw std::invalid_argument(
-        fmt::format("MultiheadAttention: kdim and vdim must be >= 0 (0 = embed_dim), got {} and {}", kdim, vdim));
-  if (!(dropout >= 0.0 && dropout < 1.0))
-    throw std::invalid_argument(fmt::format("MultiheadAttention: dropout must be in [0, 1), got {}", dropout));
+        fmt::format("MultiheadAttention: dropout must be in [0, 1), got {}", options.dropout()));
   // PyTorch's names and order: in_proj_weight (or q/k/v_proj_weight), in_proj_bias, then out_proj.
   const int64_t E = embed_dim;
-  if (this->kdim == E && this->vdim == E) {
+  if (options.kdim() == E && options.vdim() == E) {
     in_proj_weight = register_parameter("in_proj_weight", empty({3 * E, E}));
   } else {
     q_proj_weight = register_parameter("q_proj_weight", empty({E, E}));
-    k_proj_weight = register_parameter("k_proj_weight", empty({E, this->kdim}));
-    v_proj_weight = register_parameter("v_proj_weight", empty({E, this->vdim}));
+    k_proj_weight = register_parameter("k_proj_weight", empty({E, options.kdim()}));
+    v_proj_weight = register_parameter("v_proj_weight", empty({E, options.vdim()}));
   }
-  if (bias) in_proj_bias = register_parameter("in_proj_bias", empty({3 * E}));
-  out_proj = register_module("out_proj", std::make_shared<Linear>(E, E, bias));
+  if (options.bias()) in_proj_bias = register_parameter("in_proj_bias", empty({3 * E}));
+  out_proj = register_module("out_proj", std::make_shared<Linear>(LinearOptions(E, E).bias(options.bias())));
   reset_parameters(generator);
 }
 
@@ -89,8 +81,11 @@ void MultiheadAttention::reset_parameters(Generator* gen) {
 }
 
 MultiheadAttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
-                                                     const Tensor& key_padding_mask, const Tensor& attn_mask,
-                                                     bool need_weights, bool average_attn_weights) {
+                                                     const Tensor& key_padding_mask, bool need_weights,
+                                                     const Tensor& attn_mask, bool average_attn_weights) {
+  const int64_t embed_dim = options.embed_dim(), num_heads = options.num_heads();
+  const int64_t kdim = options.kdim(), vdim = options.vdim();
+  const bool batch_first = options.batch_first();
   const std::string layer = fmt::format("MultiheadAttention(embed_dim={}, num_heads={})", embed_dim, num_heads);
   for (const Tensor* t : {&query, &key, &value}) check_defined(*t, "MultiheadAttention");
   const int64_t E = embed_dim, H = num_heads;
@@ -178,7 +173,8 @@ MultiheadAttentionOutput MultiheadAttention::forward(const Tensor& query, const 
   };
   auto [attended, weights] =
       scaled_dot_product_attention(split_heads(q, L), split_heads(k, S), split_heads(v, S), mask,
-                                   is_training() ? dropout : 0.0, /*causal=*/false, std::nullopt, generator);
+                                   is_training() ? options.dropout() : 0.0, /*causal=*/false, std::nullopt,
+                                   /*generator: the default one=*/nullptr);
   // Merge heads: [N, H, L, head_dim] → [L, N, H, head_dim] (or [N, L, …] batch-first) → one copy into
   // [L, N, E], the layout out_proj and the caller want.
   const bool seq_first = batched && !batch_first;
@@ -197,8 +193,9 @@ MultiheadAttentionOutput MultiheadAttention::forward(const Tensor& query, const 
 }
 
 std::string MultiheadAttention::extra_repr() const {
-  return fmt::format("embed_dim={}, num_heads={}, dropout={}, bias={}, kdim={}, vdim={}, batch_first={}", embed_dim,
-                     num_heads, dropout, in_proj_bias.defined(), kdim, vdim, batch_first);
+  return fmt::format("embed_dim={}, num_heads={}, dropout={}, bias={}, kdim={}, vdim={}, batch_first={}",
+                     options.embed_dim(), options.num_heads(), options.dropout(), options.bias(), options.kdim(),
+                     options.vdim(), options.batch_first());
 }
 
 }  // namespace focus::nn

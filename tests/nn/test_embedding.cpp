@@ -44,7 +44,7 @@ TEST_CASE("repeated ids accumulate their gradients", "[embedding]") {
 }
 
 TEST_CASE("the padding row starts at zero and gets no gradient", "[embedding]") {
-  nn::Embedding embed(6, 3, 2);
+  nn::Embedding embed(nn::EmbeddingOptions(6, 3).padding_idx(2));
   for (int64_t d = 0; d < 3; ++d) CHECK(embed.weight.at({2, d}) == 0.0);
   CHECK(embed.extra_repr() == "6, 3, padding_idx=2");
   Tensor ids = from_vector(std::vector<int64_t>{2, 4, 2, 0}, {2, 2});
@@ -59,9 +59,9 @@ TEST_CASE("the padding row starts at zero and gets no gradient", "[embedding]") 
     CHECK(g.at({1, d}) == 0.0);
   }
   // A negative padding_idx counts from the end, as in PyTorch.
-  nn::Embedding from_end(6, 3, -1);
-  REQUIRE(from_end.padding_idx.has_value());
-  CHECK(*from_end.padding_idx == 5);
+  nn::Embedding from_end(nn::EmbeddingOptions(6, 3).padding_idx(-1));
+  REQUIRE(from_end.options.padding_idx().has_value());
+  CHECK(*from_end.options.padding_idx() == 5);
   for (int64_t d = 0; d < 3; ++d) CHECK(from_end.weight.at({5, d}) == 0.0);
 }
 
@@ -93,9 +93,16 @@ TEST_CASE("from_pretrained copies the table and freezes it by default", "[embedd
   CHECK_FALSE(frozen->weight.requires_grad());
   CHECK(frozen->weight.to_vector<float>() == table.to_vector<float>());
   CHECK_FALSE(frozen->weight.shares_storage(table));
-  auto trainable = nn::Embedding::from_pretrained(table, false);
+  auto trainable = nn::Embedding::from_pretrained(table, nn::EmbeddingFromPretrainedOptions().freeze(false));
   CHECK(trainable->weight.requires_grad());
   CHECK(trainable->num_parameters(true) == 6);
+  // With a padding_idx the given row is kept (as in PyTorch) but gets no gradient.
+  auto padded =
+      nn::Embedding::from_pretrained(table, nn::EmbeddingFromPretrainedOptions().freeze(false).padding_idx(1));
+  CHECK(padded->options.padding_idx() == std::optional<int64_t>(1));
+  CHECK(padded->weight.to_vector<float>() == table.to_vector<float>());
+  sum((*padded)(from_vector(std::vector<int64_t>{1, 2}, {2}))).backward();
+  CHECK(padded->weight.grad().to_vector<float>() == std::vector<float>{0, 0, 0, 0, 1, 1});
 }
 
 TEST_CASE("embedding errors name the id and the vocabulary", "[embedding]") {
@@ -104,5 +111,6 @@ TEST_CASE("embedding errors name the id and the vocabulary", "[embedding]") {
                       Catch::Contains("token id 1005 is out of range for a vocabulary of 1000"));
   REQUIRE_THROWS_WITH(embed(from_vector(std::vector<int64_t>{-1}, {1})), Catch::Contains("token id -1"));
   REQUIRE_THROWS_WITH(embed(zeros({2}, kFloat32)), Catch::Contains("token ids must be an int64 tensor, got float32"));
-  REQUIRE_THROWS_WITH(nn::Embedding(10, 4, 10), Catch::Contains("padding_idx 10 is out of range"));
+  REQUIRE_THROWS_WITH(nn::Embedding(nn::EmbeddingOptions(10, 4).padding_idx(10)),
+                      Catch::Contains("padding_idx 10 is out of range"));
 }

@@ -117,10 +117,25 @@ TEST_CASE("Linear layer: parameters, default init, gradcheck, parity", "[linear]
   CHECK(y.to_vector<double>() == F::linear(x, small.weight, small.bias).to_vector<double>());
   CHECK(small.last_output_shape() == Shape{4, 2});
 
-  nn::Linear no_bias(3, 2, false);
+  nn::Linear no_bias(nn::LinearOptions(3, 2).bias(false));
   CHECK_FALSE(no_bias.bias.defined());
   CHECK(no_bias.named_parameters().size() == 1);
   CHECK(no_bias.named_parameters()[0].first == "weight");
+}
+
+TEST_CASE("LinearOptions: PyTorch's names and defaults; a generator draws the same layer twice", "[linear]") {
+  const nn::LinearOptions options(5, 3);
+  CHECK(options.in_features() == 5);
+  CHECK(options.out_features() == 3);
+  CHECK(options.bias());
+  nn::Linear fc(nn::LinearOptions(5, 3).bias(false));
+  CHECK(fc.options.in_features() == 5);
+  CHECK_FALSE(fc.options.bias());
+  CHECK(fc.extra_repr() == "in_features=5, out_features=3, bias=false");
+  Generator first(9), second(9);
+  nn::Linear a(options, &first), b(options, &second);
+  CHECK(a.weight.to_vector<float>() == b.weight.to_vector<float>());
+  CHECK(a.bias.to_vector<float>() == b.bias.to_vector<float>());
 }
 
 TEST_CASE("Linear state_dict round trip", "[linear]") {

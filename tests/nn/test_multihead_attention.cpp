@@ -17,6 +17,7 @@
 using namespace focus;
 using focus::testing::max_abs_diff;
 using nn::MultiheadAttention;
+using nn::MultiheadAttentionOptions;
 
 namespace {
 
@@ -37,7 +38,7 @@ std::vector<std::string> parameter_names(const nn::Module& m) {
 // attend). Returns the output [N, L, E] and per-head weights [N, H, L, S].
 std::pair<Tensor, Tensor> reference_mha(MultiheadAttention& mha, const Tensor& query, const Tensor& key,
                                         const Tensor& value, const Tensor& allowed = {}) {
-  const int64_t E = mha.embed_dim, H = mha.num_heads, D = mha.head_dim;
+  const int64_t E = mha.options.embed_dim(), H = mha.options.num_heads(), D = mha.head_dim;
   Tensor wq, wk, wv;
   if (mha.in_proj_weight.defined()) {
     wq = mha.in_proj_weight.slice(0, 0, E), wk = mha.in_proj_weight.slice(0, E, 2 * E);
@@ -83,22 +84,46 @@ TEST_CASE("MultiheadAttention parameters are named, shaped and initialised like 
   for (double b : packed.in_proj_bias.to_vector<double>()) CHECK(b == 0.0);
   for (double b : packed.out_proj->bias.to_vector<double>()) CHECK(b == 0.0);
 
-  MultiheadAttention separate(8, 2, 0.0, true, 5, 3);
+  MultiheadAttention separate(MultiheadAttentionOptions(8, 2).kdim(5).vdim(3));
   CHECK(parameter_names(separate) == std::vector<std::string>{"q_proj_weight", "k_proj_weight", "v_proj_weight",
                                                               "in_proj_bias", "out_proj.weight", "out_proj.bias"});
   CHECK(separate.k_proj_weight.shape() == Shape{8, 5});
   CHECK(separate.v_proj_weight.shape() == Shape{8, 3});
   CHECK(!separate.in_proj_weight.defined());
 
-  MultiheadAttention no_bias(8, 4, 0.0, false);
+  MultiheadAttention no_bias(MultiheadAttentionOptions(8, 4).bias(false));
   CHECK(parameter_names(no_bias) == std::vector<std::string>{"in_proj_weight", "out_proj.weight"});
   CHECK(no_bias.num_parameters() == 24 * 8 + 8 * 8);
+}
+
+TEST_CASE("MultiheadAttentionOptions: PyTorch's names and defaults, chained setters", "[multihead_attention]") {
+  const MultiheadAttentionOptions defaults(8, 2);
+  CHECK(defaults.embed_dim() == 8);
+  CHECK(defaults.num_heads() == 2);
+  CHECK(defaults.dropout() == 0.0);
+  CHECK(defaults.bias());
+  CHECK(defaults.kdim() == 8);  // kdim and vdim default to embed_dim
+  CHECK(defaults.vdim() == 8);
+  CHECK_FALSE(defaults.batch_first());
+  MultiheadAttention mha(MultiheadAttentionOptions(8, 2).dropout(0.25).bias(false).kdim(3).vdim(5).batch_first(true));
+  CHECK(mha.extra_repr() == "embed_dim=8, num_heads=2, dropout=0.25, bias=false, kdim=3, vdim=5, batch_first=true");
+  CHECK(mha.k_proj_weight.shape() == Shape{8, 3});
+  CHECK(mha.v_proj_weight.shape() == Shape{8, 5});
+  REQUIRE_THROWS_WITH(MultiheadAttention(MultiheadAttentionOptions(8, 2).kdim(0)),
+                      Catch::Contains("MultiheadAttention: kdim and vdim must be positive, got 0 and 8"));
+  REQUIRE_THROWS_WITH(MultiheadAttention(MultiheadAttentionOptions(8, 2).dropout(1.0)),
+                      Catch::Contains("MultiheadAttention: dropout must be in [0, 1), got 1"));
+  // One generator seed gives the same parameters twice.
+  Generator first(4), second(4);
+  MultiheadAttention a(defaults, &first), b(defaults, &second);
+  CHECK(max_abs_diff(a.in_proj_weight, b.in_proj_weight) == 0.0);
+  CHECK(max_abs_diff(a.out_proj->weight, b.out_proj->weight) == 0.0);
 }
 
 TEST_CASE("MultiheadAttention with one head equals scaled_dot_product_attention on the projected inputs",
           "[multihead_attention]") {
   Generator gen(1);
-  MultiheadAttention mha(6, 1, 0.0, true, 0, 0, /*batch_first=*/true, &gen);
+  MultiheadAttention mha(MultiheadAttentionOptions(6, 1).batch_first(true), &gen);
   // Non-zero biases so that they are exercised.
   mha.in_proj_bias.copy_(uniform({18}, -0.5, 0.5, {}, &gen));
   mha.out_proj->bias.copy_(uniform({6}, -0.5, 0.5, {}, &gen));
@@ -118,7 +143,7 @@ TEST_CASE("MultiheadAttention with one head equals scaled_dot_product_attention 
 
 TEST_CASE("MultiheadAttention matches the heads written out one by one", "[multihead_attention]") {
   Generator gen(2);
-  MultiheadAttention mha(8, 2, 0.0, true, 0, 0, true, &gen);
+  MultiheadAttention mha(MultiheadAttentionOptions(8, 2).batch_first(true), &gen);
   mha.to(kFloat64);
   mha.in_proj_bias.copy_(uniform({24}, -0.5, 0.5, kFloat64, &gen));
   Tensor query = randn({2, 3, 8}, kFloat64, &gen), key = randn({2, 4, 8}, kFloat64, &gen);
@@ -126,7 +151,7 @@ TEST_CASE("MultiheadAttention matches the heads written out one by one", "[multi
   auto [expected, expected_weights] = reference_mha(mha, query, key, value);
 
   SECTION("cross-attention, per-head and averaged weights") {
-    auto [output, weights] = mha(query, key, value, {}, {}, true, /*average_attn_weights=*/false);
+    auto [output, weights] = mha(query, key, value, {}, true, {}, /*average_attn_weights=*/false);
     CHECK(max_abs_diff(output, expected) < 1e-12);
     REQUIRE(weights.shape() == Shape{2, 2, 3, 4});
     CHECK(max_abs_diff(weights, expected_weights) < 1e-12);
@@ -134,7 +159,7 @@ TEST_CASE("MultiheadAttention matches the heads written out one by one", "[multi
     auto [output2, averaged] = mha(query, key, value);
     REQUIRE(averaged.shape() == Shape{2, 3, 4});
     CHECK(max_abs_diff(averaged, mean(expected_weights, {1})) < 1e-12);
-    auto [output3, none] = mha(query, key, value, {}, {}, /*need_weights=*/false);
+    auto [output3, none] = mha(query, key, value, {}, /*need_weights=*/false);
     CHECK(!none.defined());
     CHECK(max_abs_diff(output3, expected) < 1e-12);
   }
@@ -150,8 +175,8 @@ TEST_CASE("MultiheadAttention matches the heads written out one by one", "[multi
 TEST_CASE("MultiheadAttention batch_first and sequence-first layouts agree; unbatched input works",
           "[multihead_attention]") {
   Generator gen(3);
-  MultiheadAttention seq_first(8, 2, 0.0, true, 0, 0, false, &gen);
-  MultiheadAttention batch_first(8, 2, 0.0, true, 0, 0, true, &gen);
+  MultiheadAttention seq_first(MultiheadAttentionOptions(8, 2), &gen);
+  MultiheadAttention batch_first(MultiheadAttentionOptions(8, 2).batch_first(true), &gen);
   batch_first.load_state_dict(seq_first.state_dict());
   Tensor query = randn({2, 3, 8}, {}, &gen), key = randn({2, 5, 8}, {}, &gen);  // [N, L, E], [N, S, E]
   auto [out_bf, w_bf] = batch_first(query, key, key);
@@ -169,7 +194,7 @@ TEST_CASE("MultiheadAttention batch_first and sequence-first layouts agree; unba
 
 TEST_CASE("MultiheadAttention masks follow PyTorch: bool true = NOT allowed", "[multihead_attention]") {
   Generator gen(4);
-  MultiheadAttention mha(8, 2, 0.0, true, 0, 0, true, &gen);
+  MultiheadAttention mha(MultiheadAttentionOptions(8, 2).batch_first(true), &gen);
   mha.to(kFloat64);
   Tensor query = randn({2, 3, 8}, kFloat64, &gen), key = randn({2, 4, 8}, kFloat64, &gen);
   Tensor value = randn({2, 4, 8}, kFloat64, &gen);
@@ -179,7 +204,7 @@ TEST_CASE("MultiheadAttention masks follow PyTorch: bool true = NOT allowed", "[
     padding.set({0, 3}, 1);
     padding.set({1, 1}, 1);
     padding.set({1, 2}, 1);
-    auto [output, weights] = mha(query, key, value, padding, {}, true, false);
+    auto [output, weights] = mha(query, key, value, padding, true, {}, false);
     for (int64_t h = 0; h < 2; ++h)
       for (int64_t i = 0; i < 3; ++i) {
         CHECK(weights.at({0, h, i, 3}) == 0.0);
@@ -204,7 +229,7 @@ TEST_CASE("MultiheadAttention masks follow PyTorch: bool true = NOT allowed", "[
     blocked.set({2, 0}, 1);
     Tensor padding = zeros({2, 4}, kBool);
     padding.set({1, 3}, 1);
-    auto [output, weights] = mha(query, key, value, padding, blocked, true, false);
+    auto [output, weights] = mha(query, key, value, padding, true, blocked, false);
     CHECK(weights.at({0, 1, 0, 1}) == 0.0);
     CHECK(weights.at({1, 0, 2, 0}) == 0.0);
     CHECK(weights.at({1, 1, 1, 3}) == 0.0);
@@ -217,7 +242,7 @@ TEST_CASE("MultiheadAttention masks follow PyTorch: bool true = NOT allowed", "[
     Tensor additive_blocked =
         kernels::add(bias, kernels::where(blocked, scalar_tensor(-std::numeric_limits<double>::infinity(), kFloat64),
                                           scalar_tensor(0.0, kFloat64)));
-    auto [o_float, w_float] = mha(query, key, value, padding, additive_blocked, true, false);
+    auto [o_float, w_float] = mha(query, key, value, padding, true, additive_blocked, false);
     CHECK(w_float.at({0, 1, 0, 1}) == 0.0);
     CHECK(w_float.at({1, 1, 1, 3}) == 0.0);
     CHECK(all_finite(o_float));
@@ -226,7 +251,7 @@ TEST_CASE("MultiheadAttention masks follow PyTorch: bool true = NOT allowed", "[
     Tensor blocked = zeros({4, 3, 4}, kBool);
     blocked.set({1, 0, 2}, 1);  // n = 0, h = 1
     blocked.set({2, 2, 3}, 1);  // n = 1, h = 0
-    auto [output, weights] = mha(query, key, value, {}, blocked, true, false);
+    auto [output, weights] = mha(query, key, value, {}, true, blocked, false);
     CHECK(weights.at({0, 1, 0, 2}) == 0.0);
     CHECK(weights.at({0, 0, 0, 2}) > 0.0);
     CHECK(weights.at({1, 0, 2, 3}) == 0.0);
@@ -237,7 +262,7 @@ TEST_CASE("MultiheadAttention masks follow PyTorch: bool true = NOT allowed", "[
     Tensor blocked = zeros({3, 4}, kBool);
     for (int64_t j = 0; j < 4; ++j) blocked.set({1, j}, 1);
     Tensor q = query.detach().requires_grad_();
-    auto [output, weights] = mha(q, key, value, {}, blocked);
+    auto [output, weights] = mha(q, key, value, {}, true, blocked);
     CHECK(all_finite(output));
     CHECK(max_abs_diff(output.select(1, 1), mha.out_proj->bias.expand({2, 8})) < 1e-15);
     sum(output).backward();
@@ -248,7 +273,7 @@ TEST_CASE("MultiheadAttention masks follow PyTorch: bool true = NOT allowed", "[
 TEST_CASE("MultiheadAttention gradcheck of inputs and parameters, with masks", "[multihead_attention][gradcheck]") {
   Generator gen(5);
   SECTION("packed projections, key_padding_mask and a bool attn_mask") {
-    MultiheadAttention mha(4, 2, 0.0, true, 0, 0, false, &gen);
+    MultiheadAttention mha(MultiheadAttentionOptions(4, 2), &gen);
     mha.to(kFloat64);
     mha.in_proj_bias.copy_(uniform({12}, -0.5, 0.5, kFloat64, &gen));
     mha.out_proj->bias.copy_(uniform({4}, -0.5, 0.5, kFloat64, &gen));
@@ -260,23 +285,23 @@ TEST_CASE("MultiheadAttention gradcheck of inputs and parameters, with masks", "
     Tensor blocked = zeros({3, 4}, kBool);
     blocked.set({0, 3}, 1);
     CHECK(nn::gradcheck(mha, [&](const std::vector<Tensor>& in) {
-      return mha(in[0], in[1], in[2], padding, blocked).output;
+      return mha(in[0], in[1], in[2], padding, true, blocked).output;
     }, {query, key, value}));
     // The averaged weights are differentiable too.
     CHECK(nn::gradcheck(mha, [&](const std::vector<Tensor>& in) {
-      return mha(in[0], in[1], in[2], padding, blocked).weights;
+      return mha(in[0], in[1], in[2], padding, true, blocked).weights;
     }, {query, key, value}));
   }
   SECTION("self-attention (one tensor) with a float attn_mask that requires grad") {
-    MultiheadAttention mha(4, 2, 0.0, true, 0, 0, true, &gen);
+    MultiheadAttention mha(MultiheadAttentionOptions(4, 2).batch_first(true), &gen);
     Tensor x = randn({2, 3, 4}, kFloat64, &gen).requires_grad_();
     Tensor bias = randn({3, 3}, kFloat64, &gen).requires_grad_();
     CHECK(nn::gradcheck(mha, [&](const std::vector<Tensor>& in) {
-      return mha(in[0], in[0], in[0], {}, in[1], true, false).output;
+      return mha(in[0], in[0], in[0], {}, true, in[1], false).output;
     }, {x, bias}));
   }
   SECTION("kdim and vdim differ from embed_dim") {
-    MultiheadAttention mha(4, 2, 0.0, true, 3, 5, true, &gen);
+    MultiheadAttention mha(MultiheadAttentionOptions(4, 2).kdim(3).vdim(5).batch_first(true), &gen);
     Tensor query = randn({2, 3, 4}, kFloat64, &gen).requires_grad_();
     Tensor key = randn({2, 4, 3}, kFloat64, &gen).requires_grad_();
     Tensor value = randn({2, 4, 5}, kFloat64, &gen).requires_grad_();
@@ -290,9 +315,9 @@ TEST_CASE("MultiheadAttention gradcheck of inputs and parameters, with masks", "
 
 TEST_CASE("MultiheadAttention dropout acts in training mode only; returned weights are before dropout",
           "[multihead_attention][dropout]") {
-  Generator gen(6), dropout_gen(7);
-  MultiheadAttention mha(8, 2, 0.5, true, 0, 0, true, &gen);
-  mha.generator = &dropout_gen;
+  Generator gen(6);
+  MultiheadAttention mha(MultiheadAttentionOptions(8, 2).dropout(0.5).batch_first(true), &gen);
+  manual_seed(7);  // the dropout masks come from the default generator, as in PyTorch
   Tensor query = randn({2, 6, 8}, {}, &gen), key = randn({2, 6, 8}, {}, &gen);
   mha.eval();
   auto [eval_out, eval_weights] = mha(query, key, key);
@@ -306,7 +331,8 @@ TEST_CASE("MultiheadAttention dropout acts in training mode only; returned weigh
 
 TEST_CASE("MultiheadAttention state_dict round trip", "[multihead_attention]") {
   Generator gen(8);
-  MultiheadAttention a(8, 2, 0.0, true, 0, 0, true, &gen), b(8, 2, 0.0, true, 0, 0, true, &gen);
+  const auto options = MultiheadAttentionOptions(8, 2).batch_first(true);
+  MultiheadAttention a(options, &gen), b(options, &gen);
   Tensor x = randn({2, 3, 8}, {}, &gen);
   CHECK(max_abs_diff(a(x, x, x).output, b(x, x, x).output) > 1e-3);
   b.load_state_dict(a.state_dict());
@@ -328,11 +354,11 @@ TEST_CASE("MultiheadAttention error messages name the layer and the shapes", "[m
   REQUIRE_THROWS_WITH(mha(q, k, zeros({4, 2, 8})), Catch::Contains("disagree"));
   REQUIRE_THROWS_WITH(mha(q, k, k, zeros({2, 4}, kBool)),
                       Catch::Contains("key_padding_mask of shape [2, 4] does not match [N, S] = [2, 5]"));
-  REQUIRE_THROWS_WITH(mha(q, k, k, {}, zeros({3, 4}, kBool)),
+  REQUIRE_THROWS_WITH(mha(q, k, k, {}, true, zeros({3, 4}, kBool)),
                       Catch::Contains("attn_mask of shape [3, 4] must be [L, S] = [3, 5] or [N·num_heads, L, S] = "
                                       "[4, 3, 5]"));
   REQUIRE_THROWS_WITH(mha(q, k, k, zeros({2, 5}, kInt64)),
                       Catch::Contains("key_padding_mask must be bool (true = not allowed) or floating"));
-  MultiheadAttention kv(8, 2, 0.0, true, 3, 4);
+  MultiheadAttention kv(MultiheadAttentionOptions(8, 2).kdim(3).vdim(4));
   REQUIRE_THROWS_WITH(kv(q, k, k), Catch::Contains("key of shape [5, 2, 8] has 8 features, expected kdim = 3"));
 }

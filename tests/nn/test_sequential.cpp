@@ -47,7 +47,7 @@ TEST_CASE("Sequential push_back with and without names", "[sequential]") {
   auto fc = model.push_back(std::make_shared<nn::Linear>(2, 2));
   model.push_back("act", std::make_shared<nn::Tanh>());
   auto head = model.push_back("head", std::make_shared<nn::Linear>(2, 1));
-  CHECK(fc->in_features == 2);  // push_back returns the layer, typed
+  CHECK(fc->options.in_features() == 2);  // push_back returns the layer, typed
   CHECK(names_of(model.named_parameters()) ==
         std::vector<std::string>{"0.weight", "0.bias", "head.weight", "head.bias"});
   CHECK(model[2].get() == head.get());
@@ -86,7 +86,7 @@ TEST_CASE("nested Sequentials give dotted names and propagate train/eval", "[seq
 }
 
 TEST_CASE("Sequential gradients reach every layer", "[sequential]") {
-  auto model = std::make_shared<nn::Sequential>(std::make_shared<nn::Linear>(3, 4, true), std::make_shared<nn::Tanh>(),
+  auto model = std::make_shared<nn::Sequential>(std::make_shared<nn::Linear>(3, 4), std::make_shared<nn::Tanh>(),
                                                 std::make_shared<nn::Linear>(4, 2));
   Tensor x = randn({5, 3}, kFloat64).requires_grad_();
   auto result = nn::gradcheck(*model, [&](const std::vector<Tensor>& in) { return (*model)(in[0]); }, {x});
@@ -102,7 +102,7 @@ TEST_CASE("ModuleList holds modules by index with PyTorch names", "[module_list]
   CHECK(names_of(blocks.named_parameters()) ==
         std::vector<std::string>{"0.weight", "0.bias", "1.weight", "1.bias", "2.weight", "2.bias"});
   CHECK(blocks[3]->type_name() == "ReLU");
-  CHECK(blocks.at<nn::Linear>(1)->out_features == 2);
+  CHECK(blocks.at<nn::Linear>(1)->options.out_features() == 2);
   REQUIRE_THROWS_WITH(blocks.at<nn::Linear>(3), Catch::Contains("entry 3 is a ReLU"));
   REQUIRE_THROWS_WITH(blocks[9], Catch::Contains("index 9 is out of range for 4 modules"));
 
