@@ -7,7 +7,6 @@
 #include <stdexcept>
 
 #include "autograd/ops.h"
-#include "tensor/kernels.h"
 
 namespace focus::nn::functional {
 
@@ -36,11 +35,11 @@ std::pair<Tensor, Tensor> scaled_dot_product_attention_composed(const Tensor& qu
 
   // Positions a query may not attend to, as one bool tensor (true = blocked); masks carry no gradient.
   Tensor blocked;
-  if (mask.defined() && mask.dtype() == kBool) blocked = kernels::logical_not(mask);
+  if (mask.defined() && mask.dtype() == kBool) blocked = logical_not(mask);
   if (causal) {  // key j after query i
     const TensorOptions positions = TensorOptions(kInt64).with_device(query.device());
-    Tensor after = kernels::gt(unsqueeze(arange(S, positions), 0), unsqueeze(arange(L, positions), 1));
-    blocked = blocked.defined() ? kernels::logical_or(blocked, after) : after;
+    Tensor after = gt(unsqueeze(arange(S, positions), 0), unsqueeze(arange(L, positions), 1));
+    blocked = blocked.defined() ? logical_or(blocked, after) : after;
   }
   if (blocked.defined()) scores = masked_fill(scores, blocked, -inf);
   if (mask.defined() && mask.dtype() != kBool) scores = add(scores, to_dtype(mask, query.dtype()));
@@ -49,10 +48,10 @@ std::pair<Tensor, Tensor> scaled_dot_product_attention_composed(const Tensor& qu
   // weights by zeros after; masked_fill's backward then gives them zero gradient, not NaN.
   Tensor dead;
   if (blocked.defined() || mask.defined())
-    dead = kernels::eq(kernels::amax(scores, {-1}, /*keepdim=*/true),
-                       scalar_tensor(-inf, TensorOptions(query.dtype()).with_device(query.device())));
+    dead = eq(amax(scores.detach(), {-1}, /*keepdim=*/true),  // detached: a bool result needs no graph
+              scalar_tensor(-inf, TensorOptions(query.dtype()).with_device(query.device())));
   Tensor weights;
-  if (dead.defined() && S > 0 && kernels::sum(dead, {}, false).item<int64_t>() > 0)
+  if (dead.defined() && S > 0 && sum(dead).item<int64_t>() > 0)
     weights = masked_fill(softmax(masked_fill(scores, dead, 0.0), -1), dead, 0.0);
   else
     weights = softmax(scores, -1);

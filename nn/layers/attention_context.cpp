@@ -7,7 +7,6 @@
 #include <stdexcept>
 
 #include "autograd/ops.h"
-#include "tensor/kernels.h"
 
 namespace focus::nn {
 
@@ -41,7 +40,7 @@ int64_t first_empty_mask_row(const Tensor& mask) {
   thread_local std::weak_ptr<Storage> last_checked_gpu_mask;
   const bool on_gpu = mask.device().is_cuda();
   if (on_gpu && !last_checked_gpu_mask.expired() && last_checked_gpu_mask.lock() == mask.storage()) return -1;
-  std::vector<int64_t> real = kernels::sum(kernels::contiguous_copy(mask, kInt64), {1}, false).to_vector<int64_t>();
+  std::vector<int64_t> real = sum(to_dtype(mask, kInt64), {1}).to_vector<int64_t>();
   for (size_t b = 0; b < real.size(); ++b)
     if (real[b] == 0) return static_cast<int64_t>(b);
   if (on_gpu) last_checked_gpu_mask = mask.storage();
@@ -53,7 +52,7 @@ Tensor query_as_sequence(const Tensor& query) { return query.dim() == 2 ? query.
 AttentionContext attend(const Tensor& scores, const Tensor& values, const Tensor& mask, bool one_step) {
   Tensor masked = scores;
   if (mask.defined())  // [B, Lk] → [B, 1, Lk], broadcast over the queries
-    masked = masked_fill(scores, kernels::logical_not(mask).unsqueeze(1), -INFINITY);
+    masked = masked_fill(scores, logical_not(mask).unsqueeze(1), -INFINITY);
   Tensor weights = softmax(masked, 2);       // [B, Lq, Lk]
   Tensor context = matmul(weights, values);  // [B, Lq, Lk]·[B, Lk, Dv] → [B, Lq, Dv]
   if (one_step) return {context.squeeze(1), weights.squeeze(1)};

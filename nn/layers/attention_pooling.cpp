@@ -6,7 +6,6 @@
 
 #include "autograd/ops.h"
 #include "nn/layers/attention_context.h"
-#include "tensor/kernels.h"
 
 namespace focus::nn {
 
@@ -34,7 +33,7 @@ AttentionPoolingOutput AttentionPooling::forward(const Tensor& input, const Tens
     if (int64_t row = first_empty_mask_row(mask); row >= 0)
       throw std::invalid_argument(
           fmt::format("AttentionPooling: row {} of the mask has no real position to attend to", row));
-    scores = masked_fill(scores, kernels::logical_not(mask), -INFINITY);
+    scores = masked_fill(scores, logical_not(mask), -INFINITY);
   }
   Tensor weights = softmax(scores, 1);                             // [N, L]
   Tensor pooled = matmul(weights.unsqueeze(1), input).squeeze(1);  // [N, 1, L]·[N, L, D] → [N, D]
