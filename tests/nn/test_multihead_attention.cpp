@@ -11,7 +11,6 @@
 #include "nn/functional/linear.h"
 #include "nn/gradcheck.h"
 #include "nn/layers/multihead_attention.h"
-#include "tensor/kernels.h"
 #include "../support.h"
 
 using namespace focus;
@@ -211,7 +210,7 @@ TEST_CASE("MultiheadAttention masks follow PyTorch: bool true = NOT allowed", "[
         CHECK(weights.at({1, h, i, 1}) == 0.0);
         CHECK(weights.at({1, h, i, 2}) == 0.0);
       }
-    Tensor allowed = kernels::logical_not(padding).reshape({2, 1, 1, 4});
+    Tensor allowed = logical_not(padding).reshape({2, 1, 1, 4});
     auto [expected, expected_weights] = reference_mha(mha, query, key, value, allowed);
     CHECK(max_abs_diff(output, expected) < 1e-12);
     // Changing a padded key's value changes nothing.
@@ -219,8 +218,8 @@ TEST_CASE("MultiheadAttention masks follow PyTorch: bool true = NOT allowed", "[
     changed.set({0, 3, 0}, 100.0);
     CHECK(max_abs_diff(mha(query, key, changed, padding).output, output) == 0.0);
     // A float key_padding_mask is added: −∞ equals the bool mask.
-    Tensor additive = kernels::where(padding, scalar_tensor(-std::numeric_limits<double>::infinity(), kFloat64),
-                                     scalar_tensor(0.0, kFloat64));
+    Tensor additive = where(padding, scalar_tensor(-std::numeric_limits<double>::infinity(), kFloat64),
+                            scalar_tensor(0.0, kFloat64));
     CHECK(max_abs_diff(mha(query, key, value, additive).output, output) < 1e-12);
   }
   SECTION("attn_mask [L, S] bool and float, combined with key_padding_mask") {
@@ -233,15 +232,14 @@ TEST_CASE("MultiheadAttention masks follow PyTorch: bool true = NOT allowed", "[
     CHECK(weights.at({0, 1, 0, 1}) == 0.0);
     CHECK(weights.at({1, 0, 2, 0}) == 0.0);
     CHECK(weights.at({1, 1, 1, 3}) == 0.0);
-    Tensor allowed = kernels::logical_and(kernels::logical_not(blocked),
-                                          kernels::logical_not(padding).reshape({2, 1, 1, 4}));
+    Tensor allowed = logical_and(logical_not(blocked), logical_not(padding).reshape({2, 1, 1, 4}));
     auto [expected, expected_weights] = reference_mha(mha, query, key, value, allowed);
     CHECK(max_abs_diff(output, expected) < 1e-12);
     // Float attn_mask with a bool key_padding_mask: merged additively, as PyTorch does.
     Tensor bias = randn({3, 4}, kFloat64, &gen);
     Tensor additive_blocked =
-        kernels::add(bias, kernels::where(blocked, scalar_tensor(-std::numeric_limits<double>::infinity(), kFloat64),
-                                          scalar_tensor(0.0, kFloat64)));
+        add(bias, where(blocked, scalar_tensor(-std::numeric_limits<double>::infinity(), kFloat64),
+                        scalar_tensor(0.0, kFloat64)));
     auto [o_float, w_float] = mha(query, key, value, padding, true, additive_blocked, false);
     CHECK(w_float.at({0, 1, 0, 1}) == 0.0);
     CHECK(w_float.at({1, 1, 1, 3}) == 0.0);
