@@ -47,6 +47,19 @@ int64_t normalize_dim(int64_t dim, int64_t ndim, const char* op) {
   return dim < 0 ? dim + std::max<int64_t>(ndim, 1) : dim;
 }
 
+DimSplit split_at_dim(const Shape& shape, int64_t dim) {
+  DimSplit split;
+  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
+    if (d < dim)
+      split.outer *= shape[d];
+    else if (d == dim)
+      split.size = shape[d];
+    else
+      split.inner *= shape[d];
+  }
+  return split;
+}
+
 Shape infer_shape(Shape requested, int64_t numel, const char* op) {
   int64_t known = 1, infer_at = -1;
   for (size_t i = 0; i < requested.size(); ++i) {

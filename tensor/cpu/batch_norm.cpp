@@ -40,9 +40,8 @@ ChannelLayout check_input(const Tensor& input, const char* op) {
   if (!is_floating(input.dtype()))
     throw std::invalid_argument(
         fmt::format("{}: expected a float32 or float64 input, got {}", op, dtype_name(input.dtype())));
-  ChannelLayout layout{input.shape()[0], input.shape()[1], 1};
-  for (int64_t d = 2; d < input.dim(); ++d) layout.inner *= input.shape()[d];
-  return layout;
+  const DimSplit split = split_at_dim(input.shape(), 1);  // [N, C, *] as (N, C, inner)
+  return {split.outer, split.size, split.inner};
 }
 
 // A per-channel vector [C] of the input's dtype, or undefined when optional and absent.

@@ -54,8 +54,8 @@ ClassLayout check_inputs(const Tensor& logits, const Tensor& target, const Tenso
     throw std::invalid_argument(fmt::format("{}: target of shape {} does not match logits of shape {} (expected {})",
                                             op, shape_str(target.shape()), shape_str(logits.shape()),
                                             shape_str(expected)));
-  ClassLayout l{logits.size(0), logits.size(1), 1};
-  for (int64_t d = 2; d < logits.dim(); ++d) l.inner *= logits.size(d);
+  const DimSplit split = split_at_dim(logits.shape(), 1);  // [N, C, d...] as (N, C, inner)
+  const ClassLayout l{split.outer, split.size, split.inner};
   if (weight.defined()) {
     if (weight.shape() != Shape{l.classes} || weight.dtype() != logits.dtype())
       throw std::invalid_argument(fmt::format("{}: weight must be a {} tensor of shape [{}], got {} of shape {}", op,

@@ -38,18 +38,6 @@ Tensor checked_indices(const Tensor& index, int64_t dim, int64_t size, const cha
   return idx;
 }
 
-// Sizes before, along and after `dim`: x viewed as [outer, size, inner].
-struct Split3 {
-  int64_t outer = 1, size = 1, inner = 1;
-};
-Split3 split_at(const Shape& shape, int64_t dim) {
-  Split3 s;
-  for (int64_t d = 0; d < dim; ++d) s.outer *= shape[d];
-  s.size = shape[dim];
-  for (size_t d = dim + 1; d < shape.size(); ++d) s.inner *= shape[d];
-  return s;
-}
-
 // Calls f(offsets) once per line along `dim` of `shape` (one per multi-index of
 // the other dims), with each operand's element offset at the line's start.
 // Lines touch disjoint positions of any operand indexed by the other dims, so
@@ -112,7 +100,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
         fmt::format("index_select: index must be 1-D, got shape {}", shape_str(index.shape())));
   dim = normalize_dim(dim, x.dim(), "index_select");
   FOCUS_DISPATCH(common_device("index_select", x, index), index_select(x, dim, index));
-  const Split3 s = split_at(x.shape(), dim);
+  const DimSplit s = split_at_dim(x.shape(), dim);  // x as [outer, size, inner]
   Tensor idx = checked_indices(index, dim, s.size, "index_select");
   const int64_t n = idx.numel();
 
@@ -152,7 +140,7 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor
                                             "resized to the {} indices)",
                                             shape_str(src.shape()), shape_str(expected), shape_str(x.shape()), dim, n));
   FOCUS_DISPATCH(common_device("index_add", x, index, src), index_add(x, dim, index, src));
-  const Split3 s = split_at(x.shape(), dim);
+  const DimSplit s = split_at_dim(x.shape(), dim);  // x as [outer, size, inner]
   Tensor idx = checked_indices(index, dim, s.size, "index_add");
   Tensor out = contiguous_copy(x);
   if (src.numel() == 0) return out;

@@ -25,11 +25,10 @@ bool same_except(const Shape& a, const Shape& b, int64_t except_dim) {
 // each the concatenation of one contiguous block per input, so plain memcpy.
 void cat_contiguous(const std::vector<Tensor>& tensors, int64_t dim, const Tensor& out) {
   const Shape& shape = out.shape();
-  int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < dim; ++d) outer *= shape[d];
-  for (size_t d = dim + 1; d < shape.size(); ++d) inner *= shape[d];
+  const DimSplit split = split_at_dim(shape, dim);  // out as [outer, size, inner]
+  const int64_t outer = split.outer, inner = split.inner;
   const size_t elem = element_size(out.dtype());
-  const int64_t row_bytes = shape[dim] * inner * static_cast<int64_t>(elem);
+  const int64_t row_bytes = split.size * inner * static_cast<int64_t>(elem);
 
   std::vector<const char*> sources(tensors.size());
   std::vector<int64_t> block_bytes(tensors.size());

@@ -33,23 +33,9 @@ constexpr int64_t kGrain = 16384;       // elements per thread below which a loo
 constexpr int64_t kColumnBlock = 2048;
 
 /// (outer, size, inner) around `dim`: the row layout of a contiguous tensor.
-struct RowLayout {
-  int64_t outer = 1, size = 1, inner = 1;
-};
-
-RowLayout row_layout(const Tensor& x, int64_t dim, const char* op) {
-  std::vector<bool> mask = reduced_dims_mask(x.shape(), {dim}, op);  // checks dim, naming op and shape
-  RowLayout layout;
-  bool after = false;
-  for (int64_t d = 0; d < x.dim(); ++d) {
-    if (mask[d]) {
-      layout.size = x.shape()[d];
-      after = true;
-    } else {
-      (after ? layout.inner : layout.outer) *= x.shape()[d];
-    }
-  }
-  return layout;
+DimSplit row_layout(const Tensor& x, int64_t dim, const char* op) {
+  reduced_dims_mask(x.shape(), {dim}, op);  // checks dim, naming op and shape
+  return split_at_dim(x.shape(), normalize_dim(dim, x.dim(), op));
 }
 
 /// x itself when contiguous, else a contiguous copy.
@@ -58,7 +44,7 @@ Tensor dense(const Tensor& x) { return x.is_contiguous() ? x : contiguous_copy(x
 /// Runs body(o, j0, j1) over every (outer index, column block) pair, in parallel
 /// when large; blocks are narrowed when there are too few to go round the threads.
 template <typename Body>
-void for_each_block(const RowLayout& l, Body body) {
+void for_each_block(const DimSplit& l, Body body) {
   const int64_t threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   const int64_t width =
       std::clamp<int64_t>((l.outer * l.inner / threads + 15) / 16 * 16, std::min<int64_t>(64, l.inner), kColumnBlock);
@@ -75,7 +61,7 @@ void for_each_block(const RowLayout& l, Body body) {
 
 /// Runs body(o) over every row of a last-dim layout, in parallel when large.
 template <typename Body>
-void for_each_row(const RowLayout& l, Body body) {
+void for_each_row(const DimSplit& l, Body body) {
   parallel_for(0, l.outer, std::max<int64_t>(1, kGrain / std::max<int64_t>(l.size, 1)), [&](int64_t b, int64_t e) {
     for (int64_t o = b; o < e; ++o) body(o);
   });
@@ -86,7 +72,7 @@ void for_each_row(const RowLayout& l, Body body) {
 // Log is a template parameter so that no loop below tests it: a branch inside a
 // loop over float arithmetic keeps GCC from vectorising it.
 template <typename T, bool Log>
-void softmax_forward(const T* x, T* y, const RowLayout& l) {
+void softmax_forward(const T* x, T* y, const DimSplit& l) {
   const int64_t n = l.size;
   if (l.inner == 1) {
     for_each_row(l, [&](int64_t o) {
@@ -141,7 +127,7 @@ void softmax_forward(const T* x, T* y, const RowLayout& l) {
 
 Tensor softmax_impl(const Tensor& x, int64_t dim, bool log, const char* op) {
   check_defined(x, op);
-  RowLayout layout = row_layout(x, dim, op);
+  DimSplit layout = row_layout(x, dim, op);
   if (log)
     FOCUS_DISPATCH(x.device(), log_softmax(x, dim));
   else
@@ -164,7 +150,7 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, bool log, const char* op) {
 //   softmax:      dx = y * (dy - Σ dy*y) = y*dy - y * Σ dy*y
 //   log_softmax:  dx = dy - exp(y) * Σ dy
 template <typename T, bool Log>
-void softmax_backward_rows(const T* y, const T* dy, T* dx, const RowLayout& l) {
+void softmax_backward_rows(const T* y, const T* dy, T* dx, const DimSplit& l) {
   const int64_t n = l.size, inner = l.inner;
   if (inner == 1) {
     for_each_row(l, [&](int64_t o) {
@@ -228,7 +214,7 @@ Tensor softmax_backward_impl(const Tensor& y, const Tensor& dy, int64_t dim, boo
   if (y.dtype() != dy.dtype())
     throw std::invalid_argument(fmt::format("{}: output is {} but gradient is {}", op, dtype_name(y.dtype()),
                                             dtype_name(dy.dtype())));
-  RowLayout layout = row_layout(y, dim, op);
+  DimSplit layout = row_layout(y, dim, op);
   if (log)
     FOCUS_DISPATCH(common_device(op, y, dy), log_softmax_backward(y, dy, dim));
   else

@@ -41,9 +41,8 @@ struct ChannelLayout {
 };
 
 ChannelLayout layout_of(const Tensor& input) {
-  ChannelLayout layout{input.shape()[0], input.shape()[1], 1};
-  for (int64_t d = 2; d < input.dim(); ++d) layout.inner *= input.shape()[d];
-  return layout;
+  const DimSplit split = split_at_dim(input.shape(), 1);  // [N, C, *] as (N, C, inner)
+  return {split.outer, split.size, split.inner};
 }
 
 /// What is summed per channel: {Σ(x − K), Σ(x − K)²} with K the channel's first value

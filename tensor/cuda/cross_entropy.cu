@@ -192,20 +192,13 @@ void launch(const CrossEntropyArgs<T>& a) {
   FOCUS_CUDA_CHECK_LAUNCH("cross_entropy kernel");
 }
 
-/// (N, C, inner) of logits [N, C, d...].
-void split_logits(const Tensor& logits, int64_t& C, int64_t& inner) {
-  C = logits.size(1);
-  inner = 1;
-  for (int64_t d = 2; d < logits.dim(); ++d) inner *= logits.size(d);
-}
-
 }  // namespace
 
 std::pair<Tensor, Tensor> softmax_cross_entropy(const Tensor& logits, const Tensor& target, const Tensor& weight,
                                                 int64_t ignore_index, double label_smoothing) {
   check_index_errors();
-  int64_t C = 0, inner = 1;
-  split_logits(logits, C, inner);
+  const DimSplit split = split_at_dim(logits.shape(), 1);  // [N, C, d...] as (N, C, inner)
+  const int64_t C = split.size, inner = split.inner;
   const Tensor z = dense(logits), t = dense(target), w = dense(weight);
   Tensor loss = empty(target.shape(), TensorOptions(logits.dtype()).with_device(logits.device()));
   Tensor lse = empty(target.shape(), TensorOptions(kFloat64).with_device(logits.device()));
@@ -237,8 +230,8 @@ Tensor softmax_cross_entropy_backward(const Tensor& dloss, const Tensor& logits,
                                       const Tensor& weight, const Tensor& logsumexp, int64_t ignore_index,
                                       double label_smoothing) {
   check_index_errors();
-  int64_t C = 0, inner = 1;
-  split_logits(logits, C, inner);
+  const DimSplit split = split_at_dim(logits.shape(), 1);  // [N, C, d...] as (N, C, inner)
+  const int64_t C = split.size, inner = split.inner;
   const Tensor z = dense(logits), t = dense(target), w = dense(weight), g = dense(dloss), lse = dense(logsumexp);
   Tensor dz = empty(logits.shape(), TensorOptions(logits.dtype()).with_device(logits.device()));
   if (dz.numel() == 0) return dz;

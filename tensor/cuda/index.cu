@@ -105,18 +105,6 @@ void check_index_errors() {
 
 namespace {
 
-/// x viewed as [outer, size, inner] around `dim`.
-struct Split3 {
-  int64_t outer = 1, size = 1, inner = 1;
-};
-Split3 split_at(const Shape& shape, int64_t dim) {
-  Split3 s;
-  for (int64_t d = 0; d < dim; ++d) s.outer *= shape[d];
-  s.size = shape[dim];
-  for (size_t d = dim + 1; d < shape.size(); ++d) s.inner *= shape[d];
-  return s;
-}
-
 Tensor dense(const Tensor& t) { return t.is_contiguous() ? t : contiguous_copy(t); }
 
 /// The widest unit (16, 8, 4, 2 or 1 bytes, at least one element) in which runs of
@@ -331,7 +319,7 @@ Shape without_dim_stride(const Tensor& t, int64_t dim) {
 Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   check_index_errors();
   dim = normalize_dim(dim, x.dim(), "index_select");
-  const Split3 s = split_at(x.shape(), dim);
+  const DimSplit s = split_at_dim(x.shape(), dim);  // x as [outer, size, inner]
   Shape shape = x.shape();
   shape[dim] = index.numel();
   Tensor out = empty(shape, TensorOptions(x.dtype()).with_device(x.device()));
@@ -362,7 +350,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
   check_index_errors();
   dim = normalize_dim(dim, x.dim(), "index_add");
-  const Split3 s = split_at(x.shape(), dim);
+  const DimSplit s = split_at_dim(x.shape(), dim);  // x as [outer, size, inner]
   Tensor out = contiguous_copy(x);
   if (src.numel() == 0) return out;
   const Tensor values = dense(src);

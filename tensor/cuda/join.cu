@@ -108,9 +108,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   }
   Tensor out = empty(shape, TensorOptions(dtype).with_device(first.device()));
   if (out.numel() == 0) return out;
-  int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < dim; ++d) outer *= shape[d];
-  for (size_t d = dim + 1; d < shape.size(); ++d) inner *= shape[d];
+  const DimSplit split = split_at_dim(shape, dim);  // out as [outer, size, inner]
 
   std::vector<Piece> dense;
   int64_t start = 0;
@@ -124,7 +122,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     }
     start += length;
   }
-  if (!dense.empty()) cat_dense(dense, out, outer, inner, dim);
+  if (!dense.empty()) cat_dense(dense, out, split.outer, split.inner, dim);
   return out;
 }
 

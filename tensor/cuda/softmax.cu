@@ -241,23 +241,8 @@ __global__ void softmax_columns_kernel(P p, int64_t outer, int64_t size, int64_t
 }
 
 /// (outer, size, inner) around `dim` (checked by kernels::, which names the op).
-struct RowLayout {
-  int64_t outer = 1, size = 1, inner = 1;
-};
-
-RowLayout row_layout(const Tensor& x, int64_t dim, const char* op) {
-  const std::vector<bool> mask = kernels::reduced_dims_mask(x.shape(), {dim}, op);
-  RowLayout layout;
-  bool after = false;
-  for (int64_t d = 0; d < x.dim(); ++d) {
-    if (mask[d]) {
-      layout.size = x.shape()[d];
-      after = true;
-    } else {
-      (after ? layout.inner : layout.outer) *= x.shape()[d];
-    }
-  }
-  return layout;
+DimSplit row_layout(const Tensor& x, int64_t dim, const char* op) {
+  return split_at_dim(x.shape(), normalize_dim(dim, x.dim(), op));
 }
 
 /// Blocks that keep every SM busy (4 resident blocks of kThreads each).
@@ -270,7 +255,7 @@ int64_t target_blocks() {
 
 /// Runs policy p over every row of the layout.
 template <typename P>
-void run_rows(const P& p, const RowLayout& l) {
+void run_rows(const P& p, const DimSplit& l) {
   if (l.inner == 1) {
     // Up to a warp per row; wider (up to a block) when the rows are too few to fill
     // the GPU and each lane still gets 8 elements.
@@ -296,7 +281,7 @@ void run_rows(const P& p, const RowLayout& l) {
 Tensor dense(const Tensor& t) { return t.is_contiguous() ? t : kernels::contiguous_copy(t); }
 
 Tensor softmax_impl(const Tensor& x, int64_t dim, bool log, const char* op) {
-  const RowLayout layout = row_layout(x, dim, op);
+  const DimSplit layout = row_layout(x, dim, op);
   const Tensor input = dense(x);
   Tensor out = empty(x.shape(), TensorOptions(x.dtype()).with_device(x.device()));
   dispatch_floating(x.dtype(), op, [&](auto tag) {
@@ -312,7 +297,7 @@ Tensor softmax_impl(const Tensor& x, int64_t dim, bool log, const char* op) {
 }
 
 Tensor softmax_backward_impl(const Tensor& y, const Tensor& dy, int64_t dim, bool log, const char* op) {
-  const RowLayout layout = row_layout(y, dim, op);
+  const DimSplit layout = row_layout(y, dim, op);
   const Tensor yc = dense(y), gc = dense(dy);
   Tensor dx = empty(y.shape(), TensorOptions(y.dtype()).with_device(y.device()));
   dispatch_floating(y.dtype(), op, [&](auto tag) {
