@@ -8,6 +8,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "tensor/blas_layout.h"
 #include "tensor/cpu/blas.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/dispatch.h"
@@ -21,34 +22,8 @@ using cpu::blas_gemm;
 using cpu::blas_gemv;
 using cpu::blas_dot;
 
-// One matrix as row-major BLAS sees it: either itself (ld = row stride) or the
-// transpose of a row-major matrix (ld = column stride).
-struct BlasMatrix {
-  bool transposed = false;
-  int64_t ld = 1;
-
-  BlasMatrix flipped() const { return {!transposed, ld}; }
-  CBLAS_TRANSPOSE op() const { return transposed ? CblasTrans : CblasNoTrans; }
-  // Storage rows/cols of a logical (rows × cols) matrix with this layout.
-  int64_t stored_rows(int64_t rows, int64_t cols) const { return transposed ? cols : rows; }
-  int64_t stored_cols(int64_t rows, int64_t cols) const { return transposed ? rows : cols; }
-  // Step between consecutive elements of a logical row / column.
-  int64_t row_step() const { return transposed ? ld : 1; }
-  int64_t col_step() const { return transposed ? 1 : ld; }
-};
-
-// A dim of size 1 never steps, so its stride is free: choose whatever BLAS accepts.
-std::optional<BlasMatrix> blas_layout(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride) {
-  if (col_stride == 1 || cols == 1) {
-    if (rows == 1) return BlasMatrix{false, std::max<int64_t>(cols, 1)};
-    if (row_stride >= std::max<int64_t>(cols, 1)) return BlasMatrix{false, row_stride};
-  }
-  if (row_stride == 1 || rows == 1) {
-    if (cols == 1) return BlasMatrix{true, std::max<int64_t>(rows, 1)};
-    if (col_stride >= std::max<int64_t>(rows, 1)) return BlasMatrix{true, col_stride};
-  }
-  return std::nullopt;
-}
+// A matrix's BlasMatrix layout (tensor/blas_layout.h) as the CBLAS operation.
+CBLAS_TRANSPOSE cblas_op(BlasMatrix m) { return m.transposed ? CblasTrans : CblasNoTrans; }
 
 // OpenBLAS takes 32-bit sizes; checked once, before any (possibly parallel) call.
 void check_blas_range(std::initializer_list<int64_t> values, const char* op) {
@@ -64,12 +39,14 @@ template <typename T>
 void gemm_kernel(int64_t M, int64_t N, int64_t K, T alpha, const T* a, BlasMatrix la, const T* b, BlasMatrix lb,
                  T beta, T* c, int64_t ldc) {
   if (N == 1) {  // c[:, 0] = op(A) @ b[:, 0]
-    blas_gemv(la.op(), la.stored_rows(M, K), la.stored_cols(M, K), alpha, a, la.ld, b, lb.col_step(), beta, c, ldc);
+    blas_gemv(cblas_op(la), la.stored_rows(M, K), la.stored_cols(M, K), alpha, a, la.ld, b, lb.col_step(), beta, c,
+              ldc);
   } else if (M == 1) {  // c[0, :] = op(B)ᵀ @ a[0, :]
     BlasMatrix bt = lb.flipped();
-    blas_gemv(bt.op(), bt.stored_rows(N, K), bt.stored_cols(N, K), alpha, b, lb.ld, a, la.row_step(), beta, c, 1);
+    blas_gemv(cblas_op(bt), bt.stored_rows(N, K), bt.stored_cols(N, K), alpha, b, lb.ld, a, la.row_step(), beta, c,
+              1);
   } else {
-    blas_gemm(la.op(), lb.op(), M, N, K, alpha, a, la.ld, b, lb.ld, beta, c, ldc);
+    blas_gemm(cblas_op(la), cblas_op(lb), M, N, K, alpha, a, la.ld, b, lb.ld, beta, c, ldc);
   }
 }
 

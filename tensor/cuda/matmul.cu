@@ -13,6 +13,7 @@
 #include <limits>
 #include <optional>
 
+#include "tensor/blas_layout.h"
 #include "tensor/cuda/blas.cuh"
 #include "tensor/cuda/common.cuh"
 #include "tensor/cuda/kernels.h"
@@ -21,30 +22,9 @@ namespace focus::cuda {
 
 namespace {
 
-// One matrix as row-major BLAS sees it: either itself (ld = row stride) or the
-// transpose of a row-major matrix (ld = column stride). Same rules as the CPU's.
-struct BlasMatrix {
-  bool transposed = false;
-  int64_t ld = 1;
-
-  BlasMatrix flipped() const { return {!transposed, ld}; }
-  // Its operation in the swapped column-major call (see the top of the file).
-  cublasOperation_t op() const { return transposed ? CUBLAS_OP_T : CUBLAS_OP_N; }
-};
-
-// A dim of size 1 never steps, so its stride is free: choose whatever cuBLAS accepts
-// (ld >= the stored row length, and >= 1).
-std::optional<BlasMatrix> blas_layout(int64_t rows, int64_t cols, int64_t row_stride, int64_t col_stride) {
-  if (col_stride == 1 || cols == 1) {
-    if (rows == 1) return BlasMatrix{false, std::max<int64_t>(cols, 1)};
-    if (row_stride >= std::max<int64_t>(cols, 1)) return BlasMatrix{false, row_stride};
-  }
-  if (row_stride == 1 || rows == 1) {
-    if (cols == 1) return BlasMatrix{true, std::max<int64_t>(rows, 1)};
-    if (col_stride >= std::max<int64_t>(rows, 1)) return BlasMatrix{true, col_stride};
-  }
-  return std::nullopt;
-}
+// A matrix's BlasMatrix layout (tensor/blas_layout.h, the CPU's rule too) as its operation in the
+// swapped column-major call (see the top of the file).
+cublasOperation_t cublas_op(BlasMatrix m) { return m.transposed ? CUBLAS_OP_T : CUBLAS_OP_N; }
 
 // Row-major C_i (M×N, ldc) = alpha · A_i (M×K) @ B_i (K×N) + beta · C_i for i < count,
 // entries stride_* elements apart: the column-major C_iᵀ (N×M) = B_iᵀ · A_iᵀ.
@@ -52,8 +32,8 @@ template <typename T>
 void gemm_rows(int64_t M, int64_t N, int64_t K, T alpha, const T* a, BlasMatrix la, int64_t stride_a, const T* b,
                BlasMatrix lb, int64_t stride_b, T beta, T* c, int64_t ldc, int64_t stride_c, int64_t count,
                const char* op) {
-  gemm_batched<T>(lb.op(), la.op(), N, M, K, alpha, b, lb.ld, stride_b, a, la.ld, stride_a, beta, c, ldc, stride_c,
-                  count, op);
+  gemm_batched<T>(cublas_op(lb), cublas_op(la), N, M, K, alpha, b, lb.ld, stride_b, a, la.ld, stride_a, beta, c, ldc,
+                  stride_c, count, op);
 }
 
 // The matrix layout of a batched operand [..., rows, cols] and the strides of its batch
