@@ -8,6 +8,7 @@
 
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
+#include "autograd/ops/scaled_dot_product_attention_support.h"
 #include "nn/functional/attention.h"
 #include "tensor/kernels.h"
 #include "../support.h"
@@ -88,6 +89,37 @@ void compare_fused_and_composed(const Tensor& q, const Tensor& k, const Tensor& 
   if (m1.defined() && m1.requires_grad()) CHECK(max_abs_diff(m1.grad(), m2.grad()) < tol);
   CHECK(all_finite(q1.grad()));
   CHECK(all_finite(k1.grad()));
+}
+
+// Runs the fused op one batch entry at a time (the CPU's way) and each step over the whole batch (a
+// GPU's way, here on the CPU) on the same inputs and dropout draws, backpropagates the same random
+// gradients into both outputs, and compares outputs, weights and every input's gradient.
+void compare_strategies(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask = {},
+                        bool causal = false, double dropout_p = 0.0) {
+  const double tol = q.dtype() == kFloat32 ? 2e-5 : 1e-12;
+  auto run = [&](bool whole_batch) {
+    std::optional<detail::WholeBatchAttentionOnCpu> strategy;
+    if (whole_batch) strategy.emplace();
+    auto leaf = [](const Tensor& t) { return t.defined() && is_floating(t.dtype()) ? t.detach().requires_grad_() : t; };
+    std::vector<Tensor> inputs{leaf(q), leaf(k), leaf(v), leaf(mask)};
+    Generator dropout_gen(7);
+    auto [output, weights] =
+        scaled_dot_product_attention(inputs[0], inputs[1], inputs[2], inputs[3], dropout_p, causal, {}, &dropout_gen);
+    Generator gen(99);
+    Tensor r_out = randn(output.shape(), TensorOptions(q.dtype()), &gen);
+    Tensor r_w = randn(weights.shape(), TensorOptions(q.dtype()), &gen);
+    add(sum(mul(output, r_out)), sum(mul(weights, r_w))).backward();
+    std::vector<Tensor> results{output, weights};
+    for (const Tensor& t : inputs)
+      if (t.defined() && t.requires_grad()) results.push_back(t.grad());
+    return results;
+  };
+  const std::vector<Tensor> per_entry = run(false), whole_batch = run(true);
+  REQUIRE(per_entry.size() == whole_batch.size());
+  for (size_t i = 0; i < per_entry.size(); ++i) {
+    CHECK(per_entry[i].shape() == whole_batch[i].shape());
+    CHECK(max_abs_diff(per_entry[i], whole_batch[i]) < tol);
+  }
 }
 
 Tensor random64(const Shape& shape, uint64_t seed) {
@@ -455,6 +487,36 @@ TEST_CASE("scaled_dot_product_attention dropout: statistics, returned weights, s
     auto [output0, w0] = scaled_dot_product_attention(q, k, v, {}, 0.0, false, {}, &other);
     CHECK(max_abs_diff(output0, no_dropout) == 0.0);
   }
+}
+
+TEST_CASE("scaled_dot_product_attention: the whole-batch strategy (a GPU's) gives the per-entry results",
+          "[scaled_dot_product_attention]") {
+  // A GPU runs the same step functions once over the whole batch; detail::WholeBatchAttentionOnCpu
+  // makes the CPU do so too, so this checks that strategy's batched products, broadcasts and sums.
+  for (DType dtype : {kFloat32, kFloat64}) {
+    Generator gen(91);
+    TensorOptions o(dtype);
+    Tensor q = randn({2, 2, 3, 4}, o, &gen), k = randn({2, 2, 5, 4}, o, &gen), v = randn({2, 2, 5, 3}, o, &gen);
+    compare_strategies(q, k, v);
+    Tensor bool_mask = kernels::gt(rand({2, 1, 3, 5}, o, &gen), scalar_tensor(0.3, o));
+    compare_strategies(q, k, v, bool_mask);
+    Tensor blocked = ones({2, 1, 3, 5}, kBool);
+    blocked.slice(2, 1, 2).fill_(0.0);  // query 1 may attend to nothing: zero weights and gradients
+    compare_strategies(q, k, v, blocked);
+    compare_strategies(q, k, v, randn({3, 5}, o, &gen));  // a float mask, with gradient
+    compare_strategies(randn({2, 2, 5, 4}, o, &gen), k, v, {}, /*causal=*/true);
+    compare_strategies(q, randn({1, 5, 4}, o, &gen), randn({5, 3}, o, &gen));         // broadcast k, v
+    compare_strategies(randn({3, 4}, o, &gen), randn({5, 4}, o, &gen), v);             // only v has batch dims
+    compare_strategies(transpose(randn({2, 2, 4, 3}, o, &gen), 2, 3), k, v);          // transposed q
+    compare_strategies(q, k, v, {}, false, /*dropout_p=*/0.3);
+  }
+  detail::WholeBatchAttentionOnCpu whole_batch;
+  Tensor q = random64({2, 3, 4}, 92).requires_grad_(), k = random64({1, 5, 4}, 93).requires_grad_();
+  Tensor v = random64({2, 5, 3}, 94).requires_grad_(), float_mask = random64({3, 5}, 95).requires_grad_();
+  CHECK(gradcheck([](const std::vector<Tensor>& in) {
+    auto [output, weights] = scaled_dot_product_attention(in[0], in[1], in[2], in[3]);
+    return add(sum(output), sum(mul(weights, weights)));
+  }, {q, k, v, float_mask}));
 }
 
 TEST_CASE("scaled_dot_product_attention error messages name the op and the shapes",
