@@ -34,6 +34,7 @@ void Tensor::set_grad(const Tensor& grad) {
 }
 
 std::shared_ptr<Node> Tensor::grad_fn() const { return impl().grad_fn; }
+std::string Tensor::grad_fn_name() const { return impl().grad_fn ? impl().grad_fn->name() : std::string(); }
 bool Tensor::is_leaf() const { return impl().grad_fn == nullptr; }
 
 void Tensor::retain_grad() {

@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "autograd/node.h"
 #include "tensor/kernels.h"
 
 namespace focus {
@@ -81,7 +80,7 @@ std::string to_string(const Tensor& t) {
   if (t.dim() > 0 && t.numel() == 0) out += fmt::format(", size={}", shape_str(t.shape()));
   if (t.dtype() != kFloat32 && t.dtype() != kInt64) out += fmt::format(", dtype={}", dtype_name(t.dtype()));
   if (!t.device().is_cpu()) out += fmt::format(", device='{}'", t.device().str());
-  if (t.requires_grad()) out += t.grad_fn() ? ", grad_fn=<" + t.grad_fn()->name() + ">" : ", requires_grad=True";
+  if (t.requires_grad()) out += !t.is_leaf() ? ", grad_fn=<" + t.grad_fn_name() + ">" : ", requires_grad=True";
   out += ")";
   return out;
 }

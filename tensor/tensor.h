@@ -121,6 +121,8 @@ class Tensor {
   void set_grad(const Tensor& grad);
   /// The op that produced this tensor; null for leaves.
   std::shared_ptr<Node> grad_fn() const;
+  /// The name of that op ("MulBackward"), empty for leaves: what printing shows as grad_fn.
+  std::string grad_fn_name() const;
   bool is_leaf() const;
   /// Keep .grad on a non-leaf tensor during backward.
   void retain_grad();

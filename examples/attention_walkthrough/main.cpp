@@ -18,7 +18,8 @@
 #include <vector>
 
 #include "focus.h"
-#include "datasets/plot.h"
+#include "datasets/pictures/heatmap.h"
+#include "datasets/pictures/plot.h"
 
 using namespace focus;
 
@@ -186,12 +187,12 @@ int main(int argc, char** argv) {
 
   // ---- heat maps ----
   const std::filesystem::path out(out_dir);
-  data::MatrixPlotOptions options;
+  pictures::MatrixPlotOptions options;
   options.row_axis = "query";
   options.col_axis = "key";
-  data::matrix_plot(W, labels("q", 3), labels("k", 4), "attention weights W", options)
+  pictures::matrix_plot(W, labels("q", 3), labels("k", 4), "attention weights W", options)
       .save_png(out / "attention_weights.png");
-  data::matrix_plot(dW_hand, labels("q", 3), labels("k", 4), "gradient dL/dW", options)
+  pictures::matrix_plot(dW_hand, labels("q", 3), labels("k", 4), "gradient dL/dW", options)
       .save_png(out / "attention_grad.png");
   fmt::print("\nwrote {} and {}\n", (out / "attention_weights.png").string(), (out / "attention_grad.png").string());
 

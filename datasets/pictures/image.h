@@ -1,34 +1,15 @@
 #pragma once
+// An RGB picture in memory: pixels, rectangles, lines, text, and PNG output.
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "datasets/pictures/color.h"
 #include "tensor/tensor.h"
 
-namespace focus::data {
-
-/// An 8-bit RGB colour.
-struct Color {
-  uint8_t r = 0;
-  uint8_t g = 0;
-  uint8_t b = 0;
-  bool operator==(const Color&) const = default;
-};
-
-inline constexpr Color kWhite{255, 255, 255};
-inline constexpr Color kBlack{0, 0, 0};
-inline constexpr Color kGray{128, 128, 128};
-inline constexpr Color kLightGray{220, 220, 220};
-
-/// The i-th colour of a ten-colour palette (matplotlib's "tab10"), cycling:
-/// distinct colours for plot series and classes.
-Color palette(int64_t i);
-
-/// The viridis colour map at t in [0, 1] (clamped): dark purple through blue
-/// and green to yellow, brightness rising monotonically, readable in grey.
-Color viridis(double t);
+namespace focus::pictures {
 
 /// An RGB picture in memory, the canvas the plots and visualisations draw on.
 /// Pixel (x, y) is bytes[3 * (y * width + x) + {0, 1, 2}]; y grows downwards.
@@ -87,25 +68,8 @@ struct Image {
   static int text_height(std::string_view text, int scale = 1);
 };
 
-/// A [H, W] tensor as a viridis heat map, lowest value darkest; the range is the
-/// tensor's own min and max.
-Image heatmap(const Tensor& values);
-/// Same with a fixed range (values outside are clamped), to compare maps.
-Image heatmap(const Tensor& values, double min, double max);
-
-/// Blends a heat map over a picture: `heat` [h, w] is upsampled bilinearly to
-/// the picture's size, coloured with viridis over its own range, and mixed in
-/// with weight alpha (0: picture only, 1: heat only). For attention maps.
-Image overlay(const Image& image, const Tensor& heat, double alpha);
-/// Blends an already coloured picture (resized bilinearly when sizes differ).
-Image overlay(const Image& image, const Image& heat, double alpha);
-
 /// Tiles images row by row, `columns` per row, `padding` pixels around each;
 /// each cell is as large as the largest image.
 Image grid(const std::vector<Image>& images, int columns, int padding = 2, Color background = kWhite);
 
-/// A vertical colour bar for the range [min, max] (max at the top), `bar_width`
-/// pixels wide and `height` high, with tick values written on its right.
-Image colorbar(double min, double max, int height, int bar_width = 16, int text_scale = 1);
-
-}  // namespace focus::data
+}  // namespace focus::pictures

@@ -1,12 +1,13 @@
 #pragma once
+// Plots: line plots of training curves and matrix plots (confusion matrices, attention alignments).
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "datasets/png.h"
+#include "datasets/pictures/image.h"
 #include "tensor/tensor.h"
 
-namespace focus::data {
+namespace focus::pictures {
 
 /// One named curve of a line plot. With `x` empty the points are at x = 1, 2,
 /// 3, ... (epochs or steps). Non-finite y values (a diverged loss) leave a gap.
@@ -57,13 +58,4 @@ Image matrix_plot(const Tensor& matrix, const std::vector<std::string>& row_labe
                   const std::vector<std::string>& col_labels, const std::string& title,
                   const MatrixPlotOptions& options = {});
 
-/// Round tick positions ("nice numbers": 1, 2 or 5 times a power of ten)
-/// inside [lo, hi], about `max_ticks` of them (the step is rounded to the
-/// nearest nice number, so there may be up to half as many again).
-std::vector<double> nice_ticks(double lo, double hi, int max_ticks = 6);
-
-/// A tick value as short text with as many decimals as the tick spacing needs
-/// ("0.25", "1e-05", "1000").
-std::string format_tick(double value, const std::vector<double>& ticks);
-
-}  // namespace focus::data
+}  // namespace focus::pictures

@@ -8,12 +8,14 @@
 #include <cmath>
 #include <memory>
 
-#include "datasets/plot.h"
-#include "datasets/png.h"
+#include "datasets/pictures/heatmap.h"
+#include "datasets/pictures/plot.h"
+#include "datasets/pictures/ticks.h"
 #include "temp_directory.h"
 
 using namespace focus;
 using namespace focus::data;
+using namespace focus::pictures;
 using focus::testing::TempDirectory;
 
 namespace {

@@ -1,18 +1,15 @@
-#include "datasets/png.h"
+#include "datasets/pictures/image.h"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <atomic>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
-#include "datasets/plot.h"
+#include "datasets/pictures/resample.h"
+#include "tensor/atomic_file.h"
 #include "tensor/kernels.h"
 
 #include <stb_image_write.h>  // the implementation is in libstb
@@ -24,49 +21,12 @@
 #include <stb_easy_font.h>
 #pragma GCC diagnostic pop
 
-namespace focus::data {
+namespace focus::pictures {
 
 namespace {
-namespace fs = std::filesystem;
 
 uint8_t to_byte(double unit) {
   return static_cast<uint8_t>(std::lround(std::clamp(unit, 0.0, 1.0) * 255.0));
-}
-
-Color mix(Color a, Color b, double t) {
-  auto channel = [t](uint8_t x, uint8_t y) {
-    return static_cast<uint8_t>(std::lround(x + (static_cast<double>(y) - x) * t));
-  };
-  return {channel(a.r, b.r), channel(a.g, b.g), channel(a.b, b.b)};
-}
-
-// A float64 contiguous copy of a [H, W] tensor (the raw kernel, no autograd record).
-std::vector<double> matrix_values(const Tensor& t, const char* op) {
-  if (!t.defined() || t.dim() != 2)
-    throw std::invalid_argument(fmt::format("{}: expected a [H, W] tensor, got {}", op,
-                                            t.defined() ? shape_str(t.shape()) : "an undefined tensor"));
-  return kernels::contiguous_copy(t, kFloat64).to_vector<double>();
-}
-
-std::pair<double, double> finite_range(const std::vector<double>& values) {
-  double lo = INFINITY, hi = -INFINITY;
-  for (double v : values)
-    if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
-  if (lo > hi) return {0.0, 1.0};  // nothing finite: any range will do
-  return {lo, hi};
-}
-
-// Bilinear sample of a w×h grid of values at pixel centres (the align_corners =
-// false convention): output pixel x covers source coordinate (x + 0.5) * w / W - 0.5.
-struct BilinearTap {
-  int i0, i1;
-  double t;
-};
-BilinearTap bilinear_tap(int out, int out_size, int in_size) {
-  double source = (out + 0.5) * in_size / out_size - 0.5;
-  source = std::clamp(source, 0.0, static_cast<double>(in_size - 1));
-  const int i0 = static_cast<int>(source);
-  return {i0, std::min(i0 + 1, in_size - 1), source - i0};
 }
 
 // stb_easy_font knows printable ASCII only (and reads out of its tables for
@@ -126,38 +86,6 @@ void for_each_glyph_rect(const std::string& text, Fill fill) {
   }
 }
 }  // namespace
-
-Color palette(int64_t i) {
-  static constexpr std::array<Color, 10> kTab10 = {{{31, 119, 180},
-                                                    {255, 127, 14},
-                                                    {44, 160, 44},
-                                                    {214, 39, 40},
-                                                    {148, 103, 189},
-                                                    {140, 86, 75},
-                                                    {227, 119, 194},
-                                                    {127, 127, 127},
-                                                    {188, 189, 34},
-                                                    {23, 190, 207}}};
-  return kTab10[static_cast<size_t>(((i % 10) + 10) % 10)];
-}
-
-Color viridis(double t) {
-  // Nine samples of matplotlib's viridis, interpolated linearly: close enough to
-  // the 256-entry table for pictures, and its brightness still rises monotonically.
-  static constexpr std::array<Color, 9> kStops = {{{68, 1, 84},
-                                                   {71, 45, 123},
-                                                   {59, 82, 139},
-                                                   {44, 114, 142},
-                                                   {33, 145, 140},
-                                                   {40, 174, 128},
-                                                   {94, 201, 98},
-                                                   {173, 220, 48},
-                                                   {253, 231, 37}}};
-  if (!(t >= 0.0)) t = 0.0;  // also NaN
-  t = std::min(t, 1.0) * (kStops.size() - 1);
-  const size_t i = std::min(static_cast<size_t>(t), kStops.size() - 2);
-  return mix(kStops[i], kStops[i + 1], t - static_cast<double>(i));
-}
 
 Image::Image(int w, int h, Color background) : width(w), height(h) {
   if (w < 0 || h < 0) throw std::invalid_argument(fmt::format("Image: negative size {}x{}", w, h));
@@ -222,21 +150,10 @@ void Image::save_png(const std::filesystem::path& path) const {
   };
   if (stbi_write_png_to_func(append, &encoded, width, height, 3, bytes.data(), width * 3) == 0)
     throw std::runtime_error(fmt::format("save_png: could not encode {}", path.string()));
-  // A name no other writer (thread or process) uses, in the target's folder so
-  // the rename stays on one file system and is atomic.
-  static std::atomic<uint64_t> counter{0};
-  fs::path temporary = path;
-  temporary.replace_filename(fmt::format(".{}.{}-{}.tmp", path.filename().string(), ::getpid(), counter++));
-  std::FILE* file = std::fopen(temporary.c_str(), "wb");
-  if (file == nullptr)
-    throw std::runtime_error(fmt::format("save_png: cannot write {}: {}", path.string(), std::strerror(errno)));
-  const bool written = std::fwrite(encoded.data(), 1, encoded.size(), file) == encoded.size();
-  const bool closed = std::fclose(file) == 0;
-  std::error_code error;
-  if (written && closed) fs::rename(temporary, path, error);
-  if (!written || !closed || error) {
-    fs::remove(temporary, error);
-    throw std::runtime_error(fmt::format("save_png: writing {} failed", path.string()));
+  try {
+    write_file_atomically(path, std::string_view(reinterpret_cast<const char*>(encoded.data()), encoded.size()));
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(fmt::format("save_png: {}", e.what()));
   }
 }
 
@@ -327,59 +244,6 @@ int Image::text_height(std::string_view text, int scale) {
   return 12 * lines * std::max(scale, 1);
 }
 
-Image heatmap(const Tensor& values) {
-  const std::vector<double> data = matrix_values(values, "heatmap");
-  const auto [lo, hi] = finite_range(data);
-  return heatmap(values, lo, hi);
-}
-
-Image heatmap(const Tensor& values, double min, double max) {
-  const std::vector<double> data = matrix_values(values, "heatmap");
-  const int h = static_cast<int>(values.size(0)), w = static_cast<int>(values.size(1));
-  Image out(w, h);
-  // A constant map gets the middle colour rather than a division by zero.
-  const double range = max > min ? max - min : 0.0;
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x) {
-      const double v = data[static_cast<size_t>(y) * w + x];
-      out.set_pixel(x, y, viridis(range > 0 ? (v - min) / range : 0.5));
-    }
-  return out;
-}
-
-Image overlay(const Image& image, const Tensor& heat, double alpha) {
-  const std::vector<double> data = matrix_values(heat, "overlay");
-  const int h = static_cast<int>(heat.size(0)), w = static_cast<int>(heat.size(1));
-  if (h < 1 || w < 1) throw std::invalid_argument(fmt::format("overlay: empty heat map {}", shape_str(heat.shape())));
-  const auto [lo, hi] = finite_range(data);
-  const double range = hi > lo ? hi - lo : 0.0;
-  // Interpolate the values, then colour them: interpolating colours would leave
-  // the colour map (the mean of purple and yellow is not a viridis colour).
-  Image out = image;
-  for (int y = 0; y < image.height; ++y) {
-    const BilinearTap ty = bilinear_tap(y, image.height, h);
-    for (int x = 0; x < image.width; ++x) {
-      const BilinearTap tx = bilinear_tap(x, image.width, w);
-      auto at = [&](int yy, int xx) { return data[static_cast<size_t>(yy) * w + xx]; };
-      const double top = at(ty.i0, tx.i0) + (at(ty.i0, tx.i1) - at(ty.i0, tx.i0)) * tx.t;
-      const double bottom = at(ty.i1, tx.i0) + (at(ty.i1, tx.i1) - at(ty.i1, tx.i0)) * tx.t;
-      const double v = top + (bottom - top) * ty.t;
-      out.blend_pixel(x, y, viridis(range > 0 ? (v - lo) / range : 0.5), alpha);
-    }
-  }
-  return out;
-}
-
-Image overlay(const Image& image, const Image& heat, double alpha) {
-  const Image sized = heat.width == image.width && heat.height == image.height
-                          ? heat
-                          : heat.resize(image.width, image.height);
-  Image out = image;
-  for (int y = 0; y < image.height; ++y)
-    for (int x = 0; x < image.width; ++x) out.blend_pixel(x, y, sized.pixel(x, y), alpha);
-  return out;
-}
-
 Image grid(const std::vector<Image>& images, int columns, int padding, Color background) {
   if (images.empty()) throw std::invalid_argument("grid: no images");
   if (columns < 1) throw std::invalid_argument(fmt::format("grid: columns must be >= 1, got {}", columns));
@@ -399,36 +263,4 @@ Image grid(const std::vector<Image>& images, int columns, int padding, Color bac
   return out;
 }
 
-Image colorbar(double min, double max, int height, int bar_width, int text_scale) {
-  if (height < 2 || bar_width < 1)
-    throw std::invalid_argument(fmt::format("colorbar: a {}x{} bar is too small", bar_width, height));
-  const double range = max > min ? max - min : 1.0;
-  const int scale = std::max(text_scale, 1);
-  // As many ticks as fit with a line and a quarter of text between neighbours.
-  std::vector<double> ticks;
-  for (int wanted = std::max(2, height / (12 * scale)); wanted >= 2; --wanted) {
-    ticks = nice_ticks(min, min + range, wanted);
-    if (ticks.size() < 2 || (ticks[1] - ticks[0]) / range * height >= 15 * scale) break;
-  }
-  std::vector<std::string> labels;
-  int label_width = 0;
-  for (double value : ticks) {
-    labels.push_back(format_tick(value, ticks));
-    label_width = std::max(label_width, Image::text_width(labels.back(), scale));
-  }
-  const int half_line = Image::text_height("0", scale) / 2;
-  const int tick = 3 * scale, gap = 3 * scale;  // the gap keeps a tick from reading as a minus sign
-  // half_line of room above and below, so the end labels are not cut in half.
-  Image out(bar_width + tick + gap + label_width + 2, height + 2 * half_line);
-  for (int y = 0; y < height; ++y)
-    out.fill_rect(0, half_line + y, bar_width, 1, viridis(1.0 - static_cast<double>(y) / (height - 1)));
-  out.draw_rect(0, half_line, bar_width, height, kBlack);
-  for (size_t i = 0; i < ticks.size(); ++i) {
-    const int y = half_line + static_cast<int>(std::lround((1.0 - (ticks[i] - min) / range) * (height - 1)));
-    out.fill_rect(bar_width, y, tick, 1, kBlack);
-    out.draw_text(bar_width + tick + gap, y - 4 * scale, labels[i], kBlack, scale);
-  }
-  return out;
-}
-
-}  // namespace focus::data
+}  // namespace focus::pictures
