@@ -5,8 +5,6 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
-#include <atomic>
-#include <csignal>
 #include <filesystem>
 #include <numeric>
 
@@ -26,14 +24,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::atomic<bool> interrupted{false};
-void on_interrupt(int) { interrupted = true; }
-
 struct Flags {
   std::string data, model = "attention", optimizer = "adam", device = "cpu", out, resume, eval, predict, checkpoint;
   int epochs = 20, batch_size = 0, threads = 2;  // batch_size 0: the model's own default
   double lr = -1, val_split = 0.1, weight_decay = 5e-4;
-  bool augment = true;
+  bool augment = true, overwrite = false;
   uint64_t seed = 0;
   int64_t limit = 0, test_limit = 0;
   bool model_given = false;  // --model on the command line (a resumed run otherwise takes the checkpoint's)
@@ -76,14 +71,14 @@ fs::path find_cifar(const std::string& flag) {
 // Evaluates `model` on every batch of `loader`: mean loss, accuracy, confusion matrix.
 struct Evaluation {
   double loss = 0, accuracy = 0;
-  optim::ConfusionMatrix confusion{10};
+  training::ConfusionMatrix confusion{10};
 };
 
 Evaluation evaluate(cifar::Classifier& model, const Loader& loader) {
   NoGradGuard no_grad;
   model.eval();
   Evaluation result;
-  optim::RunningMean loss;
+  training::RunningMean loss;
   for (data::ImageBatch& batch : loader.epoch(0)) {
     Tensor logits = model(batch.images);
     loss.add(nn::functional::cross_entropy(logits, batch.labels).item<double>(), batch.size());
@@ -143,7 +138,7 @@ int run(const Flags& flags) {
   // unreadable file before anything is built or written.
   std::string model_name = flags.model;
   if (!flags.resume.empty()) {
-    model_name = cifar::read_model_name(flags.resume);
+    model_name = cifar::read_model_name(training::resume_checkpoint_file(flags.resume).string());
     if (flags.model_given && model_name != flags.model)
       throw std::runtime_error(fmt::format("--resume {}: the checkpoint's model is '{}', not '{}' (--model)",
                                            flags.resume, model_name, flags.model));
@@ -199,104 +194,58 @@ int run(const Flags& flags) {
     schedule = std::make_unique<optim::WarmupCosineLR>(*optimizer, std::min<int64_t>(steps_per_epoch, total_steps - 1),
                                                        total_steps, 0.1);
 
-  Generator& gen = default_generator();
-  optim::TrainingState state;
-  state.metadata["model"] = model_name;
-  fs::path out = flags.out.empty() ? fs::path(fmt::format("runs/cifar10-{}-{:%Y%m%d-%H%M%S}", model_name,
-                                                          fmt::localtime(std::time(nullptr))))
-                                   : fs::path(flags.out);
-  if (!flags.resume.empty()) {
-    state = optim::load_checkpoint(flags.resume, *model, *optimizer, schedule.get(), &gen);
-    if (state.epoch >= flags.epochs)
-      throw std::runtime_error(fmt::format(
-          "--resume {}: the checkpoint has already trained {} epoch(s); pass --epochs greater than {} to train on, "
-          "or --eval {} to test it",
-          flags.resume, state.epoch, state.epoch, flags.resume));
-    if (flags.out.empty()) out = fs::path(flags.resume).parent_path();
-    fmt::print("resumed from {}: {} of {} epochs done, continuing at epoch {}\n", flags.resume, state.epoch,
-               flags.epochs, state.epoch + 1);
-    // Rows past the checkpoint (a later epoch's, when resuming from best.safetensors or after a
-    // stop between logging and saving) belong to a history this run replaces.
-    cifar::truncate_metrics(out / "metrics.csv", state.epoch);
-  } else {
-    // A fresh run never mixes its metrics and checkpoints into an earlier run's.
-    for (const char* name : {"metrics.csv", "last.safetensors", "best.safetensors"})
-      if (fs::exists(out / name))
-        throw std::runtime_error(fmt::format(
-            "--out {} already holds a training run ({}); continue it with --resume {}, or choose another --out",
-            out.string(), name, (out / "last.safetensors").string()));
-  }
-  fs::create_directories(out);
+  training::RunOptions run_options;
+  run_options.out = flags.out.empty() && flags.resume.empty()
+                        ? fs::path(fmt::format("runs/cifar10-{}-{:%Y%m%d-%H%M%S}", model_name,
+                                               fmt::localtime(std::time(nullptr))))
+                        : fs::path(flags.out);
+  run_options.resume = flags.resume;
+  run_options.overwrite = flags.overwrite;
+  run_options.epochs = flags.epochs;
+  run_options.best_metric = "val_acc";
+  run_options.better = training::Better::Higher;
+  run_options.unit = "img";
+  run_options.curves = {{"loss", "cross-entropy", {{"train", "train_loss"}, {"validation", "val_loss"}}},
+                        {"accuracy", "fraction correct", {{"train", "train_acc"}, {"validation", "val_acc"}}}};
+  run_options.metadata["model"] = model_name;
+  training::TrainingRun run(run_options, *model, *optimizer, schedule.get());
   fmt::print("{}", config());
   fmt::print("{}\n{} training, {} validation, {} test images; {} steps/epoch; output in {}\n", model->summary(),
-             train_set->size(), val_set->size(), test_set->size(), steps_per_epoch, out.string());
+             train_set->size(), val_set->size(), test_set->size(), steps_per_epoch, run.folder().string());
 
-  optim::CsvLog log((out / "metrics.csv").string(),
-                    {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"});
-  std::signal(SIGINT, on_interrupt);
-  cifar::History history = cifar::read_history(out / "metrics.csv");
-  auto run_start = std::chrono::steady_clock::now();
-  double images_per_second = 0;
-  for (int64_t epoch = state.epoch; epoch < flags.epochs; ++epoch) {
-    model->train();
-    optim::RunningMean loss;
-    int64_t correct = 0, seen = 0, done = 0;
-    optim::ProgressBar bar(steps_per_epoch, fmt::format("epoch {}/{}", epoch + 1, flags.epochs), "img");
-    for (data::ImageBatch& batch : train_loader.epoch(epoch)) {
-      optimizer->zero_grad();
-      Tensor logits = (*model)(batch.images);
-      Tensor batch_loss = nn::functional::cross_entropy(logits, batch.labels);
-      batch_loss.backward();
-      optimizer->step();
-      schedule->step();
-      ++state.global_step;
-      loss.add(batch_loss.item<double>(), batch.size());
-      correct += optim::count_correct(logits, batch.labels);
-      seen += batch.size();
-      bar.update(++done, batch.size(), {{"loss", loss.mean()}, {"acc%", double(correct) / double(seen)}});
-      if (interrupted) break;
-    }
-    images_per_second = bar.items_per_second();
-    if (interrupted) {
-      bar.finish();
-      optim::save_checkpoint((out / "last.safetensors").string(), *model, *optimizer, schedule.get(), &gen, state);
-      fmt::print("interrupted: saved {} (epoch {} incomplete; --resume restarts it)\n",
-                 (out / "last.safetensors").string(), epoch + 1);
-      return 130;
-    }
+  auto train_step = [&](data::ImageBatch& batch) {
+    optimizer->zero_grad();
+    Tensor logits = (*model)(batch.images);
+    Tensor loss = nn::functional::cross_entropy(logits, batch.labels);
+    loss.backward();
+    optimizer->step();
+    schedule->step();
+    const double correct = static_cast<double>(training::count_correct(logits, batch.labels));
+    return training::StepReport{batch.size(), {{"loss", loss.item<double>()}, {"acc%", correct / batch.size()}}};
+  };
+  auto validate = [&](int64_t) {
     Evaluation val = evaluate(*model, val_loader);
-    double seconds = bar.elapsed_seconds();
-    bar.finish(fmt::format("epoch {}/{}: train loss {:.4f} acc {:.2f}% | val loss {:.4f} acc {:.2f}% | lr {:.2e} | {:.0f} s, {:.0f} img/s",
-                           epoch + 1, flags.epochs, loss.mean(), 100.0 * correct / seen, val.loss, 100 * val.accuracy,
-                           optimizer->param_groups()[0].lr, seconds, images_per_second));
-    if (device.is_cuda()) fmt::print("{}\n", cuda::memory_summary(device.index));
-    log.write({{"epoch", double(epoch + 1)}, {"train_loss", loss.mean()}, {"train_acc", double(correct) / seen},
-               {"val_loss", val.loss}, {"val_acc", val.accuracy}, {"lr", optimizer->param_groups()[0].lr},
-               {"seconds", seconds}});
-    history.add(loss.mean(), double(correct) / seen, val.loss, val.accuracy);
-    state.epoch = epoch + 1;
-    bool best = val.accuracy > state.best_metric || epoch == 0;
-    if (best) state.best_metric = val.accuracy;
-    optim::save_checkpoint((out / "last.safetensors").string(), *model, *optimizer, schedule.get(), &gen, state);
-    if (best) optim::save_checkpoint((out / "best.safetensors").string(), *model, *optimizer, schedule.get(), &gen, state);
-    cifar::save_curves(history, out / "curves.png");
-  }
+    return training::Validation{{{"val_loss", val.loss}, {"val_acc%", val.accuracy}},
+                                device.is_cuda() ? cuda::memory_summary(device.index) : ""};
+  };
+  if (int status = run.fit(train_loader, train_step, validate); status != 0) return status;
 
   // ---- the best checkpoint on the test set ------------------------------------------------------------
-  if (fs::exists(out / "best.safetensors")) nn::load(*model, (out / "best.safetensors").string(), /*strict=*/false);
+  run.load_best();
   Evaluation test = evaluate(*model, test_loader);
-  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
   cifar::print_test_report(test.accuracy, test.confusion, class_names);
-  std::map<std::string, std::string> summary{{"model", model_name}, {"epochs", std::to_string(state.epoch)},
-                        {"seed", std::to_string(flags.seed)}, {"device", flags.device},
-                        {"wall_seconds", fmt::format("{:.1f}", wall)},
-                        {"images_per_second", fmt::format("{:.1f}", images_per_second)},
-                        {"gpu_peak_mib", device.is_cuda() ? fmt::format("{:.1f}", cuda::memory_stats(device.index).peak_allocated_bytes / 1048576.0) : "0"},
-                        {"parameters", std::to_string(model->num_parameters())},
-                        {"test_images", std::to_string(test_set->size())},
-                        {"test_accuracy", fmt::format("{:.4f}", test.accuracy)}};
-  for (const auto& [key, value] : config_fields()) summary["config_" + key] = value;
-  cifar::write_outputs(out, *model, test_loader, test.accuracy, test.confusion, class_names, kMean, kStd, summary);
+  cifar::write_outputs(run.folder(), *model, test_loader, test.accuracy, test.confusion, class_names, kMean, kStd);
+  run.write_summary(
+      {{"model", model_name},
+       {"seed", std::to_string(flags.seed)},
+       {"device", flags.device},
+       {"images_per_second", fmt::format("{:.1f}", run.items_per_second())},
+       {"gpu_peak_mib", device.is_cuda()
+                            ? fmt::format("{:.1f}", cuda::memory_stats(device.index).peak_allocated_bytes / 1048576.0)
+                            : "0"},
+       {"parameters", std::to_string(model->num_parameters())},
+       {"test_images", std::to_string(test_set->size())},
+       {"test_accuracy", fmt::format("{:.4f}", test.accuracy)}});
   return 0;
 }
 
@@ -319,7 +268,8 @@ int main(int argc, char** argv) {
   app.add_option("--threads", f.threads, "CPU threads")->check(kPositive);
   app.add_option("--device", f.device, "cpu | cuda[:N]");
   app.add_option("--out", f.out, "output folder (default runs/cifar10-<model>-<time>)");
-  app.add_option("--resume", f.resume, "continue training from a checkpoint (last.safetensors)");
+  app.add_option("--resume", f.resume, "continue a run: its folder or a checkpoint (last.safetensors)");
+  app.add_flag("--overwrite", f.overwrite, "start afresh in an --out folder that holds an earlier run");
   app.add_option("--eval", f.eval, "evaluate a checkpoint on the test set and exit");
   app.add_option("--predict", f.predict, "classify one PNG/JPEG image (needs --checkpoint)");
   app.add_option("--checkpoint", f.checkpoint, "checkpoint for --predict");

@@ -17,6 +17,7 @@
 #include "corpus.h"
 #include "datasets/data_root.h"
 #include "decode.h"
+#include "optim/training/training_run.h"
 #include "report.h"
 #include "seq2seq.h"
 #include "tensor/generator.h"
@@ -28,6 +29,25 @@ using namespace translate;
 namespace fs = std::filesystem;
 
 namespace {
+
+// Each task's documented recipe: what `translate train --task T` runs when no flag says otherwise
+// (README, "The translator": the numbers were measured with these).
+struct Recipe {
+  int64_t embed, hidden;
+  bool bidirectional;
+  double dropout, lr;
+  int64_t epochs, max_len, max_vocab;
+};
+const Recipe kDatesRecipe{32, 128, true, 0.0, 2e-3, 2, 10, 0};
+const Recipe kPairsRecipe{128, 256, true, 0.1, 2e-3, 3, 10, 8000};
+
+const char* kRecipeHelp =
+    "Defaults are each task's recipe (flags override any part):\n"
+    "  dates: --embed 32 --hidden 128 --bidirectional --lr 2e-3 --epochs 2: about 5 minutes on 2 cores,\n"
+    "         100% exact match on the held-out test dates.\n"
+    "  pairs: --max-len 10 --max-vocab 8000 --embed 128 --hidden 256 --bidirectional --dropout 0.1\n"
+    "         --lr 2e-3 --epochs 3: about 9 minutes an epoch on 2 cores for the 107,859 English-French\n"
+    "         training pairs of eng-fra.tsv (test BLEU 36.6 with Bahdanau attention).";
 
 struct Flags {
   // data
@@ -45,11 +65,29 @@ struct Flags {
   uint64_t seed = 0;
   int threads = 2;
   bool lr_given = false;  ///< --lr was on the command line (overrides a resumed checkpoint's rate)
+  bool overwrite = false;
   // run / eval
   std::string checkpoint, plots;
   std::vector<std::string> sentences;
   int64_t beam = 1;
 };
+
+// Fills in every recipe flag the command line left out, from the task's recipe.
+void apply_recipe(const CLI::App& train, Flags& f) {
+  const bool pairs = f.task == "pairs" || !f.data.empty();
+  const Recipe& recipe = pairs ? kPairsRecipe : kDatesRecipe;
+  auto fill = [&](const char* flag, auto& value, auto recipe_value) {
+    if (train.count(flag) == 0) value = recipe_value;
+  };
+  fill("--embed", f.embed, recipe.embed);
+  fill("--hidden", f.hidden, recipe.hidden);
+  fill("--bidirectional", f.bidirectional, recipe.bidirectional);
+  fill("--dropout", f.dropout, recipe.dropout);
+  fill("--lr", f.lr, recipe.lr);
+  fill("--epochs", f.epochs, recipe.epochs);
+  fill("--max-len", f.max_len, recipe.max_len);
+  fill("--max-vocab", f.max_vocab, recipe.max_vocab);
+}
 
 int train_command(const Flags& f) {
   set_num_threads(f.threads);
@@ -59,7 +97,8 @@ int train_command(const Flags& f) {
   Seq2SeqConfig config;
   if (!f.resume.empty()) {
     // A resumed run rebuilds the model and data exactly as they were.
-    std::map<std::string, std::string> metadata = read_checkpoint_metadata(f.resume);
+    std::map<std::string, std::string> metadata =
+        read_checkpoint_metadata(training::resume_checkpoint_file(f.resume));
     config = Seq2SeqConfig::from_metadata(metadata);
     data = CorpusOptions::from_metadata(metadata);
   } else {
@@ -99,10 +138,10 @@ int train_command(const Flags& f) {
   options.teacher_forcing = f.teacher_forcing;
   options.seed = f.seed;
   options.resume = f.resume;
+  options.overwrite = f.overwrite;
   options.override_lr = !f.resume.empty() && f.lr_given;
-  options.out = !f.out.empty() ? fs::path(f.out)
-                : !f.resume.empty()
-                    ? fs::path(f.resume).parent_path()
+  options.out = !f.out.empty() || !f.resume.empty()
+                    ? fs::path(f.out)
                     : fs::path(fmt::format("runs/translate-{}-{}-{:%Y%m%d-%H%M%S}", data.task, f.attention,
                                            fmt::localtime(std::time(nullptr))));
   return train(model, corpus, options, metadata);
@@ -183,7 +222,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   Flags f;
 
-  CLI::App* train = app.add_subcommand("train", "train a translator");
+  CLI::App* train = app.add_subcommand(
+      "train", "train a translator (every model and training flag defaults to the task's recipe, below)");
   train->add_option("--task", f.task, "dates (synthetic, the default) | pairs (a TSV file, see --data)")
       ->check(CLI::IsMember({"dates", "pairs"}));
   train->add_option("--data", f.data, "sentence pairs, one 'source<TAB>target' per line (implies --task pairs); "
@@ -201,7 +241,8 @@ int main(int argc, char** argv) {
   train->add_option("--embed", f.embed, "embedding size")->check(CLI::PositiveNumber);
   train->add_option("--hidden", f.hidden, "LSTM state size")->check(CLI::PositiveNumber);
   train->add_option("--layers", f.layers, "LSTM layers (encoder and decoder)")->check(CLI::PositiveNumber);
-  train->add_flag("--bidirectional", f.bidirectional, "bidirectional encoder (hidden/2 per direction)");
+  train->add_flag("--bidirectional,!--no-bidirectional", f.bidirectional,
+                  "bidirectional encoder (hidden/2 per direction)");
   train->add_option("--dropout", f.dropout, "dropout on embeddings, between layers and before the output")
       ->check(CLI::Range(0.0, 0.9));
   train->add_option("--attention", f.attention, "bahdanau | luong-dot | luong-general | none")
@@ -213,7 +254,9 @@ int main(int argc, char** argv) {
   train->add_option("--threads", f.threads, "CPU threads")->check(CLI::PositiveNumber);
   train->add_option("--device", f.device, "cpu (default), cuda or cuda:N");
   train->add_option("--out", f.out, "run folder (default runs/translate-<task>-<attention>-<time>)");
-  train->add_option("--resume", f.resume, "continue from a checkpoint (RUN/last.safetensors)");
+  train->add_option("--resume", f.resume, "continue a run: its folder or a checkpoint (RUN/last.safetensors)");
+  train->add_flag("--overwrite", f.overwrite, "start afresh in an --out folder that holds an earlier run");
+  train->footer(kRecipeHelp);
 
   CLI::App* run = app.add_subcommand("run", "translate sentences (arguments, or lines on stdin)");
   run->add_option("--checkpoint", f.checkpoint, "run folder or .safetensors file")->required();
@@ -233,6 +276,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   f.lr_given = train->count("--lr") > 0;
+  if (train->parsed()) apply_recipe(*train, f);
   try {
     if (train->parsed()) return train_command(f);
     if (run->parsed()) return run_command(f);

@@ -2,10 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
@@ -13,10 +11,8 @@
 #include "decode.h"
 #include "nn/serialize.h"
 #include "optim/adam.h"
-#include "optim/checkpoint.h"
 #include "optim/clip_grad.h"
-#include "optim/metrics.h"
-#include "optim/progress.h"
+#include "optim/training/training_run.h"
 #include "report.h"
 #include "tensor/config.h"
 #include "tensor/cuda/backend.h"
@@ -27,9 +23,6 @@ using namespace focus;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::atomic<bool> interrupted{false};
-void on_interrupt(int) { interrupted = true; }
 
 // The examples [begin, end) of a dataset as one padded batch, on the host.
 data::SequenceBatch batch_of(const PairDataset& dataset, int64_t begin, int64_t end) {
@@ -78,7 +71,7 @@ Evaluation evaluate(Seq2Seq& model, const PairDataset& dataset, const Corpus& co
   model.eval();
   NoGradGuard no_grad;
   Evaluation result;
-  optim::RunningMean loss;
+  training::RunningMean loss;
   int64_t correct_tokens = 0, total_tokens = 0, exact = 0;
   std::vector<std::vector<std::string>> candidates, references;
   for (int64_t begin = 0; begin < dataset.size(); begin += batch_size) {
@@ -193,107 +186,70 @@ LoadedTranslator load_translator(const std::string& argument) {
 
 int train(Seq2Seq& model, const Corpus& corpus, const TrainOptions& options,
           const std::map<std::string, std::string>& metadata) {
-  const fs::path out = options.out;
-  fs::create_directories(out);
-  corpus.source_vocab.save((out / "source_vocab.txt").string());
-  corpus.target_vocab.save((out / "target_vocab.txt").string());
-
   // The caller has put the model on its device: the optimizer's moments and every batch go there too.
   const Device device = model.device();
   optim::AdamOptions adam;
   adam.lr = options.lr;
   optim::Adam optimizer(optim::groups_of(model), adam);
-  Generator& gen = default_generator();
-  optim::TrainingState state;
-  if (!options.resume.empty()) {
-    state = optim::load_checkpoint(options.resume, model, optimizer, nullptr, &gen);
-    fmt::print("resumed from {} after epoch {}\n", options.resume, state.epoch);
-    if (options.override_lr) {
-      for (optim::ParamGroup& group : optimizer.param_groups()) group.lr = options.lr;
-      fmt::print("learning rate set to {}\n", options.lr);
-    }
-  }
-  state.metadata = metadata;
   const bool dates = corpus.options.task == "dates";
-  const std::string metric_name = dates ? "exact match" : "BLEU";
+
+  training::RunOptions run_options;
+  run_options.out = options.out;
+  run_options.resume = options.resume;
+  run_options.overwrite = options.overwrite;
+  run_options.epochs = options.epochs;
+  run_options.best_metric = dates ? "val_exact" : "val_bleu";
+  run_options.better = training::Better::Higher;
+  run_options.unit = "tok";
+  run_options.throughput_column = "tokens_per_s";
+  run_options.curves = {{"loss", "cross-entropy per token", {{"train", "train_loss"}, {"validation", "val_loss"}}},
+                        {"validation", "BLEU / %", {{"BLEU", "val_bleu"}, {"exact match %", "val_exact", 100.0}}}};
+  run_options.metadata = metadata;
+  training::TrainingRun run(run_options, model, optimizer);
+  if (run.resumed() && options.override_lr) {
+    for (optim::ParamGroup& group : optimizer.param_groups()) group.lr = options.lr;
+    fmt::print("learning rate set to {}\n", options.lr);
+  }
+  corpus.source_vocab.save((run.folder() / "source_vocab.txt").string());
+  corpus.target_vocab.save((run.folder() / "target_vocab.txt").string());
 
   data::DataLoaderOptions loader_options;
   loader_options.device = device;  // the worker queues each batch's copy while the GPU trains on the last one
   data::DataLoader<data::SentencePair, CountedBatch> loader(
       corpus.train, data::make_bucket_sampler(source_lengths(*corpus.train), options.batch_size, options.seed),
       count_and_collate, loader_options);
-  const int64_t steps_per_epoch = loader.num_batches(0);
   fmt::print("{}", config());
   fmt::print("{}\n{}\n{} parameters on {}; {} steps/epoch; output in {}\n", model.summary(), corpus.description,
-             model.num_parameters(), device.str(), steps_per_epoch, out.string());
+             model.num_parameters(), device.str(), loader.num_batches(0), run.folder().string());
 
-  optim::CsvLog log((out / "metrics.csv").string(), metrics_columns());
-  History history = read_history(out / "metrics.csv");
-  interrupted = false;
-  auto previous_handler = std::signal(SIGINT, on_interrupt);
-  auto run_start = std::chrono::steady_clock::now();
-  double tokens_per_second = 0;
-  for (int64_t epoch = state.epoch; epoch < options.epochs; ++epoch) {
-    model.train();
-    optim::RunningMean loss;
-    int64_t done = 0;
-    optim::ProgressBar bar(steps_per_epoch, fmt::format("epoch {}/{}", epoch + 1, options.epochs), "tok");
-    for (CountedBatch& counted : loader.epoch(epoch)) {
-      const double step_loss = train_step(model, optimizer, counted.batch, options.teacher_forcing, options.clip, &gen);
-      loss.add(step_loss, counted.tokens);
-      ++state.global_step;
-      bar.update(++done, counted.tokens, {{"loss", loss.mean()}});
-      if (interrupted) break;
-    }
-    tokens_per_second = bar.items_per_second();
-    if (interrupted) {
-      bar.finish();
-      optim::save_checkpoint((out / "last.safetensors").string(), model, optimizer, nullptr, &gen, state);
-      fmt::print("interrupted: saved {} (epoch {} incomplete; --resume restarts it)\n",
-                 (out / "last.safetensors").string(), epoch + 1);
-      std::signal(SIGINT, previous_handler);
-      return 130;
-    }
-    const double train_seconds = bar.elapsed_seconds();
+  Generator& gen = default_generator();
+  auto step = [&](CountedBatch& counted) {
+    const double loss = train_step(model, optimizer, counted.batch, options.teacher_forcing, options.clip, &gen);
+    return training::StepReport{counted.tokens, {{"loss", loss}}};
+  };
+  auto validate = [&](int64_t) {
     Evaluation val = evaluate(model, *corpus.validation, corpus);
-    const double metric = dates ? val.exact_match : val.bleu.score;
-    bar.finish(fmt::format("epoch {}/{}: train loss {:.4f} | val loss {:.4f} ppl {:.2f} BLEU {:.2f} exact {:.2f}% "
-                           "token acc {:.2f}% | {:.0f} s, {:.0f} tok/s",
-                           epoch + 1, options.epochs, loss.mean(), val.loss, val.perplexity, val.bleu.score,
-                           100 * val.exact_match, 100 * val.token_accuracy, train_seconds, tokens_per_second));
-    for (const Sample& s : val.samples)
-      fmt::print("  {}\n    = {}\n    > {}\n", s.source, s.reference, s.output);
-    if (device.is_cuda()) fmt::print("  {}\n", cuda::memory_summary(device.index));
-    log.write({{"epoch", double(epoch + 1)}, {"train_loss", loss.mean()}, {"val_loss", val.loss},
-               {"val_perplexity", val.perplexity}, {"val_bleu", val.bleu.score}, {"val_exact", val.exact_match},
-               {"tokens_per_s", tokens_per_second}, {"lr", optimizer.param_groups()[0].lr},
-               {"seconds", train_seconds}});
-    history.add(loss.mean(), val.loss, val.bleu.score, val.exact_match);
-    state.epoch = epoch + 1;
-    const bool best = metric > state.best_metric || epoch == 0;
-    if (best) state.best_metric = metric;
-    optim::save_checkpoint((out / "last.safetensors").string(), model, optimizer, nullptr, &gen, state);
-    if (best) {
-      optim::save_checkpoint((out / "best.safetensors").string(), model, optimizer, nullptr, &gen, state);
-      fmt::print("  new best validation {}: {:.2f}{} (saved best.safetensors)\n", metric_name,
-                 dates ? 100 * metric : metric, dates ? "%" : "");
-    }
-    save_curves(history, out / "curves.png");
-  }
-  std::signal(SIGINT, previous_handler);
+    std::string samples;
+    for (const Sample& s : val.samples) samples += fmt::format("  {}\n    = {}\n    > {}\n", s.source, s.reference, s.output);
+    if (device.is_cuda()) samples += fmt::format("  {}\n", cuda::memory_summary(device.index));
+    return training::Validation{{{"val_loss", val.loss},
+                                 {"val_perplexity", val.perplexity},
+                                 {"val_bleu", val.bleu.score},
+                                 {"val_exact%", val.exact_match},
+                                 {"val_token_acc%", val.token_accuracy}},
+                                samples};
+  };
+  if (int status = run.fit(loader, step, validate); status != 0) return status;
 
   // ---- the best checkpoint on the test set ------------------------------------------------------------
-  if (fs::exists(out / "best.safetensors")) model.load_state_dict(model_weights(out / "best.safetensors"));
+  run.load_best();
   Evaluation test = evaluate(model, *corpus.test, corpus);
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
   fmt::print("\ntest ({} sentences, best checkpoint): {}\nexact match {:.2f}%, loss {:.4f}, perplexity {:.2f}\n",
              test.sentences, test.bleu.to_string(), 100 * test.exact_match, test.loss, test.perplexity);
   std::map<std::string, std::string> summary{
       {"task", corpus.options.task},
       {"attention", metadata.count("model.attention") ? metadata.at("model.attention") : ""},
-      {"epochs", std::to_string(state.epoch)},
-      {"wall_seconds", fmt::format("{:.1f}", wall)},
-      {"train_tokens_per_second", fmt::format("{:.1f}", tokens_per_second)},
+      {"train_tokens_per_second", fmt::format("{:.1f}", run.items_per_second())},
       {"device", device.str()},
       {"gpu_peak_mib", device.is_cuda()
                            ? fmt::format("{:.1f}", cuda::memory_stats(device.index).peak_allocated_bytes / 1048576.0)
@@ -303,12 +259,9 @@ int train(Seq2Seq& model, const Corpus& corpus, const TrainOptions& options,
       {"test_bleu", fmt::format("{:.2f}", test.bleu.score)},
       {"test_exact_match", fmt::format("{:.4f}", test.exact_match)},
       {"test_loss", fmt::format("{:.4f}", test.loss)},
-      {"test_perplexity", fmt::format("{:.3f}", test.perplexity)},
-      {"best_validation_metric", fmt::format("{:.4f}", state.best_metric)},
-      {"best_validation_metric_name", metric_name}};
+      {"test_perplexity", fmt::format("{:.3f}", test.perplexity)}};
   for (const auto& [k, v] : metadata) summary.emplace(k, v);
-  for (const auto& [key, value] : config_fields()) summary["config_" + key] = value;
-  write_summary(out / "summary.json", summary);
+  run.write_summary(summary);
   return 0;
 }
 

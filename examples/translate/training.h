@@ -54,19 +54,21 @@ struct TrainOptions {
   double teacher_forcing = 1.0;
   uint64_t seed = 0;
   std::filesystem::path out;  ///< the run folder
-  std::string resume;         ///< a last.safetensors to continue from
+  std::string resume;         ///< a run folder or a checkpoint (last.safetensors) to continue from
+  bool overwrite = false;     ///< start afresh in an `out` that holds an earlier run
   /// When resuming, use `lr` instead of the learning rate saved in the checkpoint (to fine-tune
   /// with a smaller step after the first epochs).
   bool override_lr = false;
 };
 
 /// Trains `model` on `corpus` on the model's device (move it there first: batches and the optimizer's
-/// state follow it): Adam, clipping, per-epoch validation (loss, perplexity, BLEU, exact match, three
-/// samples; on a GPU also its memory use), best.safetensors by validation BLEU (dates: exact match)
-/// with the vocabularies beside it, last.safetensors every epoch, metrics.csv, curves.png, and at the
-/// end the best model on the test set and summary.json (with the device and `gpu_peak_mib`).
-/// `metadata` goes into every checkpoint. Returns the process exit code (130 when interrupted by
-/// Ctrl-C, after saving last.safetensors).
+/// state follow it) with the library's training-run kit (optim/training/training_run.h): Adam,
+/// clipping, per-epoch validation (loss, perplexity, BLEU, exact match, three samples; on a GPU also
+/// its memory use), best.safetensors by validation BLEU (dates: exact match) with the vocabularies
+/// beside it, last.safetensors every epoch, metrics.csv, curves.png, and at the end the best model on
+/// the test set and summary.json (with the device and `gpu_peak_mib`). `metadata` goes into every
+/// checkpoint. Returns the process exit code (130 or 143 when Ctrl-C or SIGTERM stopped it, after
+/// saving last.safetensors).
 int train(Seq2Seq& model, const Corpus& corpus, const TrainOptions& options,
           const std::map<std::string, std::string>& metadata);
 

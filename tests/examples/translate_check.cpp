@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 
 #include "../datasets/temp_directory.h"
@@ -102,6 +103,10 @@ std::string run(const std::string& command, int* status = nullptr) {
 double max_abs_difference(const Tensor& a, const Tensor& b) { return amax(abs(a - b)).item<double>(); }
 
 void write_file(const std::filesystem::path& path, const std::string& text) { std::ofstream(path) << text; }
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
 
 }  // namespace
 
@@ -243,10 +248,10 @@ TEST_CASE("translate: a checkpoint reloads and translates identically", "[transl
   model.eval();
   CorpusOptions data_options;
   data_options.task = "pairs";
-  optim::TrainingState state;
+  training::TrainingState state;
   state.metadata = config.to_metadata();
   for (const auto& [k, v] : data_options.to_metadata()) state.metadata[k] = v;
-  optim::save_checkpoint((dir / "best.safetensors").string(), model, adam, nullptr, nullptr, state);
+  training::save_checkpoint((dir / "best.safetensors").string(), model, adam, nullptr, nullptr, state);
   letters().save((dir / "source_vocab.txt").string());
   letters().save((dir / "target_vocab.txt").string());
 
@@ -281,10 +286,10 @@ TEST_CASE("translate: corrupt or foreign checkpoints give clear errors", "[trans
 
   // Vocabularies that do not match the model.
   optim::Adam adam(optim::groups_of(model));
-  optim::TrainingState state;
+  training::TrainingState state;
   state.metadata = tiny_config(AttentionKind::None).to_metadata();
   for (const auto& [k, v] : CorpusOptions().to_metadata()) state.metadata[k] = v;
-  optim::save_checkpoint((dir / "best.safetensors").string(), model, adam, nullptr, nullptr, state);
+  training::save_checkpoint((dir / "best.safetensors").string(), model, adam, nullptr, nullptr, state);
   CHECK_THROWS_WITH(load_translator(dir.path().string()), Contains("source_vocab.txt"));
   data::Vocab::from_tokens({"x", "y"}).save((dir / "source_vocab.txt").string());
   letters().save((dir / "target_vocab.txt").string());
@@ -341,6 +346,29 @@ TEST_CASE("translate: the program trains, translates, evaluates and reports bad 
   for (const char* file : {"best.safetensors", "last.safetensors", "source_vocab.txt", "target_vocab.txt",
                            "metrics.csv", "curves.png", "summary.json"})
     CHECK(std::filesystem::exists(dir / "run" / file));
+
+  // A second run into the same folder is refused and leaves metrics.csv as it was; --resume
+  // continues it with exactly one more row (the rows of a run are never duplicated).
+  const std::string train_again = exe + " train --data " + (dir / "pairs.tsv").string() +
+                                  " --embed 8 --hidden 16 --batch-size 4 --min-freq 1 --threads 1 ";
+  const std::string metrics_before = read_file(dir / "run" / "metrics.csv");
+  out = run(train_again + "--epochs 2 --out " + run_dir, &status);
+  CHECK(status == 1);
+  CHECK_THAT(out, Contains("already holds a training run") && Contains("--resume"));
+  CHECK(read_file(dir / "run" / "metrics.csv") == metrics_before);
+  out = run(exe + " train --epochs 3 --threads 1 --resume " + run_dir, &status);
+  INFO(out);
+  REQUIRE(status == 0);
+  CHECK_THAT(out, Contains("2 of 3 epochs done, continuing at epoch 3"));
+  std::vector<std::string> epochs;
+  {
+    std::istringstream rows(read_file(dir / "run" / "metrics.csv"));
+    std::string line;
+    std::getline(rows, line);
+    REQUIRE(line.rfind("epoch,", 0) == 0);
+    while (std::getline(rows, line)) epochs.push_back(line.substr(0, line.find(',')));
+  }
+  CHECK(epochs == std::vector<std::string>{"1", "2", "3"});
 
   // Two sentences as arguments: one with an unknown word, one empty.
   out = run(exe + " run --checkpoint " + run_dir + " --plots " + run_dir + " \"I am zorglub.\" \"\"", &status);

@@ -12,7 +12,7 @@
 #include "optim/optimizer.h"
 #include "optim/scheduler.h"
 
-namespace focus::optim {
+namespace focus::training {
 
 struct TrainingState {
   int64_t epoch = 0;        ///< epochs completed
@@ -22,12 +22,12 @@ struct TrainingState {
 };
 
 /// Saves a resumable checkpoint atomically. `scheduler` and `generator` may be null.
-void save_checkpoint(const std::string& path, const nn::Module& model, const Optimizer& optimizer,
-                     const LRScheduler* scheduler, const Generator* generator, const TrainingState& state);
+void save_checkpoint(const std::string& path, const nn::Module& model, const optim::Optimizer& optimizer,
+                     const optim::LRScheduler* scheduler, const Generator* generator, const TrainingState& state);
 
 /// Restores everything save_checkpoint() wrote into the given objects and returns
 /// the training state. Validates the file fully before changing anything.
-TrainingState load_checkpoint(const std::string& path, nn::Module& model, Optimizer& optimizer,
-                              LRScheduler* scheduler, Generator* generator);
+TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer& optimizer,
+                              optim::LRScheduler* scheduler, Generator* generator);
 
-}  // namespace focus::optim
+}  // namespace focus::training

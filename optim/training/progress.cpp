@@ -1,4 +1,4 @@
-#include "optim/progress.h"
+#include "optim/training/progress.h"
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-namespace focus::optim {
+namespace focus::training {
 
 ProgressBar::ProgressBar(int64_t total, std::string label, std::string unit, std::FILE* out)
     : total_(std::max<int64_t>(total, 1)),
@@ -76,4 +76,4 @@ void ProgressBar::finish(const std::string& summary) {
   std::fflush(out_);
 }
 
-}  // namespace focus::optim
+}  // namespace focus::training

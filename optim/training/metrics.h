@@ -1,6 +1,5 @@
 #pragma once
-// Metrics for training loops: running means, accuracy, confusion matrices, and a
-// CSV log with one row per epoch.
+// Metrics for training loops: running means, accuracy, confusion matrices.
 #include <fstream>
 #include <map>
 #include <string>
@@ -8,7 +7,7 @@
 
 #include "tensor/tensor.h"
 
-namespace focus::optim {
+namespace focus::training {
 
 /// Mean of values weighted by counts (e.g. batch losses weighted by batch size).
 class RunningMean {
@@ -49,17 +48,4 @@ class ConfusionMatrix {
   std::vector<int64_t> counts_;
 };
 
-/// A CSV file with a fixed header; each row is flushed so a crash loses nothing.
-/// Opening an existing file with the same header appends (for resumed runs).
-class CsvLog {
- public:
-  CsvLog(const std::string& path, std::vector<std::string> columns);
-  void write(const std::map<std::string, double>& row);
-
- private:
-  std::string path_;
-  std::vector<std::string> columns_;
-  std::ofstream out_;
-};
-
-}  // namespace focus::optim
+}  // namespace focus::training

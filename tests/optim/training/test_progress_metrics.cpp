@@ -5,11 +5,11 @@
 #include <fstream>
 
 #include "focus.h"
-#include "optim/metrics.h"
-#include "optim/progress.h"
+#include "optim/training/metrics.h"
+#include "optim/training/progress.h"
 
 using namespace focus;
-using namespace focus::optim;
+using namespace focus::training;
 
 TEST_CASE("the progress bar shows position, metrics, throughput and ETA", "[progress]") {
   std::FILE* sink = std::tmpfile();
@@ -53,19 +53,3 @@ TEST_CASE("accuracy and the confusion matrix count correctly", "[metrics]") {
   REQUIRE(m.mean() == Approx(1.25));
 }
 
-TEST_CASE("the CSV log writes a header once and appends on resume", "[metrics]") {
-  std::string path = (std::filesystem::temp_directory_path() / "focus-metrics-test.csv").string();
-  std::filesystem::remove(path);
-  {
-    CsvLog log(path, {"epoch", "loss"});
-    log.write({{"epoch", 1}, {"loss", 0.5}});
-  }
-  {
-    CsvLog log(path, {"epoch", "loss"});
-    log.write({{"epoch", 2}, {"loss", 0.25}});
-    REQUIRE_THROWS_WITH(log.write({{"epoch", 3}}), Catch::Contains("'loss'"));
-  }
-  std::ifstream in(path);
-  std::string all((std::istreambuf_iterator<char>(in)), {});
-  REQUIRE(all == "epoch,loss\n1,0.5\n2,0.25\n");
-}

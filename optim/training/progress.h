@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-namespace focus::optim {
+namespace focus::training {
 
 class ProgressBar {
  public:
@@ -41,4 +41,4 @@ class ProgressBar {
   std::chrono::steady_clock::time_point last_draw_;
 };
 
-}  // namespace focus::optim
+}  // namespace focus::training

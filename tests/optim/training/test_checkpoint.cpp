@@ -6,11 +6,12 @@
 
 #include "focus.h"
 #include "optim/adam.h"
-#include "optim/checkpoint.h"
+#include "optim/training/checkpoint.h"
 #include "optim/scheduler.h"
 
 using namespace focus;
 using namespace focus::optim;
+using namespace focus::training;
 namespace fs = std::filesystem;
 
 namespace {

@@ -1,4 +1,4 @@
-#include "optim/metrics.h"
+#include "optim/training/metrics.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -8,7 +8,7 @@
 
 #include "autograd/ops.h"
 
-namespace focus::optim {
+namespace focus::training {
 
 int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   if (logits.dim() != 2 || labels.dim() != 1 || logits.size(0) != labels.size(0))
@@ -56,28 +56,4 @@ std::vector<double> ConfusionMatrix::per_class_accuracy() const {
 
 Tensor ConfusionMatrix::to_tensor() const { return from_vector(counts_, {classes_, classes_}); }
 
-CsvLog::CsvLog(const std::string& path, std::vector<std::string> columns) : path_(path), columns_(std::move(columns)) {
-  std::string header = fmt::format("{}", fmt::join(columns_, ","));
-  bool append = false;
-  if (std::filesystem::exists(path)) {
-    std::ifstream in(path);
-    std::string first;
-    std::getline(in, first);
-    append = first == header;
-  }
-  out_.open(path, append ? std::ios::app : std::ios::trunc);
-  if (!out_) throw std::runtime_error(fmt::format("cannot write {}", path));
-  if (!append) out_ << header << '\n' << std::flush;
-}
-
-void CsvLog::write(const std::map<std::string, double>& row) {
-  std::string line;
-  for (size_t i = 0; i < columns_.size(); ++i) {
-    auto it = row.find(columns_[i]);
-    if (it == row.end()) throw std::invalid_argument(fmt::format("{}: row has no value for '{}'", path_, columns_[i]));
-    line += (i ? "," : "") + fmt::format("{:.6g}", it->second);
-  }
-  out_ << line << '\n' << std::flush;
-}
-
-}  // namespace focus::optim
+}  // namespace focus::training

@@ -1,10 +1,10 @@
-#include "optim/checkpoint.h"
+#include "optim/training/checkpoint.h"
 
 #include <fmt/format.h>
 
 #include <stdexcept>
 
-namespace focus::optim {
+namespace focus::training {
 
 namespace {
 const std::string kOptimizerPrefix = "optimizer.";
@@ -13,10 +13,10 @@ const std::string kSchedulerValue = "scheduler/";
 const std::string kUserValue = "user/";
 }  // namespace
 
-void save_checkpoint(const std::string& path, const nn::Module& model, const Optimizer& optimizer,
-                     const LRScheduler* scheduler, const Generator* generator, const TrainingState& state) {
+void save_checkpoint(const std::string& path, const nn::Module& model, const optim::Optimizer& optimizer,
+                     const optim::LRScheduler* scheduler, const Generator* generator, const TrainingState& state) {
   nn::StateDict tensors = model.state_dict();
-  OptimizerState optimizer_state = optimizer.state_dict();
+  optim::OptimizerState optimizer_state = optimizer.state_dict();
   for (const auto& [name, t] : optimizer_state.tensors) tensors.emplace_back(kOptimizerPrefix + name, t);
 
   nn::Metadata metadata;
@@ -32,8 +32,8 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const Opt
   nn::save_safetensors(path, tensors, metadata);
 }
 
-TrainingState load_checkpoint(const std::string& path, nn::Module& model, Optimizer& optimizer,
-                              LRScheduler* scheduler, Generator* generator) {
+TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer& optimizer,
+                              optim::LRScheduler* scheduler, Generator* generator) {
   nn::SafetensorsContent content = nn::load_safetensors(path);
   const nn::Metadata& meta = content.metadata;
   auto get = [&](const std::string& key) -> const std::string& {
@@ -45,7 +45,7 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, Optimi
     throw std::invalid_argument(fmt::format("{}: unknown checkpoint format '{}'", path, get("format")));
 
   nn::StateDict model_tensors;
-  OptimizerState optimizer_state;
+  optim::OptimizerState optimizer_state;
   for (auto& [name, t] : content.tensors) {
     if (name.rfind(kOptimizerPrefix, 0) == 0)
       optimizer_state.tensors.emplace_back(name.substr(kOptimizerPrefix.size()), t);
@@ -82,4 +82,4 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, Optimi
   return state;
 }
 
-}  // namespace focus::optim
+}  // namespace focus::training
