@@ -459,7 +459,7 @@ TEST_CASE("scaled_dot_product_attention dropout: statistics, returned weights, s
   const double fraction = static_cast<double>(dropped) / static_cast<double>(a.size());
   CHECK(std::abs(fraction - p) < 4 * std::sqrt(p * (1 - p) / static_cast<double>(a.size())));
 
-  // Backward with the same mask: dV = Aᵀ·dO and dQ = scale·dS·K with dW = (dO·Vᵀ) ⊙ keep/(1−p).
+  // Backward with the same mask: dV = Aᵀ·dO and dQ = scale·d_scores·K with d_weights = (dO·Vᵀ) ⊙ keep/(1−p).
   Tensor d_output = randn(output.shape(), kFloat64, &gen);
   sum(mul(output, d_output)).backward();
   Tensor attended = output.detach();  // = A, since V = I
