@@ -277,6 +277,9 @@ int main(int argc, char** argv) {
   app.add_option("--test-limit", f.test_limit,
                  "evaluate on only the first N test images (quick runs; give --eval the same N to reproduce)")
       ->check(kPositive);
+  app.footer(
+      "A default run (the attention model, 20 epochs, 2 threads) takes about 35-40 minutes on 2 cores and\n"
+      "reaches about 83% test accuracy; --model seed takes about 8 minutes for about 46%.");
   CLI11_PARSE(app, argc, argv);
   f.model_given = model->count() > 0;
   try {
