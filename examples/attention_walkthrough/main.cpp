@@ -2,9 +2,9 @@
 // 3 queries, 4 keys, d = 2, float64. It prints the forward pass (Q, K, V, scores, weights, output),
 // then, for the loss L = Σ O ⊙ R, every gradient three ways side by side:
 //   by hand      the formulas of docs/attention-backprop.md, written out below with tensor ops;
-//   autograd     dQ, dK, dV through the fused op focus::scaled_dot_product_attention; dO, dW, dS from
+//   autograd     dQ, dK, dV through the fused op focus::scaled_dot_product_attention; dO, dW, dZ from
 //                retain_grad() on the same attention built step by step from primitive ops (the fused
-//                op keeps W's and S's gradients inside its node);
+//                op keeps W's and Z's gradients inside its node);
 //   finite diff. central differences (L(x + h) − L(x − h)) / 2h, one element at a time;
 // and checks that all three agree to 1e-9 (exit status 1 otherwise). It also draws W and dL/dW as heat
 // maps, attention_weights.png and attention_grad.png, in --out.
@@ -104,16 +104,16 @@ int main(int argc, char** argv) {
   const double scale = 1.0 / std::sqrt(2.0);                                     // 1/√d
 
   // ---- forward, one line per equation (nothing requires grad yet: no graph is recorded) ----
-  const Tensor S = matmul(Q, transpose(K, 0, 1)) * scale;  // S = Q·Kᵀ/√d     [3, 4]
-  const Tensor W = softmax(S, 1);                         // W = softmax(S)  [3, 4], rows sum to 1
+  const Tensor Z = matmul(Q, transpose(K, 0, 1)) * scale;  // Z = Q·Kᵀ/√d     [3, 4]
+  const Tensor W = softmax(Z, 1);                         // W = softmax(Z)  [3, 4], rows sum to 1
   const Tensor O = matmul(W, V);                          // O = W·V         [3, 2]
   const double loss = sum(O * R).item<double>();          // L = Σ O ⊙ R
-  fmt::print("Forward: S = Q·Kᵀ/√d, W = softmax(S) row by row, O = W·V, L = Σ O ⊙ R (d = 2)\n\n");
+  fmt::print("Forward: Z = Q·Kᵀ/√d, W = softmax(Z) row by row, O = W·V, L = Σ O ⊙ R (d = 2)\n\n");
   print_matrix("Q (queries)", Q);
   print_matrix("K (keys)", K);
   print_matrix("V (values)", V);
-  print_matrix("S = Q·Kᵀ/√d (scores)", S);
-  print_matrix("W = softmax(S) (attention weights)", W);
+  print_matrix("Z = Q·Kᵀ/√d (scores)", Z);
+  print_matrix("W = softmax(Z) (attention weights)", W);
   print_matrix("O = W·V (output)", O);
   print_matrix("R (the loss weights)", R);
   fmt::print("L = Σ O ⊙ R = {:.12f}\n", loss);
@@ -122,13 +122,13 @@ int main(int argc, char** argv) {
   const Tensor dO_hand = R;                                      // L = Σ O ⊙ R        ⇒ dO = R
   const Tensor dV_hand = matmul(transpose(W, 0, 1), dO_hand);    // O = W·V            ⇒ dV = Wᵀ·dO
   const Tensor dW_hand = matmul(dO_hand, transpose(V, 0, 1));    //                       dW = dO·Vᵀ
-  const Tensor row_dot = sum(dW_hand * W, {1}, /*keepdim=*/true);  // W = softmax(S) row by row, Jacobian
-  const Tensor dS_hand = W * (dW_hand - row_dot);                  // diag(w) − w·wᵀ ⇒ dS = W ⊙ (dW − rowsum(dW ⊙ W))
-  const Tensor dQ_hand = matmul(dS_hand, K) * scale;             // S = Q·Kᵀ/√d        ⇒ dQ = dS·K/√d
-  const Tensor dK_hand = matmul(transpose(dS_hand, 0, 1), Q) * scale;  //                 dK = dSᵀ·Q/√d
+  const Tensor row_dot = sum(dW_hand * W, {1}, /*keepdim=*/true);  // W = softmax(Z) row by row, Jacobian
+  const Tensor dZ_hand = W * (dW_hand - row_dot);                  // diag(w) − w·wᵀ ⇒ dZ = W ⊙ (dW − rowsum(dW ⊙ W))
+  const Tensor dQ_hand = matmul(dZ_hand, K) * scale;             // Z = Q·Kᵀ/√d        ⇒ dQ = dZ·K/√d
+  const Tensor dK_hand = matmul(transpose(dZ_hand, 0, 1), Q) * scale;  //                 dK = dSᵀ·Q/√d
 
   // ---- 2. autograd ----
-  Tensor dQ_auto, dK_auto, dV_auto, dO_auto, dW_auto, dS_auto;
+  Tensor dQ_auto, dK_auto, dV_auto, dO_auto, dW_auto, dZ_auto;
   {
     // Through the fused op: one node whose backward is written out in
     // autograd/ops/scaled_dot_product_attention.cpp.
@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
     Tensor out = matmul(attention, v2);
     out.retain_grad();
     sum(out * R).backward();
-    dO_auto = out.grad(), dW_auto = attention.grad(), dS_auto = scores.grad();
+    dO_auto = out.grad(), dW_auto = attention.grad(), dZ_auto = scores.grad();
   }
 
   // ---- 3. finite differences of L as a function of each tensor, the others held fixed ----
@@ -158,13 +158,13 @@ int main(int argc, char** argv) {
   };
   const Tensor dO_fd = finite_differences(loss_of_output, O);
   const Tensor dW_fd = finite_differences(loss_of_weights, W);
-  const Tensor dS_fd = finite_differences(loss_of_scores, S);
+  const Tensor dZ_fd = finite_differences(loss_of_scores, Z);
   const Tensor dQ_fd = finite_differences([&](const Tensor& q) { return loss_of(q, K, V); }, Q);
   const Tensor dK_fd = finite_differences([&](const Tensor& k) { return loss_of(Q, k, V); }, K);
   const Tensor dV_fd = finite_differences([&](const Tensor& v) { return loss_of(Q, K, v); }, V);
 
   fmt::print("\nBackward: each gradient by hand, by autograd and by finite differences (h = 1e-5)\n");
-  fmt::print("(autograd: dQ, dK, dV through the fused op; dO, dW, dS by retain_grad() on the same attention\n"
+  fmt::print("(autograd: dQ, dK, dV through the fused op; dO, dW, dZ by retain_grad() on the same attention\n"
              " built from primitive ops, since the fused op keeps them inside its node)\n");
   struct Row {
     const char* name;
@@ -173,8 +173,8 @@ int main(int argc, char** argv) {
   const std::vector<Row> rows = {
       {"dL/dO = R", dO_hand, dO_auto, dO_fd},
       {"dL/dW = dO·Vᵀ", dW_hand, dW_auto, dW_fd},
-      {"dL/dS = W ⊙ (dW − rowsum(dW ⊙ W))", dS_hand, dS_auto, dS_fd},
-      {"dL/dQ = dS·K/√d", dQ_hand, dQ_auto, dQ_fd},
+      {"dL/dZ = W ⊙ (dW − rowsum(dW ⊙ W))", dZ_hand, dZ_auto, dZ_fd},
+      {"dL/dQ = dZ·K/√d", dQ_hand, dQ_auto, dQ_fd},
       {"dL/dK = dSᵀ·Q/√d", dK_hand, dK_auto, dK_fd},
       {"dL/dV = Wᵀ·dO", dV_hand, dV_auto, dV_fd},
   };

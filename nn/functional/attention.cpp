@@ -28,9 +28,9 @@ std::pair<Tensor, Tensor> scaled_dot_product_attention_composed(const Tensor& qu
   check_defined(key, "scaled_dot_product_attention_composed");
   const double inf = std::numeric_limits<double>::infinity();
   const double factor = scale.value_or(1.0 / std::sqrt(static_cast<double>(query.size(-1))));
-  const int64_t L = query.size(-2), S = key.size(-2);
+  const int64_t L = query.size(-2), S = key.size(-2);  // sizes: queries, keys
 
-  // S = scale·Q·Kᵀ: three nodes (transpose view, matmul, multiply by a constant).
+  // scores = scale·Q·Kᵀ [..., L, S]: three nodes (transpose view, matmul, multiply by a constant).
   Tensor scores = mul(matmul(query, transpose(key, -2, -1)), scalar_tensor(factor, TensorOptions(query.dtype()).with_device(query.device())));
 
   // Positions a query may not attend to, as one bool tensor (true = blocked); masks carry no gradient.

@@ -34,7 +34,7 @@ TEST_CASE("attention_walkthrough: hand, autograd and finite-difference gradients
   auto [output, status] = run(command);
   INFO(output);
   CHECK(status == 0);
-  for (const char* shown : {"W = softmax(S) (attention weights)", "dL/dO", "dL/dW", "dL/dS", "dL/dQ", "dL/dK", "dL/dV",
+  for (const char* shown : {"W = softmax(Z) (attention weights)", "dL/dO", "dL/dW", "dL/dZ", "dL/dQ", "dL/dK", "dL/dV",
                             "by hand", "autograd", "finite diff."})
     CHECK(output.find(shown) != std::string::npos);
   const std::string agreement = "all three agree to 1e-9: max difference ";
