@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "autograd/ops.h"
-#include "tensor/kernels.h"
 
 namespace focus::nn::functional {
 
@@ -17,17 +16,14 @@ namespace {
 // tensor computed where the targets live: reading the targets on the host would stall a
 // GPU once per training step.
 Tensor target_weight_total(const Tensor& target, const Tensor& weight, int64_t ignore_index, DType dtype) {
-  NoGradGuard no_grad;
+  NoGradGuard no_grad;  // bookkeeping on the targets: no graph
   const TensorOptions int_options = TensorOptions(kInt64).with_device(target.device());
-  Tensor real = kernels::ne(target, full({}, static_cast<double>(ignore_index), int_options));
-  if (!weight.defined()) return kernels::contiguous_copy(kernels::sum(real, {}, false), dtype);
-  Tensor safe = kernels::where(real, target, zeros({}, int_options));  // ignored targets read class 0, weighted 0
-  Tensor flat = views::reshape_view(safe, {safe.numel()});            // where() returns a fresh contiguous tensor
-  Tensor picked = kernels::index_select(weight, 0, flat);
-  return kernels::contiguous_copy(
-      kernels::sum(kernels::where(views::reshape_view(real, {real.numel()}), picked,
-                                  zeros({}, TensorOptions(weight.dtype()).with_device(weight.device()))),
-                   {}, false),
+  Tensor real = focus::ne(target, full({}, static_cast<double>(ignore_index), int_options));
+  if (!weight.defined()) return focus::to_dtype(focus::sum(real), dtype);
+  Tensor safe = focus::where(real, target, zeros({}, int_options));  // ignored targets read class 0, weighted 0
+  Tensor picked = focus::reshape(focus::index_select(weight, 0, focus::reshape(safe, {safe.numel()})), safe.shape());
+  return focus::to_dtype(
+      focus::sum(focus::where(real, picked, zeros({}, TensorOptions(weight.dtype()).with_device(weight.device())))),
       dtype);
 }
 
@@ -59,7 +55,7 @@ std::pair<Tensor, Tensor> batched(const Tensor& input, const Tensor& target, con
   if (target.dim() != 0)
     throw std::invalid_argument(fmt::format("{}: unbatched input of shape {} needs a 0-d target, got shape {}", op,
                                             shape_str(input.shape()), shape_str(target.shape())));
-  return {focus::unsqueeze(input, 0), views::unsqueeze(target, 0)};
+  return {focus::unsqueeze(input, 0), focus::unsqueeze(target, 0)};
 }
 
 Tensor unbatched(const Tensor& loss, const Tensor& input, Reduction reduction) {
@@ -107,15 +103,19 @@ Tensor nll_loss(const Tensor& input, const Tensor& target, const NLLLossOptions&
   // Ignored targets are read at class 0 (any valid index) and then weighted by 0.
   const TensorOptions int_options = TensorOptions(kInt64).with_device(labels.device());
   const TensorOptions float_options = TensorOptions(log_probs.dtype()).with_device(log_probs.device());
-  Tensor is_ignored = kernels::eq(labels, full({}, static_cast<double>(ignore), int_options));
-  Tensor safe = kernels::where(is_ignored, zeros({}, int_options), labels);
-  Tensor flat_safe = views::reshape_view(safe, {safe.numel()});  // where() returns a fresh contiguous tensor
-  Tensor position_weight = weight.defined()
-                               ? views::reshape_view(kernels::index_select(weight, 0, flat_safe), safe.shape())
-                               : ones(safe.shape(), float_options);
-  position_weight = kernels::where(is_ignored, zeros({}, float_options), position_weight);
+  Tensor safe, position_weight;
+  {
+    NoGradGuard no_grad;  // which targets count and how much: masks and class weights, no gradient
+    Tensor is_ignored = focus::eq(labels, full({}, static_cast<double>(ignore), int_options));
+    safe = focus::where(is_ignored, zeros({}, int_options), labels);
+    position_weight =
+        weight.defined()
+            ? focus::reshape(focus::index_select(weight, 0, focus::reshape(safe, {safe.numel()})), safe.shape())
+            : ones(safe.shape(), float_options);
+    position_weight = focus::where(is_ignored, zeros({}, float_options), position_weight);
+  }
 
-  Tensor picked = focus::squeeze(focus::gather(log_probs, 1, views::unsqueeze(safe, 1)), 1);
+  Tensor picked = focus::squeeze(focus::gather(log_probs, 1, focus::unsqueeze(safe, 1)), 1);
   Tensor losses = focus::mul(focus::neg(picked), position_weight);
   const Tensor denominator =
       options.reduction() == Reduction::Mean ? target_weight_total(labels, weight, ignore, losses.dtype()) : Tensor();
