@@ -5,6 +5,7 @@
 #include "autograd/gradcheck.h"
 #include "autograd/grad_mode.h"
 #include "autograd/graphviz.h"
+#include "autograd/hooks.h"
 #include "autograd/ops.h"
 #include "tensor/cuda/backend.h"
 #include "tensor/config.h"

@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "autograd/grad_mode.h"
+#include "autograd/hooks.h"
 #include "autograd/node.h"
 #include "tensor/kernels.h"
 
@@ -35,6 +36,7 @@ void check_grad_shape(const Node& node, size_t output_nr, const Tensor& grad) {
 
 void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grad_roots, bool retain_graph) {
   NoGradGuard no_grad;  // backward formulas are computed without recording a graph
+  autograd::BackwardCallbackScope callbacks;  // what hooks queue with autograd::queue_callback
 
   // 1. Seed: one (node, output slot, gradient) per root.
   std::unordered_map<Node*, GradBuffer> buffers;
@@ -154,6 +156,9 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
   if (!retain_graph)
     for (Node* node : visited)
       if (!dynamic_cast<AccumulateGrad*>(node)) node->release();
+
+  // 5. Callbacks queued during this backward (e.g. "wait for the gradient all-reduces").
+  callbacks.run_callbacks();
 }
 
 }  // namespace focus

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "autograd/grad_mode.h"
+#include "autograd/hooks.h"
 #include "tensor/kernels.h"
 
 namespace focus {
@@ -23,6 +24,9 @@ std::vector<Tensor> AccumulateGrad::backward(const std::vector<Tensor>& grad_out
     // A fresh copy: the incoming tensor may alias another gradient or a user's tensor.
     leaf_->grad = kernels::contiguous_copy(incoming).impl_ptr();
   }
+  // The engine summed every path's gradient before running this node, so the
+  // hooks see this backward's whole contribution, once.
+  run_post_accumulate_grad_hooks(leaf_);
   return {};
 }
 

@@ -74,7 +74,8 @@ class Node {
   bool released_ = false;
 };
 
-/// The node at a leaf that requires grad: adds the incoming gradient into .grad.
+/// The node at a leaf that requires grad: adds the incoming gradient into .grad,
+/// then runs the leaf's post-accumulate-grad hooks (autograd/hooks.h).
 class AccumulateGrad : public Node {
  public:
   explicit AccumulateGrad(std::shared_ptr<TensorImpl> leaf) : leaf_(std::move(leaf)) {}

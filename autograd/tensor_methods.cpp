@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "autograd/engine.h"
+#include "autograd/hooks.h"
 #include "autograd/ops.h"
 #include "tensor/kernels.h"
 
@@ -41,6 +42,10 @@ void Tensor::retain_grad() {
   if (is_leaf()) return;  // leaves keep their gradient anyway
   impl().retains_grad = true;
   impl().grad_fn->retain_output(impl().output_nr, impl_ptr());
+}
+
+HookHandle Tensor::register_post_accumulate_grad_hook(std::function<void(Tensor&)> hook) const {
+  return focus::register_post_accumulate_grad_hook(*this, std::move(hook));
 }
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph) const {

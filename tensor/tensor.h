@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -15,6 +16,8 @@
 namespace focus {
 
 class Node;  // autograd/node.h: tensor/ only keeps the slot, autograd/ gives it meaning.
+struct PostAccumulateGradHooks;  // autograd/hooks.h
+class HookHandle;                // autograd/hooks.h
 class Tensor;
 
 /// What a Tensor handle points at: a view (shape, strides in elements, offset)
@@ -33,6 +36,7 @@ struct TensorImpl {
   uint32_t output_nr = 0;                    // which output of grad_fn this is
   std::weak_ptr<Node> grad_accumulator;      // a leaf's AccumulateGrad node, shared by its uses
   bool retains_grad = false;                 // non-leaf that keeps .grad (retain_grad())
+  std::shared_ptr<PostAccumulateGradHooks> post_accumulate_grad_hooks;  // a leaf's hooks; null when none
 };
 
 /// A cheap handle to an n-d array. Copies share data (like PyTorch): use
@@ -126,6 +130,13 @@ class Tensor {
   bool is_leaf() const;
   /// Keep .grad on a non-leaf tensor during backward.
   void retain_grad();
+  /// Calls `hook(leaf)` each time a backward has added its gradient into this
+  /// leaf's .grad (once per backward that reaches it, after all of that
+  /// backward's contributions). Hooks run in registration order; remove one
+  /// with the returned handle. Throws for a non-leaf or a tensor that does not
+  /// require grad. The hook receives the tensor: capturing this tensor in it
+  /// would keep it alive forever. See autograd/hooks.h (include it for HookHandle).
+  HookHandle register_post_accumulate_grad_hook(std::function<void(Tensor&)> hook) const;
   /// Backpropagates from this tensor. `gradient` defaults to 1 for a scalar.
   /// Gradients are *added* to leaves' .grad: call zero_grad between steps.
   void backward(const Tensor& gradient = {}, bool retain_graph = false) const;
