@@ -3,7 +3,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config
-          libopenblas-dev libopenblas0-openmp catch2 libfmt-dev libstb-dev libcli11-dev)
+          libopenblas-dev libopenblas0-openmp catch2 libfmt-dev libstb-dev libcli11-dev
+          libopenmpi-dev openmpi-bin)
 
 missing=()
 for p in "${packages[@]}"; do

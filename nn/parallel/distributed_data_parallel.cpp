@@ -1,0 +1,188 @@
+#include "nn/parallel/distributed_data_parallel.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "autograd/grad_mode.h"
+#include "nn/unary_module.h"
+#include "tensor/distributed/dist.h"
+
+namespace focus::nn {
+
+namespace {
+
+// One line per parameter and buffer: what every rank's model must agree on.
+std::vector<std::string> describe(const Module& module) {
+  std::vector<std::string> lines;
+  for (const auto& [name, p] : module.named_parameters())
+    lines.push_back(fmt::format("parameter {} {} {}", name, shape_str(p.shape()), dtype_name(p.dtype())));
+  for (const auto& [name, b] : module.named_buffers())
+    lines.push_back(fmt::format("buffer {} {} {}", name, shape_str(b.shape()), dtype_name(b.dtype())));
+  return lines;
+}
+
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const std::string& line : lines) text += line + '\n';
+  return text;
+}
+
+}  // namespace
+
+DistributedDataParallel::DistributedDataParallel(Module& module, DistributedDataParallelOptions options)
+    : module_(module), options_(options) {
+  if (options_.first_bucket_bytes() < 1 || options_.bucket_cap_bytes() < 1)
+    throw std::invalid_argument("DistributedDataParallel: bucket sizes must be positive");
+  dist::init();
+  check_same_model_on_every_rank();
+  buffers_ = module_.named_buffers();
+  {
+    NoGradGuard no_grad;  // rank 0's starting point everywhere, whatever each rank's seed was
+    for (auto& [name, p] : module_.named_parameters()) dist::broadcast(p, 0);
+    for (auto& [name, b] : buffers_) dist::broadcast(b, 0);
+  }
+  for (const auto& [name, p] : module_.named_parameters())
+    if (p.requires_grad()) params_.push_back(p);
+
+  // Buckets in reverse registration order, cut at the size cap and wherever dtype or device change.
+  bucket_of_.assign(params_.size(), -1);
+  int64_t bytes = 0;
+  for (int64_t i = static_cast<int64_t>(params_.size()) - 1; i >= 0; --i) {
+    const Tensor& p = params_[static_cast<size_t>(i)];
+    const int64_t size = p.numel() * static_cast<int64_t>(element_size(p.dtype()));
+    const int64_t cap = buckets_.size() == 1 ? options_.first_bucket_bytes() : options_.bucket_cap_bytes();
+    bool start_new = buckets_.empty();
+    if (!start_new) {
+      const Tensor& first = params_[static_cast<size_t>(buckets_.back().params.front())];
+      start_new = bytes > 0 && (bytes + size > cap || first.dtype() != p.dtype() || first.device() != p.device());
+    }
+    if (start_new) buckets_.emplace_back(), bytes = 0;
+    Bucket& bucket = buckets_.back();
+    bucket.offsets.push_back(bytes / static_cast<int64_t>(element_size(p.dtype())));
+    bucket.params.push_back(i);
+    bucket_of_[static_cast<size_t>(i)] = static_cast<int64_t>(buckets_.size()) - 1;
+    bytes += size;
+  }
+  for (Bucket& bucket : buckets_) {
+    const Tensor& last = params_[static_cast<size_t>(bucket.params.back())];
+    const int64_t elements = bucket.offsets.back() + last.numel();
+    bucket.buffer = zeros({elements}, TensorOptions(last.dtype()).with_device(last.device()));
+  }
+  ready_.assign(params_.size(), false);
+  for (size_t i = 0; i < params_.size(); ++i)
+    hooks_.push_back(params_[i].register_post_accumulate_grad_hook(
+        [this, i](Tensor&) { on_gradient_ready(static_cast<int64_t>(i)); }));
+}
+
+DistributedDataParallel::~DistributedDataParallel() {
+  for (HookHandle& hook : hooks_) hook.remove();
+}
+
+void DistributedDataParallel::check_same_model_on_every_rank() const {
+  if (dist::world_size() == 1) return;
+  const std::vector<std::string> mine = describe(module_);
+  const std::string reference_text = dist::broadcast(join_lines(mine), 0);
+  std::vector<std::string> reference;
+  for (size_t start = 0; start < reference_text.size();) {
+    const size_t end = reference_text.find('\n', start);
+    reference.push_back(reference_text.substr(start, end - start));
+    start = end + 1;
+  }
+  std::string difference;
+  for (size_t i = 0; i < std::max(mine.size(), reference.size()) && difference.empty(); ++i) {
+    if (i >= mine.size()) difference = fmt::format("rank 0 has {} that rank {} lacks", reference[i], dist::rank());
+    else if (i >= reference.size()) difference = fmt::format("rank {} has {} that rank 0 lacks", dist::rank(), mine[i]);
+    else if (mine[i] != reference[i])
+      difference = fmt::format("rank 0 has {} where rank {} has {}", reference[i], dist::rank(), mine[i]);
+  }
+  // Every rank learns which rank differs first and throws its message: none is left waiting.
+  const int64_t first_bad =
+      dist::all_reduce(int64_t{difference.empty() ? dist::world_size() : dist::rank()}, dist::ReduceOp::Min);
+  if (first_bad == dist::world_size()) return;
+  const std::string message = dist::broadcast(difference, static_cast<int>(first_bad));
+  throw std::invalid_argument(
+      fmt::format("DistributedDataParallel: the ranks' models differ (every rank must build the same one): {}",
+                  message));
+}
+
+Tensor DistributedDataParallel::operator()(const Tensor& input) {
+  auto* unary = dynamic_cast<UnaryModule*>(&module_);
+  if (unary == nullptr)
+    throw std::invalid_argument(fmt::format(
+        "DistributedDataParallel: {} does not take one tensor; call ddp.forward([&] {{ return model(...); }})",
+        module_.type_name()));
+  before_forward();
+  return (*unary)(input);
+}
+
+void DistributedDataParallel::before_forward() {
+  if (!options_.broadcast_buffers() || dist::world_size() == 1) return;
+  NoGradGuard no_grad;
+  for (auto& [name, b] : buffers_) dist::broadcast(b, 0);
+}
+
+std::vector<std::vector<int64_t>> DistributedDataParallel::bucket_assignment() const {
+  std::vector<std::vector<int64_t>> out;
+  for (const Bucket& bucket : buckets_) out.push_back(bucket.params);
+  return out;
+}
+
+void DistributedDataParallel::on_gradient_ready(int64_t param) {
+  if (!sync_enabled_ || dist::world_size() == 1) return;
+  if (!finish_queued_) {
+    // The first gradient of this backward: start counting, and reduce the rest when it ends.
+    finish_queued_ = true;
+    next_bucket_ = 0;
+    std::fill(ready_.begin(), ready_.end(), false);
+    for (Bucket& bucket : buckets_) bucket.pending = static_cast<int64_t>(bucket.params.size());
+    autograd::queue_callback([this] { finish_backward(); });
+  }
+  if (ready_[static_cast<size_t>(param)]) return;
+  ready_[static_cast<size_t>(param)] = true;
+  --buckets_[static_cast<size_t>(bucket_of_[static_cast<size_t>(param)])].pending;
+  reduce_ready_buckets();
+}
+
+void DistributedDataParallel::reduce_ready_buckets() {
+  while (next_bucket_ < buckets_.size() && buckets_[next_bucket_].pending == 0) reduce_bucket(buckets_[next_bucket_++]);
+}
+
+// grad = mean over ranks, through the bucket's flat buffer: one all-reduce for many parameters.
+void DistributedDataParallel::reduce_bucket(Bucket& bucket) {
+  NoGradGuard no_grad;
+  for (size_t k = 0; k < bucket.params.size(); ++k) {
+    const Tensor& p = params_[static_cast<size_t>(bucket.params[k])];
+    Tensor slice = bucket.buffer.narrow(0, bucket.offsets[k], p.numel());
+    if (p.grad().defined())
+      slice.copy_(p.grad().reshape({p.numel()}));
+    else
+      slice.zero_();  // this rank did not use it: it adds nothing to the sum
+  }
+  dist::all_reduce(bucket.buffer, dist::ReduceOp::Mean);
+  for (size_t k = 0; k < bucket.params.size(); ++k) {
+    Tensor& p = params_[static_cast<size_t>(bucket.params[k])];
+    Tensor mean = bucket.buffer.narrow(0, bucket.offsets[k], p.numel()).reshape(p.shape());
+    if (p.grad().defined())
+      p.grad().copy_(mean);
+    else
+      p.set_grad(mean.clone());
+  }
+}
+
+void DistributedDataParallel::finish_backward() {
+  finish_queued_ = false;
+  // The buckets not complete yet hold parameters this rank did not use; reduce them in order.
+  while (next_bucket_ < buckets_.size()) reduce_bucket(buckets_[next_bucket_++]);
+  // Which parameters some rank used: the ones no rank used must keep no gradient (one more
+  // small all-reduce, after the buckets, in the same place on every rank).
+  Tensor used = zeros({static_cast<int64_t>(params_.size())}, kInt64);
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (ready_[i]) used.set({static_cast<int64_t>(i)}, 1.0);
+  dist::all_reduce(used);
+  const std::vector<int64_t> users = used.to_vector<int64_t>();
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (users[i] == 0) params_[i].set_grad({});
+}
+
+}  // namespace focus::nn

@@ -1,0 +1,205 @@
+// DistributedDataParallel on any number of ranks: CTest runs this file as one process and again
+// under `mpirun -np 2`. Each rank trains on its share of a global batch; a reference model in
+// every process accumulates all the shares itself, scaled by 1/world (exact for 1, 2 and 4 ranks),
+// so the replicas must match it bit for bit.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+
+#include "focus.h"
+#include "nn/parallel/distributed_data_parallel.h"
+#include "tensor/distributed/dist.h"
+
+using namespace focus;
+using Catch::Contains;
+
+namespace {
+
+std::shared_ptr<nn::Sequential> make_mlp() {
+  return std::make_shared<nn::Sequential>(std::make_shared<nn::Linear>(6, 16), std::make_shared<nn::ReLU>(),
+                                          std::make_shared<nn::Linear>(16, 3));
+}
+
+std::shared_ptr<nn::Sequential> make_cnn() {
+  return std::make_shared<nn::Sequential>(std::make_shared<nn::Conv2d>(2, 4, 3), std::make_shared<nn::ReLU>(),
+                                          std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(4 * 4 * 4, 3));
+}
+
+// A hash of every parameter's bytes: equal on all ranks iff the replicas are identical.
+int64_t parameter_hash(const nn::Module& module) {
+  uint64_t hash = 1469598103934665603ull;
+  for (const auto& [name, p] : module.named_parameters()) {
+    const std::vector<double> values = p.to(kFloat64).to_vector<double>();
+    for (double v : values) {
+      uint64_t bits = 0;
+      std::memcpy(&bits, &v, sizeof bits);
+      hash = (hash ^ bits) * 1099511628211ull;
+    }
+  }
+  return static_cast<int64_t>(hash >> 1);
+}
+
+bool same_on_every_rank(int64_t value) {
+  return dist::all_reduce(value, dist::ReduceOp::Max) == dist::all_reduce(value, dist::ReduceOp::Min);
+}
+
+// Trains `replica` with DDP (this rank's share) and `reference` alone (every share, scaled by
+// 1/world) for `steps` steps; returns whether their parameters stayed bitwise equal.
+template <typename MakeOptimizer>
+bool replica_matches_reference(std::shared_ptr<nn::Sequential> replica, std::shared_ptr<nn::Sequential> reference,
+                               const Shape& input_shape, MakeOptimizer make_optimizer, int steps) {
+  const int world = dist::world_size(), rank = dist::rank();
+  nn::DistributedDataParallel ddp(*replica);
+  reference->load_state_dict(replica->state_dict());  // rank 0's weights, which DDP just broadcast
+  auto replica_optimizer = make_optimizer(*replica);
+  auto reference_optimizer = make_optimizer(*reference);
+  Generator data(2024);
+  for (int step = 0; step < steps; ++step) {
+    Shape global = input_shape;
+    global[0] *= world;
+    Tensor x = randn(global, {}, &data), labels = randint(0, 3, {global[0]}, kInt64, &data);
+    const int64_t share = input_shape[0];
+    replica_optimizer->zero_grad();
+    nn::functional::cross_entropy(ddp(x.narrow(0, rank * share, share)), labels.narrow(0, rank * share, share))
+        .backward();
+    replica_optimizer->step();
+    reference_optimizer->zero_grad();
+    for (int r = 0; r < world; ++r)
+      (nn::functional::cross_entropy((*reference)(x.narrow(0, r * share, share)), labels.narrow(0, r * share, share)) *
+       (1.0 / world))
+          .backward();
+    reference_optimizer->step();
+    if (parameter_hash(*replica) != parameter_hash(*reference)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("DDP: replicas match one process that accumulates every share, bit for bit", "[ddp]") {
+  dist::init();
+  auto sgd = [](nn::Module& m) { return std::make_unique<optim::SGD>(optim::groups_of(m), optim::SGDOptions{0.1, 0.9}); };
+  auto adam = [](nn::Module& m) {
+    optim::AdamOptions o;
+    o.lr = 1e-2;
+    return std::make_unique<optim::Adam>(optim::groups_of(m), o);
+  };
+  manual_seed(1);
+  CHECK(replica_matches_reference(make_mlp(), make_mlp(), {8, 6}, sgd, 20));
+  CHECK(replica_matches_reference(make_mlp(), make_mlp(), {8, 6}, adam, 20));
+  CHECK(replica_matches_reference(make_cnn(), make_cnn(), {8, 2, 6, 6}, sgd, 20));
+  CHECK(replica_matches_reference(make_cnn(), make_cnn(), {8, 2, 6, 6}, adam, 20));
+}
+
+TEST_CASE("DDP: every rank starts from rank 0's weights and buffers, whatever its seed", "[ddp]") {
+  dist::init();
+  manual_seed(100 + static_cast<uint64_t>(dist::rank()));
+  auto model = std::make_shared<nn::Sequential>(std::make_shared<nn::Conv2d>(2, 4, 3),
+                                                std::make_shared<nn::BatchNorm2d>(4), std::make_shared<nn::Flatten>());
+  nn::DistributedDataParallel ddp(*model);
+  CHECK(same_on_every_rank(parameter_hash(*model)));
+  // Each rank's own data moves its running statistics; the next forward starts from rank 0's.
+  Generator data(7 + static_cast<uint64_t>(dist::rank()));
+  ddp(randn({4, 2, 5, 5}, {}, &data));
+  ddp.before_forward();
+  for (const auto& [name, buffer] : model->named_buffers()) {
+    INFO(name);
+    const std::vector<double> values = buffer.to(kFloat64).to_vector<double>();
+    double checksum = 0;
+    for (size_t i = 0; i < values.size(); ++i) checksum += values[i] * static_cast<double>(i + 1);
+    CHECK(dist::all_reduce(checksum, dist::ReduceOp::Max) == dist::all_reduce(checksum, dist::ReduceOp::Min));
+  }
+}
+
+TEST_CASE("DDP: buckets in reverse registration order, cut at the size cap", "[ddp]") {
+  dist::init();
+  auto model = make_mlp();  // 0.weight, 0.bias, 2.weight, 2.bias
+  nn::DistributedDataParallel one_each(*model, nn::DistributedDataParallelOptions().first_bucket_bytes(1).bucket_cap_bytes(1));
+  CHECK(one_each.bucket_assignment() == std::vector<std::vector<int64_t>>{{3}, {2}, {1}, {0}});
+}
+
+TEST_CASE("DDP: bucket assignment with the default sizes keeps a small model in one bucket", "[ddp]") {
+  dist::init();
+  auto model = make_mlp();
+  nn::DistributedDataParallel ddp(*model);
+  CHECK(ddp.bucket_assignment() == std::vector<std::vector<int64_t>>{{3, 2, 1, 0}});
+}
+
+TEST_CASE("DDP: no_sync accumulates locally; the next backward averages the sum", "[ddp]") {
+  dist::init();
+  const int world = dist::world_size(), rank = dist::rank();
+  manual_seed(3);
+  auto model = make_mlp(), reference = make_mlp();
+  nn::DistributedDataParallel ddp(*model);
+  reference->load_state_dict(model->state_dict());
+  Generator data(5);
+  std::vector<Tensor> xs, ys;
+  for (int micro = 0; micro < 3; ++micro) xs.push_back(randn({4 * world, 6}, {}, &data)), ys.push_back(randint(0, 3, {4 * world}, kInt64, &data));
+  auto loss_of = [&](nn::Module& m, const Tensor& x, const Tensor& y) {
+    return nn::functional::cross_entropy(dynamic_cast<nn::Sequential&>(m)(x), y);
+  };
+  {
+    auto guard = ddp.no_sync();
+    for (int micro = 0; micro < 2; ++micro) loss_of(*model, xs[micro].narrow(0, 4 * rank, 4), ys[micro].narrow(0, 4 * rank, 4)).backward();
+    // Local gradients only: with two ranks and different data they differ.
+    if (world > 1) CHECK_FALSE(same_on_every_rank(static_cast<int64_t>(model->parameters()[0].grad().sum().item<double>() * 1e6)));
+  }
+  loss_of(*model, xs[2].narrow(0, 4 * rank, 4), ys[2].narrow(0, 4 * rank, 4)).backward();
+  for (int micro = 0; micro < 3; ++micro)
+    for (int r = 0; r < world; ++r)
+      (loss_of(*reference, xs[micro].narrow(0, 4 * r, 4), ys[micro].narrow(0, 4 * r, 4)) * (1.0 / world)).backward();
+  // The same sum in another order ((a + b) + c per rank, then over ranks): equal to rounding.
+  const auto mine = model->parameters(), expected = reference->parameters();
+  for (size_t i = 0; i < mine.size(); ++i) {
+    const std::vector<float> got = mine[i].grad().to_vector<float>(), want = expected[i].grad().to_vector<float>();
+    REQUIRE(got.size() == want.size());
+    for (size_t k = 0; k < got.size(); ++k) CHECK(got[k] == Approx(want[k]).margin(1e-6).epsilon(1e-5));
+  }
+  CHECK(same_on_every_rank(parameter_hash(*model)));
+}
+
+namespace {
+// Branch `a` always runs; `b` only where the caller says; `c` never.
+struct Branches : nn::Module {
+  std::shared_ptr<nn::Linear> a, b, c;
+  Branches() {
+    a = register_module("a", std::make_shared<nn::Linear>(3, 2));
+    b = register_module("b", std::make_shared<nn::Linear>(3, 2));
+    c = register_module("c", std::make_shared<nn::Linear>(3, 2));
+  }
+  std::string type_name() const override { return "Branches"; }
+  Tensor forward(const Tensor& x, bool use_b) { return use_b ? (*a)(x) + (*b)(x) : (*a)(x); }
+};
+}  // namespace
+
+TEST_CASE("DDP: parameters unused on some ranks never hang; unused everywhere keep no gradient", "[ddp]") {
+  dist::init();
+  manual_seed(9);
+  Branches model;
+  nn::DistributedDataParallel ddp(model);
+  optim::AdamOptions o;
+  o.lr = 0.1;
+  optim::Adam adam(optim::groups_of(model), o);
+  const Tensor c_before = model.c->weight.clone();
+  const bool use_b = dist::rank() == 1;  // only rank 1 (when there is one) takes branch b
+  for (int step = 0; step < 3; ++step) {
+    adam.zero_grad();
+    Tensor x = full({4, 3}, 1.0 + dist::rank());
+    sum(ddp.forward([&] { return model.forward(x, use_b); })).backward();
+    adam.step();
+  }
+  CHECK(model.a->weight.grad().defined());
+  CHECK(model.b->weight.grad().defined() == (dist::world_size() > 1));  // rank 1's gradient reaches rank 0 too
+  CHECK_FALSE(model.c->weight.grad().defined());
+  CHECK(model.c->weight.to_vector<float>() == c_before.to_vector<float>());  // Adam did not move it
+  CHECK(same_on_every_rank(parameter_hash(model)));
+}
+
+TEST_CASE("DDP: ranks that build different models get an error naming the difference, not a hang", "[ddp]") {
+  dist::init();
+  if (dist::world_size() < 2) return;  // needs a second rank to differ from
+  auto model = std::make_shared<nn::Sequential>(std::make_shared<nn::Linear>(4, dist::rank() == 1 ? 5 : 4));
+  CHECK_THROWS_WITH(nn::DistributedDataParallel(*model),
+                    Contains("models differ") && Contains("rank 0 has parameter 0.weight [4, 4]") &&
+                        Contains("rank 1 has parameter 0.weight [5, 4]"));
+}
