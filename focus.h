@@ -10,6 +10,7 @@
 #include "tensor/cuda/backend.h"
 #include "tensor/config.h"
 #include "tensor/cpu_info.h"
+#include "tensor/distributed/dist.h"
 #include "tensor/kernels.h"
 #include "tensor/openblas.h"
 #include "tensor/parallel.h"
@@ -47,6 +48,7 @@
 #include "nn/layers/multihead_attention.h"
 #include "nn/layers/self_attention2d.h"
 #include "nn/layers/spatial_attention.h"
+#include "nn/parallel/distributed_data_parallel.h"
 
 #include "optim/adam.h"
 #include "optim/clip_grad.h"
@@ -61,6 +63,7 @@
 #include "datasets/data_root.h"
 #include "datasets/dataloader.h"
 #include "datasets/dataset.h"
+#include "datasets/distributed_sampler.h"
 #include "datasets/date_task.h"
 #include "datasets/image_example.h"
 #include "datasets/image_folder.h"
