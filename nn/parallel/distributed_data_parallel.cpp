@@ -64,12 +64,15 @@ DistributedDataParallel::DistributedDataParallel(Module& module, DistributedData
     bucket_of_[static_cast<size_t>(i)] = static_cast<int64_t>(buckets_.size()) - 1;
     bytes += size;
   }
+  // One rank has nothing to average: no buffers (a second copy of every gradient), no hooks.
+  if (dist::world_size() == 1) return;
   for (Bucket& bucket : buckets_) {
     const Tensor& last = params_[static_cast<size_t>(bucket.params.back())];
     const int64_t elements = bucket.offsets.back() + last.numel();
     bucket.buffer = zeros({elements}, TensorOptions(last.dtype()).with_device(last.device()));
   }
   ready_.assign(params_.size(), false);
+  used_ = zeros({static_cast<int64_t>(params_.size())}, kInt64);
   for (size_t i = 0; i < params_.size(); ++i)
     hooks_.push_back(params_[i].register_post_accumulate_grad_hook(
         [this, i](Tensor&) { on_gradient_ready(static_cast<int64_t>(i)); }));
@@ -129,7 +132,7 @@ std::vector<std::vector<int64_t>> DistributedDataParallel::bucket_assignment() c
 }
 
 void DistributedDataParallel::on_gradient_ready(int64_t param) {
-  if (!sync_enabled_ || dist::world_size() == 1) return;
+  if (!sync_enabled_) return;
   if (!finish_queued_) {
     // The first gradient of this backward: start counting, and reduce the rest when it ends.
     finish_queued_ = true;
@@ -176,11 +179,9 @@ void DistributedDataParallel::finish_backward() {
   while (next_bucket_ < buckets_.size()) reduce_bucket(buckets_[next_bucket_++]);
   // Which parameters some rank used: the ones no rank used must keep no gradient (one more
   // small all-reduce, after the buckets, in the same place on every rank).
-  Tensor used = zeros({static_cast<int64_t>(params_.size())}, kInt64);
-  for (size_t i = 0; i < params_.size(); ++i)
-    if (ready_[i]) used.set({static_cast<int64_t>(i)}, 1.0);
-  dist::all_reduce(used);
-  const std::vector<int64_t> users = used.to_vector<int64_t>();
+  int64_t* users = static_cast<int64_t*>(used_.data_ptr());
+  for (size_t i = 0; i < params_.size(); ++i) users[i] = ready_[i] ? 1 : 0;
+  dist::all_reduce(used_);
   for (size_t i = 0; i < params_.size(); ++i)
     if (users[i] == 0) params_[i].set_grad({});
 }

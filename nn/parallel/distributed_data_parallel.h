@@ -51,7 +51,8 @@ class DistributedDataParallel {
  public:
   /// Checks that every rank's `module` has the same parameters and buffers (names, shapes, dtypes;
   /// an error on every rank names the first difference), copies rank 0's values to all ranks,
-  /// and hooks the parameters. The module must outlive this object. On one rank it only hooks.
+  /// and hooks the parameters. The module must outlive this object. On one rank there is nothing to
+  /// average: it only assigns the buckets.
   explicit DistributedDataParallel(Module& module, DistributedDataParallelOptions options = {});
   ~DistributedDataParallel();
   DistributedDataParallel(const DistributedDataParallel&) = delete;
@@ -108,6 +109,7 @@ class DistributedDataParallel {
   std::vector<Bucket> buckets_;
   std::vector<int64_t> bucket_of_;     // param index -> bucket index
   std::vector<bool> ready_;            // param index -> its gradient is final in this backward
+  Tensor used_;                        // int64 [params]: how many ranks used each one (host, reused)
   std::vector<HookHandle> hooks_;
   size_t next_bucket_ = 0;             // the next bucket to reduce, in order
   bool sync_enabled_ = true;
