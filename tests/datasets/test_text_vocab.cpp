@@ -18,17 +18,8 @@ namespace {
 // Counts: a 3, b 2, c 1, d 1; "<unk>" in the data must not be counted.
 const std::vector<Tokens> kSentences = {{"a", "b", "a"}, {"c", "a", "b"}, {"d", "<unk>"}};
 
-void write_file(const std::filesystem::path& path, const std::string& contents) {
-  std::ofstream out(path, std::ios::binary);
-  out << contents;
-}
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
+using focus::testing::read_file;
+using focus::testing::write_file;
 
 }  // namespace
 

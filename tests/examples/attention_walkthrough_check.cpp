@@ -3,25 +3,20 @@
 // the three ways of computing the gradients must agree, and both heat maps must be readable PNGs.
 #include <catch2/catch.hpp>
 #include <stb_image.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
 #include "../datasets/temp_directory.h"
+#include "../run_command.h"
 
 namespace {
 
 // stdout of a shell command, and its exit status.
 std::pair<std::string, int> run(const std::string& command) {
-  std::string output;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  const int status = pclose(pipe);
-  return {output, WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+  const focus::testing::CommandResult result = focus::testing::run_command(command);
+  return {result.output, result.status};
 }
 
 }  // namespace

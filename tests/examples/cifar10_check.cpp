@@ -9,7 +9,6 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <stb_image.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "../datasets/temp_directory.h"
+#include "../run_command.h"
 #include "datasets/data_root.h"
 #include "nn/json.h"
 
@@ -41,27 +41,13 @@ struct Run {
 std::string quoted(const fs::path& path) { return "'" + path.string() + "'"; }
 
 Run run_cifar(const std::string& arguments) {
-  const std::string command = fmt::format("{} {} 2>&1", quoted(CIFAR10_EXE), arguments);
-  Run run;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) run.output.append(buffer, n);
-  const int status = pclose(pipe);
-  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
+  const focus::testing::CommandResult result =
+      focus::testing::run_command(fmt::format("{} {} 2>&1", quoted(CIFAR10_EXE), arguments));
+  return {result.output, result.status};
 }
 
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
-void write_bytes(const fs::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
+using focus::testing::read_file;
+using focus::testing::write_file;
 
 // Every file under `dir` (relative name → bytes): two equal snapshots mean nothing was written,
 // removed or added.
@@ -69,7 +55,7 @@ std::map<std::string, std::string> snapshot(const fs::path& dir) {
   std::map<std::string, std::string> files;
   if (!fs::exists(dir)) return files;
   for (const auto& entry : fs::recursive_directory_iterator(dir))
-    if (entry.is_regular_file()) files[fs::relative(entry.path(), dir).string()] = read_bytes(entry.path());
+    if (entry.is_regular_file()) files[fs::relative(entry.path(), dir).string()] = read_file(entry.path());
   return files;
 }
 
@@ -93,7 +79,7 @@ void write_generated_cifar(const fs::path& dir, int records) {
         for (int i = 0; i < 32 * 32; ++i)
           bytes.push_back(static_cast<char>(std::clamp(kColours[label][channel] + noise(random), 0, 255)));
     }
-    write_bytes(dir / name, bytes);
+    write_file(dir / name, bytes);
   }
 }
 
@@ -136,7 +122,7 @@ double number(const focus::nn::json::Value& value) {
 
 focus::nn::json::Object read_summary(const fs::path& path) {
   REQUIRE(fs::exists(path));
-  focus::nn::json::Value summary = focus::nn::json::parse(read_bytes(path));
+  focus::nn::json::Value summary = focus::nn::json::parse(read_file(path));
   REQUIRE(summary.is_object());
   return summary.object();
 }
@@ -228,7 +214,7 @@ TEST_CASE("cifar10_attention: a short run learns, leaves its outputs, resumes, a
   CHECK(rows[0][0] == "1");
 
   {
-    const std::string per_class = read_bytes(out / "per_class.txt");
+    const std::string per_class = read_file(out / "per_class.txt");
     for (const char* name : {"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"})
       CHECK(per_class.find(name) != std::string::npos);
   }
@@ -245,7 +231,7 @@ TEST_CASE("cifar10_attention: a short run learns, leaves its outputs, resumes, a
   }
 
   // --resume with --epochs 2 trains exactly the second epoch into the same folder.
-  const std::string checkpoint_before = read_bytes(out / "last.safetensors");
+  const std::string checkpoint_before = read_file(out / "last.safetensors");
   const Run resumed = run_cifar(fmt::format("{} --epochs 2 --resume {}", common, quoted(out / "last.safetensors")));
   INFO(resumed.output);
   REQUIRE(resumed.status == 0);
@@ -256,7 +242,7 @@ TEST_CASE("cifar10_attention: a short run learns, leaves its outputs, resumes, a
   REQUIRE(rows.size() == 2);
   CHECK(rows[0][0] == "1");
   CHECK(rows[1][0] == "2");
-  CHECK(read_bytes(out / "last.safetensors") != checkpoint_before);
+  CHECK(read_file(out / "last.safetensors") != checkpoint_before);
   summary = read_summary(out / "summary.json");
   CHECK(number(summary.at("epochs")) == 2);
   CHECK(number(summary.at("test_accuracy")) > plan.min_accuracy);
@@ -268,7 +254,7 @@ TEST_CASE("cifar10_attention: flag values it cannot use are refused by name befo
   write_generated_cifar(tmp / "data", 20);
   const fs::path out = tmp / "existing";
   fs::create_directories(out);
-  write_bytes(out / "notes.txt", "an earlier run's notes\n");
+  write_file(out / "notes.txt", "an earlier run's notes\n");
   const auto before = snapshot(out);
 
   const std::vector<std::pair<std::string, std::string>> cases{
@@ -298,7 +284,7 @@ TEST_CASE("cifar10_attention: a missing or damaged data folder is an error namin
   write_generated_cifar(good, 20);
   const fs::path out = tmp / "existing";
   fs::create_directories(out);
-  write_bytes(out / "notes.txt", "an earlier run's notes\n");
+  write_file(out / "notes.txt", "an earlier run's notes\n");
   const auto before = snapshot(out);
 
   // Each case: a copy of the good folder, damaged by `damage`; the message must say what is wrong where.
@@ -315,9 +301,9 @@ TEST_CASE("cifar10_attention: a missing or damaged data folder is an error namin
       {"empty batch", "data_batch_1.bin is empty", [](const fs::path& dir) { fs::resize_file(dir / "data_batch_1.bin", 0); }},
       {"label out of range", "data_batch_2.bin record 5 (byte offset 15365) has label 12",
        [](const fs::path& dir) {
-         std::string bytes = read_bytes(dir / "data_batch_2.bin");
+         std::string bytes = read_file(dir / "data_batch_2.bin");
          bytes[5 * 3073] = 12;
-         write_bytes(dir / "data_batch_2.bin", bytes);
+         write_file(dir / "data_batch_2.bin", bytes);
        }},
       {"missing test batch", "cannot open " + (data / "test_batch.bin").string(),
        [](const fs::path& dir) { fs::remove(dir / "test_batch.bin"); }},
@@ -346,7 +332,7 @@ TEST_CASE("cifar10_attention: --resume and --eval refuse damaged or mismatched c
   write_generated_cifar(data, 20);
   const fs::path run_dir = tmp / "run";
   train_tiny_run(data, run_dir);
-  const std::string good = read_bytes(run_dir / "last.safetensors");
+  const std::string good = read_file(run_dir / "last.safetensors");
 
   // Damaged copies of the checkpoint, each with what the error must say.
   const fs::path bad = tmp / "bad";
@@ -366,10 +352,10 @@ TEST_CASE("cifar10_attention: --resume and --eval refuse damaged or mismatched c
       {"garbage.safetensors", "truncated or not a safetensors file"},
       {"malformed.safetensors", "malformed JSON"},
   };
-  write_bytes(bad / "truncated.safetensors", good.substr(0, good.size() / 2));
-  write_bytes(bad / "tiny.safetensors", "abc");
-  write_bytes(bad / "garbage.safetensors", garbage);
-  write_bytes(bad / "malformed.safetensors", malformed_header);
+  write_file(bad / "truncated.safetensors", good.substr(0, good.size() / 2));
+  write_file(bad / "tiny.safetensors", "abc");
+  write_file(bad / "garbage.safetensors", garbage);
+  write_file(bad / "malformed.safetensors", malformed_header);
 
   const auto run_before = snapshot(run_dir);
   const auto bad_before = snapshot(bad);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "../datasets/temp_directory.h"
+#include "../run_command.h"
 #include "corpus.h"
 #include "decode.h"
 #include "focus.h"
@@ -90,23 +91,15 @@ ReversalResult train_reversal(Seq2Seq& model, int64_t steps) {
 }
 
 std::string run(const std::string& command, int* status = nullptr) {
-  std::string output;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  int code = pclose(pipe);
-  if (status) *status = WIFEXITED(code) ? WEXITSTATUS(code) : -1;
-  return output;
+  const testing::CommandResult result = testing::run_command(command + " 2>&1");
+  if (status) *status = result.status;
+  return result.output;
 }
 
 double max_abs_difference(const Tensor& a, const Tensor& b) { return amax(abs(a - b)).item<double>(); }
 
-void write_file(const std::filesystem::path& path, const std::string& text) { std::ofstream(path) << text; }
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
+using testing::read_file;
+using testing::write_file;
 
 }  // namespace
 

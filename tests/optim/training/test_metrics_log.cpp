@@ -11,13 +11,8 @@ using namespace focus;
 using namespace focus::training;
 using Catch::Contains;
 
-namespace {
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-void write_text(const std::filesystem::path& path, const std::string& text) { std::ofstream(path) << text; }
-}  // namespace
+using focus::testing::read_file;
+using focus::testing::write_file;
 
 TEST_CASE("metrics.csv: a header once, rows appended, read back by column name", "[metrics_log]") {
   testing::TempDirectory dir("metrics-log");
@@ -32,7 +27,7 @@ TEST_CASE("metrics.csv: a header once, rows appended, read back by column name",
     REQUIRE(log.rows() == 1);
     log.append({{"epoch", 2}, {"val_acc", 0.75}, {"train_loss", 0.125}});  // any order: cells go by name
   }
-  REQUIRE(read_text(path) == "epoch,train_loss,val_acc\n1,0.5,0.25\n2,0.125,0.75\n");
+  REQUIRE(read_file(path) == "epoch,train_loss,val_acc\n1,0.5,0.25\n2,0.125,0.75\n");
   MetricsLog log(path);
   REQUIRE(log.column("val_acc") == std::vector<double>{0.25, 0.75});
   REQUIRE(log.column("epoch") == std::vector<double>{1, 2});
@@ -44,12 +39,12 @@ TEST_CASE("metrics.csv: a header once, rows appended, read back by column name",
 TEST_CASE("metrics.csv: truncation drops the rows past a resumed epoch, atomically", "[metrics_log]") {
   testing::TempDirectory dir("metrics-log-truncate");
   const auto path = dir / "metrics.csv";
-  write_text(path, "epoch,loss\n1,0.9\n2,0.8\n3,0.7\n");
+  write_file(path, "epoch,loss\n1,0.9\n2,0.8\n3,0.7\n");
   MetricsLog log(path);
   log.truncate_after(2);
-  REQUIRE(read_text(path) == "epoch,loss\n1,0.9\n2,0.8\n");
+  REQUIRE(read_file(path) == "epoch,loss\n1,0.9\n2,0.8\n");
   log.append({{"epoch", 3}, {"loss", 0.6}});
-  REQUIRE(read_text(path) == "epoch,loss\n1,0.9\n2,0.8\n3,0.6\n");
+  REQUIRE(read_file(path) == "epoch,loss\n1,0.9\n2,0.8\n3,0.6\n");
   // Nothing left behind but the file itself.
   int files = 0;
   for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.path())) ++files;
@@ -59,10 +54,10 @@ TEST_CASE("metrics.csv: truncation drops the rows past a resumed epoch, atomical
 TEST_CASE("metrics.csv: a new column rewrites the file, older rows keep an empty cell", "[metrics_log]") {
   testing::TempDirectory dir("metrics-log-columns");
   const auto path = dir / "metrics.csv";
-  write_text(path, "epoch,loss\n1,0.9\n");
+  write_file(path, "epoch,loss\n1,0.9\n");
   MetricsLog log(path);
   log.append({{"epoch", 2}, {"loss", 0.8}, {"tokens_per_s", 1500}});
-  REQUIRE(read_text(path) == "epoch,loss,tokens_per_s\n1,0.9,\n2,0.8,1500\n");
+  REQUIRE(read_file(path) == "epoch,loss,tokens_per_s\n1,0.9,\n2,0.8,1500\n");
   MetricsLog again(path);
   const std::vector<double> speed = again.column("tokens_per_s");
   REQUIRE(std::isnan(speed[0]));
@@ -72,13 +67,13 @@ TEST_CASE("metrics.csv: a new column rewrites the file, older rows keep an empty
 TEST_CASE("metrics.csv: a damaged file is an error naming file, line and column", "[metrics_log]") {
   testing::TempDirectory dir("metrics-log-corrupt");
   const auto path = dir / "metrics.csv";
-  write_text(path, "epoch,loss\n1,0.9\n2,zero point eight\n");
+  write_file(path, "epoch,loss\n1,0.9\n2,zero point eight\n");
   REQUIRE_THROWS_WITH(MetricsLog(path), Contains(path.string()) && Contains("line 3") && Contains("column 'loss'") &&
                                             Contains("'zero point eight' is not a number"));
-  write_text(path, "epoch,loss\n1,0.9\n2,0.8,7\n");
+  write_file(path, "epoch,loss\n1,0.9\n2,0.8,7\n");
   REQUIRE_THROWS_WITH(MetricsLog(path), Contains("line 3") && Contains("3 cells") && Contains("2 columns"));
-  write_text(path, "\x01\x02garbage\n1,2\n");
+  write_file(path, "\x01\x02garbage\n1,2\n");
   REQUIRE_THROWS_WITH(MetricsLog(path), Contains("no 'epoch' column"));
-  write_text(path, "epoch,loss\n,0.5\n");
+  write_file(path, "epoch,loss\n,0.5\n");
   REQUIRE_THROWS_WITH(MetricsLog(path), Contains("line 2") && Contains("no epoch"));
 }

@@ -72,11 +72,6 @@ RunOptions options_for(const fs::path& out, int64_t epochs) {
   return options;
 }
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
 }  // namespace
 
 TEST_CASE("a training run learns and leaves metrics, checkpoints, curves and a summary", "[training_run]") {
@@ -96,10 +91,10 @@ TEST_CASE("a training run learns and leaves metrics, checkpoints, curves and a s
   REQUIRE(val[2] < val[0]);
   for (const char* name : {"last.safetensors", "best.safetensors", "curves.png"}) REQUIRE(fs::exists(dir / "run" / name));
   // The curves are a real PNG.
-  REQUIRE(read_text(dir / "run" / "curves.png").substr(1, 3) == "PNG");
+  REQUIRE(testing::read_file(dir / "run" / "curves.png").substr(1, 3) == "PNG");
 
   run.write_summary({{"test_loss", "0.0125"}, {"device", "cpu"}});
-  const std::string summary = read_text(dir / "run" / "summary.json");
+  const std::string summary = testing::read_file(dir / "run" / "summary.json");
   REQUIRE_THAT(summary, Contains("\"test_loss\": 0.0125") && Contains("\"device\": \"cpu\"") &&
                             Contains("\"epochs\": 3") && Contains("\"best_validation_metric_name\": \"val_loss\"") &&
                             Contains("\"config_"));
@@ -113,11 +108,11 @@ TEST_CASE("a second run into the same folder is refused unless asked to overwrit
     TrainingRun run(options_for(dir / "run", 1), f.model, f.optimizer);
     REQUIRE(f.fit(run) == 0);
   }
-  const std::string first_metrics = read_text(dir / "run" / "metrics.csv");
+  const std::string first_metrics = testing::read_file(dir / "run" / "metrics.csv");
   Fixture f;
   REQUIRE_THROWS_WITH(TrainingRun(options_for(dir / "run", 2), f.model, f.optimizer),
                       Contains("already holds a training run") && Contains("--resume") && Contains("--overwrite"));
-  REQUIRE(read_text(dir / "run" / "metrics.csv") == first_metrics);  // untouched
+  REQUIRE(testing::read_file(dir / "run" / "metrics.csv") == first_metrics);  // untouched
 
   RunOptions again = options_for(dir / "run", 2);
   again.overwrite = true;
@@ -219,11 +214,11 @@ TEST_CASE("a damaged metrics.csv stops a resume before anything is written", "[t
     REQUIRE(f.fit(run) == 0);
   }
   { std::ofstream(dir / "run" / "metrics.csv", std::ios::app) << "2,0.5,oops,0.05,1\n"; }
-  const std::string checkpoint = read_text(dir / "run" / "last.safetensors");
+  const std::string checkpoint = testing::read_file(dir / "run" / "last.safetensors");
   Fixture f;
   RunOptions resume = options_for("", 2);
   resume.resume = dir / "run";
   REQUIRE_THROWS_WITH(TrainingRun(resume, f.model, f.optimizer),
                       Contains("metrics.csv line 3") && Contains("'oops' is not a number"));
-  REQUIRE(read_text(dir / "run" / "last.safetensors") == checkpoint);
+  REQUIRE(testing::read_file(dir / "run" / "last.safetensors") == checkpoint);
 }

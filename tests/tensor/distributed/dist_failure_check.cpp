@@ -2,39 +2,24 @@
 // in an all-reduce forever. Runs `rank_failure` under mpirun (RANK_FAILURE_EXE, MPIEXEC).
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
-
-#include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "../../run_command.h"
+
 namespace {
 
-struct Job {
-  int status = -1;
-  double seconds = 0;
-  std::string output;
-};
+using Job = focus::testing::CommandResult;
 
+// Two ranks of rank_failure in `mode`, both ranks' output and mpirun's in one text.
 Job run_job(const std::string& mode, const std::string& mpirun_options = "") {
   // Test machines run as root, which Open MPI refuses without these; one thread per rank.
   setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
   setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
   setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 1);
   setenv("OMP_NUM_THREADS", "1", 1);
-  const std::string command = std::string(MPIEXEC) + " -np 2 --oversubscribe --bind-to none " + mpirun_options + " " +
-                              RANK_FAILURE_EXE + " " + mode + " 2>&1";
-  Job job;
-  const auto start = std::chrono::steady_clock::now();
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) job.output.append(buffer, n);
-  const int code = pclose(pipe);
-  job.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  job.status = WIFEXITED(code) ? WEXITSTATUS(code) : -1;
-  return job;
+  return focus::testing::run_command(std::string(MPIEXEC) + " -np 2 --oversubscribe --bind-to none " +
+                                     mpirun_options + " " + RANK_FAILURE_EXE + " " + mode + " 2>&1");
 }
 
 }  // namespace
