@@ -26,8 +26,10 @@ NgramCounts<Token> count_ngrams(const std::vector<Token>& tokens, size_t order) 
   return counts;
 }
 
+}  // namespace
+
 // Turns corpus statistics into the score, following sacrebleu's compute_bleu.
-BleuScore score_from_counts(BleuScore stats, BleuOptions options) {
+BleuScore bleu_from_counts(BleuScore stats, BleuOptions options) {
   const auto c = static_cast<double>(stats.candidate_length);
   const auto r = static_cast<double>(stats.reference_length);
   stats.brevity_penalty = stats.candidate_length >= stats.reference_length ? 1.0
@@ -67,6 +69,8 @@ BleuScore score_from_counts(BleuScore stats, BleuOptions options) {
   return stats;
 }
 
+namespace {
+
 template <typename Token>
 BleuScore bleu(const std::vector<std::vector<Token>>& candidates, const std::vector<std::vector<Token>>& references,
                BleuOptions options, const char* op) {
@@ -92,7 +96,7 @@ BleuScore bleu(const std::vector<std::vector<Token>>& candidates, const std::vec
       stats.totals[n] += static_cast<int64_t>(candidate.size() - order + 1);
     }
   }
-  return score_from_counts(stats, options);
+  return bleu_from_counts(stats, options);
 }
 
 }  // namespace

@@ -44,6 +44,11 @@ BleuScore corpus_bleu(const std::vector<std::vector<std::string>>& candidates,
 BleuScore corpus_bleu(const std::vector<std::vector<int64_t>>& candidates,
                       const std::vector<std::vector<int64_t>>& references, BleuOptions options = {});
 
+/// The score of corpus statistics: `counts` gives matches, totals, candidate_length and
+/// reference_length (the rest is computed). Statistics of several parts of a corpus add up, so
+/// this scores a corpus evaluated in shards, e.g. by the ranks of a data-parallel job.
+BleuScore bleu_from_counts(BleuScore counts, BleuOptions options = {});
+
 /// BLEU of one sentence; smoothing on by default (unsmoothed sentence BLEU is
 /// 0 whenever any 4-gram fails to match, which is most short sentences).
 BleuScore sentence_bleu(const std::vector<std::string>& candidate, const std::vector<std::string>& reference,

@@ -20,6 +20,15 @@ int64_t count_correct(const Tensor& logits, const Tensor& labels) {
 
 ConfusionMatrix::ConfusionMatrix(int64_t classes) : classes_(classes), counts_(classes * classes, 0) {}
 
+ConfusionMatrix::ConfusionMatrix(const Tensor& counts) : classes_(counts.dim() == 2 ? counts.size(0) : 0) {
+  if (counts.dim() != 2 || counts.size(0) != counts.size(1) || counts.dtype() != kInt64)
+    throw std::invalid_argument(fmt::format("ConfusionMatrix: counts must be a square int64 matrix, got {} {}",
+                                            dtype_name(counts.dtype()), shape_str(counts.shape())));
+  counts_ = counts.to_vector<int64_t>();
+  for (int64_t c : counts_)
+    if (c < 0) throw std::invalid_argument(fmt::format("ConfusionMatrix: negative count {}", c));
+}
+
 void ConfusionMatrix::add(const Tensor& predicted, const Tensor& labels) {
   std::vector<int64_t> p = predicted.to_vector<int64_t>(), t = labels.to_vector<int64_t>();
   if (p.size() != t.size())

@@ -32,6 +32,9 @@ int64_t count_correct(const Tensor& logits, const Tensor& labels);
 class ConfusionMatrix {
  public:
   explicit ConfusionMatrix(int64_t classes);
+  /// A matrix holding `counts` (int64 [classes, classes], rows the truth: what to_tensor() gives,
+  /// or the sum of several ranks' to_tensor()). Negative counts throw.
+  explicit ConfusionMatrix(const Tensor& counts);
   /// Adds predictions and labels (int64 [N] each); out-of-range labels throw.
   void add(const Tensor& predicted, const Tensor& labels);
   int64_t classes() const { return classes_; }

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <stdexcept>
 
+#include "tensor/distributed/dist.h"
+
 namespace focus::training {
 
 namespace {
@@ -36,6 +38,16 @@ StopSignal::~StopSignal() {
 }
 
 bool StopSignal::requested() const { return received.load() != 0; }
+bool StopSignal::requested_on_any_rank() {
+  if (dist::world_size() == 1) return requested();
+  // One number per step: the highest signal any rank has seen, 0 when none.
+  const int64_t number = dist::all_reduce(static_cast<int64_t>(received.load()), dist::ReduceOp::Max);
+  if (number == 0) return false;  // a signal landing after the all-reduce counts at the next step
+  int expected = 0;
+  received.compare_exchange_strong(expected, static_cast<int>(number));
+  return true;
+}
+
 int StopSignal::signal_number() const { return received.load(); }
 const char* StopSignal::signal_name() const {
   switch (received.load()) {

@@ -18,6 +18,11 @@ class StopSignal {
 
   /// Whether a signal has arrived since construction.
   bool requested() const;
+  /// Whether a signal has arrived on any rank of the job (tensor/distributed/dist.h): every
+  /// rank calls it after the same step and gets the same answer, so all stop together even when
+  /// the signal reached only some of them, or reached them between different steps. A rank that
+  /// got none takes on the other's signal (its name and exit code). With one rank: requested().
+  bool requested_on_any_rank();
   /// The signal that arrived (SIGINT or SIGTERM), 0 when none.
   int signal_number() const;
   /// The exit status a shell gives a process ended by that signal: 128 + its number (130 for

@@ -9,6 +9,13 @@
 //       [&](int64_t epoch) { return training::Validation{{{"val_loss", evaluate(model, val_loader)}}}; });
 //   if (status != 0) return status;     // stopped by a signal: last.safetensors holds the run
 //   run.load_best();                    // then test, and run.write_summary({...})
+//
+// Under `mpirun -np N` (tensor/distributed/dist.h) the same program is one rank of a data-parallel
+// job, and the kit knows it: rank 0 alone checks and writes the run folder (metrics.csv,
+// checkpoints, curves, summary; every rank waits for its writes and shares its errors), each
+// step's metrics are combined over the ranks so the one progress bar shows the whole job, a
+// signal on any rank stops every rank after the same step, and a checkpoint records the world
+// size and every rank's random generator, so a resume needs the same number of processes.
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -28,6 +35,7 @@
 #include "optim/training/metrics_log.h"
 #include "optim/training/progress.h"
 #include "optim/training/stop_signal.h"
+#include "tensor/distributed/agreement.h"
 #include "tensor/generator.h"
 
 namespace focus::training {
@@ -61,14 +69,18 @@ struct RunOptions {
 /// What one training step reports: how many items it saw (images, target tokens), and its
 /// metrics as means over those items, e.g. {"loss", 0.81}, {"acc%", 0.64}. The epoch's value of
 /// each is the item-weighted mean; metrics.csv gets it as "train_<name>" (a trailing '%' only
-/// asks for display as a percentage: the column holds the fraction).
+/// asks for display as a percentage: the column holds the fraction). On several ranks each
+/// reports its own share of the step (the same metric names in the same order on every rank);
+/// the kit adds up the items and weights each rank's means by its items.
 struct StepReport {
   int64_t items = 1;
   std::vector<std::pair<std::string, double>> metrics;
 };
 
 /// What validation after an epoch found: columns for metrics.csv ("val_loss", "val_acc%": the
-/// same '%' convention), and text to print under the epoch's line (samples, memory use).
+/// same '%' convention), and text to print under the epoch's line (samples, memory use). On
+/// several ranks the metrics should already cover the whole validation set (each rank evaluates
+/// its data::evaluation_shard and the sums are all-reduced); rank 0's values are the ones kept.
 struct Validation {
   std::vector<std::pair<std::string, double>> metrics;
   std::string report;
@@ -77,7 +89,9 @@ struct Validation {
 /// One training run in one folder. The constructor prepares the folder: a fresh run refuses a
 /// folder that already holds one (unless `overwrite`); a resumed run restores the checkpoint
 /// into the model, optimizer, scheduler and generator, and drops metrics.csv rows past it.
-/// Every problem throws before anything is written.
+/// Every problem throws before anything is written. On several ranks every rank constructs its
+/// TrainingRun (collective); a problem on any rank throws dist::JobError on all of them, and a
+/// resume reads the checkpoint on every rank (give each host the run folder, or share it).
 class TrainingRun {
  public:
   TrainingRun(RunOptions options, nn::Module& model, optim::Optimizer& optimizer,
@@ -97,7 +111,7 @@ class TrainingRun {
       begin_epoch(epoch, loader.num_batches(epoch));
       for (auto& batch : loader.epoch(epoch)) {
         record_step(step(batch));
-        if (stop.requested()) return stop_early(stop);
+        if (stop.requested_on_any_rank()) return stop_early(stop);
       }
       end_epoch(validate(epoch));
     }
@@ -106,17 +120,18 @@ class TrainingRun {
 
   /// Starts epoch `epoch` (0-based) of `steps` steps: a fresh progress bar and running means.
   void begin_epoch(int64_t epoch, int64_t steps);
-  /// Counts one step (global_step + 1) and updates the bar.
+  /// Counts one step (global_step + 1) and updates the bar (collective on several ranks).
   void record_step(const StepReport& report);
   /// Ends the epoch: prints its line, logs, checkpoints, draws. Returns whether it was the best.
   bool end_epoch(const Validation& validation);
   /// Saves last.safetensors after a stop request and says how to resume; returns the exit code.
   int stop_early(const StopSignal& stop);
 
-  /// Loads best.safetensors' weights into the model (nothing when there is none).
+  /// Loads best.safetensors' weights into the model (nothing when there is none); on several
+  /// ranks rank 0 reads the file and sends the weights to the others.
   void load_best();
-  /// summary.json in the run folder: `fields`, plus the epochs, the wall time, the best
-  /// validation metric and focus::config_fields() as config_* keys.
+  /// summary.json in the run folder: `fields`, plus the epochs, the wall time, the world size,
+  /// the best validation metric and focus::config_fields() as config_* keys.
   void write_summary(std::map<std::string, std::string> fields) const;
 
   const std::filesystem::path& folder() const { return options_.out; }
@@ -124,12 +139,14 @@ class TrainingRun {
   std::filesystem::path best_checkpoint() const { return options_.out / "best.safetensors"; }
   const TrainingState& state() const { return state_; }
   bool resumed() const { return resumed_; }
-  const MetricsLog& metrics() const { return log_; }
-  /// Items per second of the last epoch trained.
+  /// metrics.csv as read and written so far. Rank 0 only (the other ranks keep no log).
+  const MetricsLog& metrics() const;
+  /// Items per second of the last epoch trained (of all ranks together).
   double items_per_second() const { return items_per_second_; }
 
  private:
-  void save(const std::filesystem::path& path) const;
+  // Saves a checkpoint on rank 0, with every rank's generator state (collective).
+  void save(const std::filesystem::path& path);
 
   RunOptions options_;
   nn::Module& model_;
@@ -138,12 +155,14 @@ class TrainingRun {
   Generator* generator_;
   TrainingState state_;
   bool resumed_ = false;
-  MetricsLog log_;
+  std::optional<MetricsLog> log_;  // rank 0's
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 
   // The epoch in progress.
-  int64_t epoch_ = 0, step_in_epoch_ = 0;
-  std::unique_ptr<ProgressBar> bar_;
+  int64_t epoch_ = 0, step_in_epoch_ = 0, epoch_items_ = 0;
+  bool in_epoch_ = false;
+  std::chrono::steady_clock::time_point epoch_start_;
+  std::unique_ptr<ProgressBar> bar_;  // rank 0's
   std::vector<std::pair<std::string, RunningMean>> means_;
   double items_per_second_ = 0;
 };

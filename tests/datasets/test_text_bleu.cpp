@@ -146,3 +146,34 @@ TEST_CASE("BLEU on token ids equals BLEU on the tokens", "[text][bleu]") {
 TEST_CASE("BLEU rejects mismatched corpora", "[text][bleu]") {
   REQUIRE_THROWS_WITH(corpus_bleu(Corpus{words("a")}, Corpus{}), Catch::Contains("corpus_bleu: 1 candidates but 0 references"));
 }
+
+TEST_CASE("bleu_from_counts scores a corpus from the summed statistics of its parts", "[bleu]") {
+  // A corpus cut in two (as the ranks of a data-parallel evaluation cut it): the parts' matches,
+  // totals and lengths add up to the whole corpus's, and so does the score.
+  const Corpus candidates{{"the", "cat", "sat", "on", "the", "mat"},
+                          {"a", "dog", "ran", "in", "the", "park", "today"},
+                          {"it", "is", "raining", "again"},
+                          {"we", "are", "going", "home", "now"}};
+  const Corpus references{{"the", "cat", "sat", "on", "the", "mat"},
+                          {"the", "dog", "ran", "in", "the", "park"},
+                          {"it", "rains", "again"},
+                          {"we", "go", "home", "now", "then"}};
+  const BleuScore whole = corpus_bleu(candidates, references);
+  const BleuScore first = corpus_bleu(Corpus(candidates.begin(), candidates.begin() + 2),
+                                      Corpus(references.begin(), references.begin() + 2));
+  const BleuScore second = corpus_bleu(Corpus(candidates.begin() + 2, candidates.end()),
+                                       Corpus(references.begin() + 2, references.end()));
+  BleuScore summed;
+  for (size_t n = 0; n < 4; ++n) {
+    summed.matches[n] = first.matches[n] + second.matches[n];
+    summed.totals[n] = first.totals[n] + second.totals[n];
+  }
+  summed.candidate_length = first.candidate_length + second.candidate_length;
+  summed.reference_length = first.reference_length + second.reference_length;
+  const BleuScore scored = bleu_from_counts(summed);
+  REQUIRE(whole.score > 0);
+  CHECK(scored.score == Approx(whole.score).epsilon(1e-12));
+  CHECK(scored.brevity_penalty == Approx(whole.brevity_penalty).epsilon(1e-12));
+  for (size_t n = 0; n < 4; ++n) CHECK(scored.precisions[n] == Approx(whole.precisions[n]).epsilon(1e-12));
+  CHECK(scored.score != Approx((first.score + second.score) / 2));  // averaging the parts' scores is not BLEU
+}

@@ -53,3 +53,19 @@ TEST_CASE("accuracy and the confusion matrix count correctly", "[metrics]") {
   REQUIRE(m.mean() == Approx(1.25));
 }
 
+
+TEST_CASE("a confusion matrix rebuilt from summed counts (several ranks' to_tensor())", "[metrics]") {
+  ConfusionMatrix first(3), second(3);
+  first.add(from_vector(std::vector<int64_t>{0, 1, 2, 2}, {4}), from_vector(std::vector<int64_t>{0, 1, 1, 2}, {4}));
+  second.add(from_vector(std::vector<int64_t>{1, 0}, {2}), from_vector(std::vector<int64_t>{1, 2}, {2}));
+  const ConfusionMatrix combined(first.to_tensor() + second.to_tensor());
+  CHECK(combined.classes() == 3);
+  CHECK(combined.total() == 6);
+  CHECK(combined.count(1, 1) == 2);
+  CHECK(combined.count(1, 2) == 1);
+  CHECK(combined.count(2, 0) == 1);
+  CHECK(combined.accuracy() == Approx(4.0 / 6.0));
+  CHECK_THROWS_WITH(ConfusionMatrix(zeros({3, 2}, kInt64)), Catch::Contains("square int64 matrix"));
+  CHECK_THROWS_WITH(ConfusionMatrix(zeros({3, 3}, kFloat32)), Catch::Contains("square int64 matrix"));
+  CHECK_THROWS_WITH(ConfusionMatrix(full({2, 2}, -1.0, kInt64)), Catch::Contains("negative count"));
+}
