@@ -1,23 +1,31 @@
 // Trains a CNN with attention on CIFAR-10 and leaves behind checkpoints, metrics
 // and pictures of what it learned. The reusable pieces (layers, optimizers,
 // checkpoints, progress bar, plots) live in the library; this file wires them up.
+//
+// Data-parallel: `mpirun -np N cifar10_attention ...` runs N ranks, each training on its
+// share of every global batch of N x --batch-size images (docs/distributed.md).
 #include <CLI/CLI.hpp>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <cmath>
 #include <filesystem>
 #include <numeric>
 
 #include "datasets/cifar10.h"
 #include "datasets/data_root.h"
 #include "datasets/dataloader.h"
+#include "datasets/distributed_sampler.h"
 #include "datasets/image_folder.h"
 #include "datasets/subset.h"
 #include "datasets/transforms.h"
 #include "focus.h"
 #include "models.h"
 #include "nn/functional/loss.h"
+#include "nn/parallel/distributed_data_parallel.h"
 #include "report.h"
+#include "tensor/distributed/agreement.h"
+#include "tensor/distributed/dist.h"
 
 using namespace focus;
 namespace fs = std::filesystem;
@@ -39,6 +47,7 @@ const std::vector<double> kMean{0.4914, 0.4822, 0.4465};
 const std::vector<double> kStd{0.2470, 0.2435, 0.2616};
 
 using Loader = data::DataLoader<data::ImageExample, data::ImageBatch>;
+using ImageSet = std::shared_ptr<const data::Dataset<data::ImageExample>>;
 
 // CLI::PositiveNumber's message quotes the largest double; this one says what is wanted.
 const CLI::Validator kPositive(
@@ -68,7 +77,16 @@ fs::path find_cifar(const std::string& flag) {
       candidates.front().string()));
 }
 
-// Evaluates `model` on every batch of `loader`: mean loss, accuracy, confusion matrix.
+// This rank's part of an evaluation set: on N ranks each evaluates a disjoint 1/N of it.
+ImageSet evaluation_part(ImageSet set) {
+  if (dist::world_size() == 1) return set;
+  data::IndexRange part = data::evaluation_shard(set->size(), dist::rank(), dist::world_size());
+  return std::make_shared<data::Subset<data::ImageExample>>(std::move(set), part.indices());
+}
+
+// Evaluates `model` on every batch of `loader`: mean loss, accuracy, confusion matrix. On N
+// ranks the loader holds this rank's part, and the sums are added over the ranks, so every
+// rank gets the result for the whole set.
 struct Evaluation {
   double loss = 0, accuracy = 0;
   training::ConfusionMatrix confusion{10};
@@ -78,24 +96,35 @@ Evaluation evaluate(cifar::Classifier& model, const Loader& loader) {
   NoGradGuard no_grad;
   model.eval();
   Evaluation result;
-  training::RunningMean loss;
+  Tensor loss_and_count = zeros({2}, kFloat64);  // summed loss, images
+  double* sums = static_cast<double*>(loss_and_count.data_ptr());
   for (data::ImageBatch& batch : loader.epoch(0)) {
     Tensor logits = model(batch.images);
-    loss.add(nn::functional::cross_entropy(logits, batch.labels).item<double>(), batch.size());
+    sums[0] += nn::functional::cross_entropy(logits, batch.labels).item<double>() * batch.size();
+    sums[1] += batch.size();
     result.confusion.add(argmax(logits, 1), batch.labels);
   }
-  result.loss = loss.mean();
+  if (dist::world_size() > 1) {
+    dist::all_reduce(loss_and_count);
+    Tensor counts = result.confusion.to_tensor();
+    dist::all_reduce(counts);
+    result.confusion = training::ConfusionMatrix(counts);
+  }
+  result.loss = sums[1] > 0 ? sums[0] / sums[1] : 0;
   result.accuracy = result.confusion.accuracy();
   return result;
 }
 
 int run(const Flags& flags) {
+  dist::init();  // under mpirun: this process is one rank of the job; otherwise a world of one
+  const bool main_rank = dist::is_main();
   set_num_threads(flags.threads);
   const Device device = Device::parse_available(flags.device);
   manual_seed(flags.seed);
 
   // ---- prediction on one image -------------------------------------------------------
   if (!flags.predict.empty()) {
+    if (dist::world_size() > 1) throw dist::JobError("--predict runs as one process, not under mpirun", 0);
     std::string checkpoint = !flags.checkpoint.empty() ? flags.checkpoint : flags.eval;
     if (checkpoint.empty()) throw std::runtime_error("--predict needs --checkpoint FILE (e.g. runs/.../best.safetensors)");
     auto info = cifar::read_model_name(checkpoint);
@@ -114,22 +143,25 @@ int run(const Flags& flags) {
   std::vector<int64_t> test_indices(static_cast<size_t>(
       flags.test_limit > 0 ? std::min<int64_t>(flags.test_limit, test_full->size()) : test_full->size()));
   std::iota(test_indices.begin(), test_indices.end(), int64_t{0});
-  auto test_set = std::make_shared<data::Subset<data::ImageExample>>(test_full, std::move(test_indices));
+  ImageSet test_set = std::make_shared<data::Subset<data::ImageExample>>(test_full, std::move(test_indices));
 
   data::Transform normalize = data::Normalize(kMean, kStd);
   data::DataLoaderOptions eval_options;
   eval_options.batch_size = 256;
   eval_options.device = device;  // batches arrive on the model's device, copied by the loader's worker
-  Loader test_loader(test_set, eval_options, data::collate_images);
+  Loader test_loader(evaluation_part(test_set), eval_options, data::collate_images);
   test_loader.set_transform(data::transform_images(normalize));
 
   // ---- evaluation only ---------------------------------------------------------------------
   if (!flags.eval.empty()) {
-    auto model = cifar::make_model(cifar::read_model_name(flags.eval));
-    nn::load(*model, flags.eval, /*strict=*/false);
+    std::shared_ptr<cifar::Classifier> model;
+    dist::on_every_rank([&] {
+      model = cifar::make_model(cifar::read_model_name(flags.eval));
+      nn::load(*model, flags.eval, /*strict=*/false);
+    });
     model->to(device);
     Evaluation test = evaluate(*model, test_loader);
-    cifar::print_test_report(test.accuracy, test.confusion, class_names);
+    if (main_rank) cifar::print_test_report(test.accuracy, test.confusion, class_names);
     return 0;
   }
 
@@ -137,39 +169,58 @@ int run(const Flags& flags) {
   // A resumed run continues the checkpoint's model; reading its name first also rejects an
   // unreadable file before anything is built or written.
   std::string model_name = flags.model;
-  if (!flags.resume.empty()) {
-    model_name = cifar::read_model_name(training::resume_checkpoint_file(flags.resume).string());
-    if (flags.model_given && model_name != flags.model)
-      throw std::runtime_error(fmt::format("--resume {}: the checkpoint's model is '{}', not '{}' (--model)",
-                                           flags.resume, model_name, flags.model));
-  }
+  if (!flags.resume.empty())
+    dist::on_every_rank([&] {
+      model_name = cifar::read_model_name(training::resume_checkpoint_file(flags.resume).string());
+      if (flags.model_given && model_name != flags.model)
+        throw std::runtime_error(fmt::format("--resume {}: the checkpoint's model is '{}', not '{}' (--model)",
+                                             flags.resume, model_name, flags.model));
+    });
   auto model = cifar::make_model(model_name);
   model->to(device);  // before the optimizer, whose state then lives beside the parameters
+  // Every rank built the same initial weights from the seed; DDP checks that the ranks hold the same
+  // model, copies rank 0's weights everywhere, and averages the gradients during backward. Then each
+  // rank draws its own dropout masks, as the images of one batch would.
+  nn::DistributedDataParallel ddp(*model);
+  if (dist::world_size() > 1) manual_seed(flags.seed + 1000003 * static_cast<uint64_t>(dist::rank()));
   int64_t n_train_total = flags.limit > 0 ? std::min<int64_t>(flags.limit, train_full->size()) : train_full->size();
   int64_t n_val = static_cast<int64_t>(std::llround(flags.val_split * static_cast<double>(n_train_total)));
   auto parts = data::random_split(train_full, {n_train_total - n_val, n_val, train_full->size() - n_train_total},
                                   flags.seed);
-  std::shared_ptr<const data::Dataset<data::ImageExample>> train_set = parts[0], val_set = parts[1];
+  ImageSet train_set = parts[0], val_set = parts[1];
 
-  // The seed model follows its documents (batch 32); ours takes 128 (fewer, larger GEMMs).
+  // The seed model follows its documents (batch 32); ours takes 128 (fewer, larger GEMMs). On N
+  // ranks this is each rank's batch: a step trains on N times as many images.
   const int64_t batch_size = flags.batch_size > 0 ? flags.batch_size : (model_name == "seed" ? 32 : 128);
+  const int64_t global_batch = batch_size * dist::world_size();
+  // Every rank shuffles the same order from the seed and takes every N-th image of it; on one
+  // process that is the plain shuffled DataLoader.
+  data::DistributedSamplerOptions sampling;
+  sampling.rank = dist::rank();
+  sampling.world_size = dist::world_size();
+  sampling.seed = flags.seed;
+  sampling.drop_last = train_set->size() > global_batch;
   data::DataLoaderOptions train_options;
-  train_options.batch_size = batch_size;
-  train_options.shuffle = true;
-  train_options.seed = flags.seed;
-  train_options.drop_last = train_set->size() > batch_size;
+  train_options.seed = flags.seed;  // the augmentations of image i: the same on every rank count
   train_options.device = device;
-  Loader train_loader(train_set, train_options, data::collate_images);
+  Loader train_loader(train_set, data::make_distributed_batch_sampler(train_set->size(), batch_size, sampling),
+                      data::collate_images, train_options);
   if (flags.augment && model_name == "attention")
     train_loader.set_transform(data::transform_images(
         data::Compose({data::RandomCrop(32, 4), data::RandomHorizontalFlip(), normalize})));
   else
     train_loader.set_transform(data::transform_images(normalize));
-  Loader val_loader(val_set, eval_options, data::collate_images);
+  Loader val_loader(evaluation_part(val_set), eval_options, data::collate_images);
   val_loader.set_transform(data::transform_images(normalize));
 
   // The seed model follows its documents (Adam 1e-4); ours trains faster with a warm-up + cosine schedule.
-  double lr = flags.lr > 0 ? flags.lr : (model_name == "seed" ? 1e-4 : 2e-3);
+  // On N ranks the default grows with the global batch: by sqrt(N) for Adam (the square-root rule of
+  // adaptive optimizers), by N for SGD (the linear rule); the warm-up epoch keeps the start stable.
+  // An explicit --lr is used as given.
+  const double batch_growth = static_cast<double>(dist::world_size());
+  double lr = flags.lr > 0 ? flags.lr
+                           : (model_name == "seed" ? 1e-4 : 2e-3) *
+                                 (flags.optimizer == "sgd" ? batch_growth : std::sqrt(batch_growth));
   std::unique_ptr<optim::Optimizer> optimizer;
   if (flags.optimizer == "adam") {
     optim::AdamOptions o;
@@ -209,15 +260,20 @@ int run(const Flags& flags) {
                         {"accuracy", "fraction correct", {{"train", "train_acc"}, {"validation", "val_acc"}}}};
   run_options.metadata["model"] = model_name;
   training::TrainingRun run(run_options, *model, *optimizer, schedule.get());
-  fmt::print("{}", config());
-  fmt::print("{}\n{} training, {} validation, {} test images; {} steps/epoch; output in {}\n", model->summary(),
-             train_set->size(), val_set->size(), test_set->size(), steps_per_epoch, run.folder().string());
+  if (main_rank) {
+    fmt::print("{}", config());
+    fmt::print("{}\n{} training, {} validation, {} test images; {} steps/epoch; output in {}\n", model->summary(),
+               train_set->size(), val_set->size(), test_set->size(), steps_per_epoch, run.folder().string());
+    if (dist::world_size() > 1)
+      fmt::print("{} ranks x {} images = {} images per step, learning rate {:.3g}\n", dist::world_size(), batch_size,
+                 global_batch, lr);
+  }
 
   auto train_step = [&](data::ImageBatch& batch) {
     optimizer->zero_grad();
-    Tensor logits = (*model)(batch.images);
+    Tensor logits = ddp(batch.images);
     Tensor loss = nn::functional::cross_entropy(logits, batch.labels);
-    loss.backward();
+    loss.backward();  // on N ranks: returns with every gradient averaged over the ranks
     optimizer->step();
     schedule->step();
     const double correct = static_cast<double>(training::count_correct(logits, batch.labels));
@@ -233,13 +289,17 @@ int run(const Flags& flags) {
   // ---- the best checkpoint on the test set ------------------------------------------------------------
   run.load_best();
   Evaluation test = evaluate(*model, test_loader);
-  cifar::print_test_report(test.accuracy, test.confusion, class_names);
-  cifar::write_outputs(run.folder(), *model, test_loader, test.accuracy, test.confusion, class_names, kMean, kStd);
+  if (main_rank) cifar::print_test_report(test.accuracy, test.confusion, class_names);
+  // The pictures of attention come from the first test batch, which is rank 0's.
+  dist::on_main_rank([&] {
+    cifar::write_outputs(run.folder(), *model, test_loader, test.accuracy, test.confusion, class_names, kMean, kStd);
+  });
   run.write_summary(
       {{"model", model_name},
        {"seed", std::to_string(flags.seed)},
        {"device", flags.device},
        {"images_per_second", fmt::format("{:.1f}", run.items_per_second())},
+       {"global_batch", std::to_string(global_batch)},
        {"gpu_peak_mib", device.is_cuda()
                             ? fmt::format("{:.1f}", cuda::memory_stats(device.index).peak_allocated_bytes / 1048576.0)
                             : "0"},
@@ -279,12 +339,20 @@ int main(int argc, char** argv) {
       ->check(kPositive);
   app.footer(
       "A default run (the attention model, 20 epochs, 2 threads) takes about 35-40 minutes on 2 cores and\n"
-      "reaches about 83% test accuracy; --model seed takes about 8 minutes for about 46%.");
+      "reaches about 83% test accuracy; --model seed takes about 8 minutes for about 46%.\n"
+      "Data-parallel: mpirun -np N cifar10_attention --threads T ... trains N ranks of T threads; --batch-size\n"
+      "is per rank (a step sees N times as many images) and the default learning rate grows by sqrt(N) (Adam)\n"
+      "or N (SGD). A resume needs the same N. See docs/distributed.md.");
   CLI11_PARSE(app, argc, argv);
   f.model_given = model->count() > 0;
   try {
     return run(f);
+  } catch (const dist::JobError& e) {  // every rank stopped here together: one message, a clean exit
+    if (dist::is_main()) fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
   } catch (const std::exception& e) {
+    // One rank alone failed: the others would wait for it forever, so it ends the whole job.
+    if (dist::world_size() > 1) dist::abort(fmt::format("error: {}", e.what()));
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;
   }

@@ -7,10 +7,12 @@
 //   translate train --data $FOCUS_DATA/translation/eng-fra.tsv --max-len 10 --epochs 10 --device cuda
 //   translate run --checkpoint runs/dates "Tuesday, June 10 2003"
 //   translate eval --checkpoint runs/eng-fra --data $FOCUS_DATA/translation/eng-fra.tsv
+//   mpirun -np 4 translate train --task dates --threads 1    (data-parallel: docs/distributed.md)
 #include <CLI/CLI.hpp>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 
@@ -20,6 +22,8 @@
 #include "optim/training/training_run.h"
 #include "report.h"
 #include "seq2seq.h"
+#include "tensor/distributed/agreement.h"
+#include "tensor/distributed/dist.h"
 #include "tensor/generator.h"
 #include "tensor/parallel.h"
 #include "training.h"
@@ -47,7 +51,10 @@ const char* kRecipeHelp =
     "         100% exact match on the held-out test dates.\n"
     "  pairs: --max-len 10 --max-vocab 8000 --embed 128 --hidden 256 --bidirectional --dropout 0.1\n"
     "         --lr 2e-3 --epochs 3: about 9 minutes an epoch on 2 cores for the 107,859 English-French\n"
-    "         training pairs of eng-fra.tsv (test BLEU 36.6 with Bahdanau attention).";
+    "         training pairs of eng-fra.tsv (test BLEU 36.6 with Bahdanau attention).\n"
+    "Data-parallel: mpirun -np N translate train --threads T ... trains N ranks of T threads; --batch-size\n"
+    "is per rank (a step sees N times as many sentences), the recipe's learning rate grows by sqrt(N)\n"
+    "(an explicit --lr is used as given), and a resume needs the same N. See docs/distributed.md.";
 
 struct Flags {
   // data
@@ -97,10 +104,12 @@ int train_command(const Flags& f) {
   Seq2SeqConfig config;
   if (!f.resume.empty()) {
     // A resumed run rebuilds the model and data exactly as they were.
-    std::map<std::string, std::string> metadata =
-        read_checkpoint_metadata(training::resume_checkpoint_file(f.resume));
-    config = Seq2SeqConfig::from_metadata(metadata);
-    data = CorpusOptions::from_metadata(metadata);
+    dist::on_every_rank([&] {
+      std::map<std::string, std::string> metadata =
+          read_checkpoint_metadata(training::resume_checkpoint_file(f.resume));
+      config = Seq2SeqConfig::from_metadata(metadata);
+      data = CorpusOptions::from_metadata(metadata);
+    });
   } else {
     data.task = f.data.empty() ? f.task : "pairs";
     data.data_path = f.data;
@@ -114,7 +123,8 @@ int train_command(const Flags& f) {
     if (data.task == "pairs" && data.data_path.empty())
       data.data_path = (data::data_root() / "translation" / "eng-fra.tsv").string();
   }
-  Corpus corpus = load_corpus(data);
+  Corpus corpus;
+  dist::on_every_rank([&] { corpus = load_corpus(data); });  // every rank reads and splits the same data
   if (f.resume.empty()) {
     config.source_vocab = corpus.source_vocab.size();
     config.target_vocab = corpus.target_vocab.size();
@@ -133,7 +143,9 @@ int train_command(const Flags& f) {
   TrainOptions options;
   options.epochs = f.epochs;
   options.batch_size = f.batch_size;
-  options.lr = f.lr;
+  // The recipe's rate is for one process; N ranks take N times the sentences per step, and Adam's
+  // rate grows by sqrt(N) (the square-root rule of adaptive optimizers).
+  options.lr = f.lr_given ? f.lr : f.lr * std::sqrt(static_cast<double>(dist::world_size()));
   options.clip = f.clip;
   options.teacher_forcing = f.teacher_forcing;
   options.seed = f.seed;
@@ -148,6 +160,7 @@ int train_command(const Flags& f) {
 }
 
 int run_command(const Flags& f) {
+  if (dist::world_size() > 1) throw dist::JobError("translate run works as one process, not under mpirun", 0);
   set_num_threads(f.threads);
   const Device device = Device::parse_available(f.device);
   LoadedTranslator t = load_translator(f.checkpoint);
@@ -189,12 +202,14 @@ int run_command(const Flags& f) {
 int eval_command(const Flags& f) {
   set_num_threads(f.threads);
   const Device device = Device::parse_available(f.device);
-  LoadedTranslator t = load_translator(f.checkpoint);
+  LoadedTranslator t;
+  dist::on_every_rank([&] { t = load_translator(f.checkpoint); });
   t.model->to(device);
   Corpus corpus{t.corpus, t.source_vocab, t.target_vocab, t.source_tokenizer, t.target_tokenizer,
                 nullptr, nullptr, nullptr, task_max_source_length(t.corpus), ""};
   std::shared_ptr<const PairDataset> test;
   std::string what;
+  dist::on_every_rank([&] {
   if (t.corpus.task == "dates" || (!f.data.empty() && fs::exists(f.data) && !t.corpus.data_path.empty() &&
                                    fs::equivalent(f.data, t.corpus.data_path))) {
     if (t.corpus.task == "dates" && !f.data.empty())
@@ -207,7 +222,9 @@ int eval_command(const Flags& f) {
     test = load_pairs_for_eval(f.data, t.corpus, t.source_vocab, t.target_vocab);
     what = "every pair of " + f.data;
   }
-  Evaluation result = evaluate(*t.model, *test, corpus, f.batch_size, f.beam, 5);
+  });
+  Evaluation result = evaluate(*t.model, *test, corpus, f.batch_size, f.beam, 5);  // each rank a part
+  if (!dist::is_main()) return 0;
   fmt::print("{} sentences ({}), {}:\n{}\nexact match {:.2f}%, loss {:.4f}, perplexity {:.2f}\n", result.sentences,
              what, f.beam > 1 ? fmt::format("beam {}", f.beam) : "greedy", result.bleu.to_string(),
              100 * result.exact_match, result.loss, result.perplexity);
@@ -278,10 +295,16 @@ int main(int argc, char** argv) {
   f.lr_given = train->count("--lr") > 0;
   if (train->parsed()) apply_recipe(*train, f);
   try {
+    dist::init();  // under mpirun: this process is one rank of the job; otherwise a world of one
     if (train->parsed()) return train_command(f);
     if (run->parsed()) return run_command(f);
     return eval_command(f);
+  } catch (const dist::JobError& e) {  // every rank stopped here together: one message, a clean exit
+    if (dist::is_main()) fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
   } catch (const std::exception& e) {
+    // One rank alone failed: the others would wait for it forever, so it ends the whole job.
+    if (dist::world_size() > 1) dist::abort(fmt::format("error: {}", e.what()));
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;
   }

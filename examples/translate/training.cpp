@@ -8,6 +8,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "datasets/dataloader.h"
+#include "datasets/distributed_sampler.h"
 #include "decode.h"
 #include "nn/serialize.h"
 #include "optim/adam.h"
@@ -16,6 +17,8 @@
 #include "report.h"
 #include "tensor/config.h"
 #include "tensor/cuda/backend.h"
+#include "tensor/distributed/agreement.h"
+#include "tensor/distributed/dist.h"
 
 namespace translate {
 
@@ -71,15 +74,16 @@ Evaluation evaluate(Seq2Seq& model, const PairDataset& dataset, const Corpus& co
   model.eval();
   NoGradGuard no_grad;
   Evaluation result;
-  training::RunningMean loss;
+  double loss_sum = 0;
   int64_t correct_tokens = 0, total_tokens = 0, exact = 0;
   std::vector<std::vector<std::string>> candidates, references;
-  for (int64_t begin = 0; begin < dataset.size(); begin += batch_size) {
-    data::SequenceBatch batch = batch_of(dataset, begin, std::min(dataset.size(), begin + batch_size));
+  const data::IndexRange part = data::evaluation_shard(dataset.size(), dist::rank(), dist::world_size());
+  for (int64_t begin = part.begin; begin < part.end; begin += batch_size) {
+    data::SequenceBatch batch = batch_of(dataset, begin, std::min(part.end, begin + batch_size));
     const int64_t real = target_tokens(batch);
     batch = data::to_device(std::move(batch), model.device());
     Tensor logits = model.forward(batch);
-    loss.add(sequence_loss(logits, batch.target_output).item<double>(), real);
+    loss_sum += sequence_loss(logits, batch.target_output).item<double>() * static_cast<double>(real);
     Tensor hits = eq(argmax(logits, 2), batch.target_output).to(kInt64) * batch.target_mask.to(kInt64);
     correct_tokens += sum(hits).item<int64_t>();
     total_tokens += real;
@@ -98,19 +102,51 @@ Evaluation evaluate(Seq2Seq& model, const PairDataset& dataset, const Corpus& co
     }
   }
   result.sentences = static_cast<int64_t>(candidates.size());
-  result.loss = loss.mean();
+  data::BleuScore bleu = data::corpus_bleu(candidates, references);
+  if (dist::world_size() > 1) {
+    // Every count adds up over the ranks' disjoint parts (doubles hold these integers exactly).
+    std::vector<double> counts{loss_sum,
+                               static_cast<double>(correct_tokens),
+                               static_cast<double>(total_tokens),
+                               static_cast<double>(exact),
+                               static_cast<double>(result.sentences),
+                               static_cast<double>(bleu.candidate_length),
+                               static_cast<double>(bleu.reference_length)};
+    for (int n = 0; n < 4; ++n) counts.push_back(static_cast<double>(bleu.matches[static_cast<size_t>(n)]));
+    for (int n = 0; n < 4; ++n) counts.push_back(static_cast<double>(bleu.totals[static_cast<size_t>(n)]));
+    Tensor summed = from_vector(counts, {static_cast<int64_t>(counts.size())});
+    dist::all_reduce(summed);
+    const std::vector<double> total = summed.to_vector<double>();
+    auto count = [&](size_t i) { return static_cast<int64_t>(std::llround(total[i])); };
+    loss_sum = total[0];
+    correct_tokens = count(1), total_tokens = count(2), exact = count(3), result.sentences = count(4);
+    bleu.candidate_length = count(5), bleu.reference_length = count(6);
+    for (size_t n = 0; n < 4; ++n) bleu.matches[n] = count(7 + n), bleu.totals[n] = count(11 + n);
+    bleu = data::bleu_from_counts(bleu);
+  }
+  result.loss = total_tokens ? loss_sum / static_cast<double>(total_tokens) : 0;
   result.perplexity = std::exp(result.loss);
   result.token_accuracy = total_tokens ? static_cast<double>(correct_tokens) / static_cast<double>(total_tokens) : 0;
   result.exact_match = result.sentences ? static_cast<double>(exact) / static_cast<double>(result.sentences) : 0;
-  result.bleu = data::corpus_bleu(candidates, references);
+  result.bleu = bleu;
   return result;
 }
 
 double train_step(Seq2Seq& model, optim::Optimizer& optimizer, const data::SequenceBatch& batch,
-                  double teacher_forcing, double clip, Generator* generator) {
+                  double teacher_forcing, double clip, Generator* generator, const DataParallelStep* parallel) {
   optimizer.zero_grad();
-  Tensor loss = sequence_loss(model.forward(batch, teacher_forcing, generator), batch.target_output);
-  loss.backward();
+  auto forward = [&] { return model.forward(batch, teacher_forcing, generator); };
+  Tensor loss = sequence_loss(parallel ? parallel->ddp->forward(forward) : forward(), batch.target_output);
+  if (parallel) {
+    // This rank's loss is a mean over its own tokens, and DDP averages the N ranks' gradients.
+    // Scaled by N · tokens_here / tokens_everywhere, the average becomes the gradient of the mean
+    // over every token of the global batch, however the tokens fell across the ranks.
+    const double share = static_cast<double>(parallel->rank_tokens) * dist::world_size() /
+                         static_cast<double>(parallel->global_tokens);
+    (loss * share).backward();
+  } else {
+    loss.backward();
+  }
   if (clip > 0) {
     double norm = optim::clip_grad_norm_(model.parameters(), clip, 2.0, /*error_if_nonfinite=*/false);
     if (!std::isfinite(norm)) return loss.item<double>();  // skip a step that would poison the weights
@@ -205,26 +241,50 @@ int train(Seq2Seq& model, const Corpus& corpus, const TrainOptions& options,
   run_options.curves = {{"loss", "cross-entropy per token", {{"train", "train_loss"}, {"validation", "val_loss"}}},
                         {"validation", "BLEU / %", {{"BLEU", "val_bleu"}, {"exact match %", "val_exact", 100.0}}}};
   run_options.metadata = metadata;
+  // DDP makes sure every rank holds the same model (rank 0's weights) and averages the gradients;
+  // on one process it does nothing. Each rank then draws its own dropout masks.
+  nn::DistributedDataParallel ddp(model);
+  if (dist::world_size() > 1) manual_seed(options.seed + 1000003 * static_cast<uint64_t>(dist::rank()));
   training::TrainingRun run(run_options, model, optimizer);
   if (run.resumed() && options.override_lr) {
     for (optim::ParamGroup& group : optimizer.param_groups()) group.lr = options.lr;
-    fmt::print("learning rate set to {}\n", options.lr);
+    if (dist::is_main()) fmt::print("learning rate set to {}\n", options.lr);
   }
-  corpus.source_vocab.save((run.folder() / "source_vocab.txt").string());
-  corpus.target_vocab.save((run.folder() / "target_vocab.txt").string());
+  dist::on_main_rank([&] {
+    corpus.source_vocab.save((run.folder() / "source_vocab.txt").string());
+    corpus.target_vocab.save((run.folder() / "target_vocab.txt").string());
+  });
 
+  // Every rank cuts the same global batches of similar lengths from the seed and takes its share of
+  // each, so no rank waits at the all-reduce on longer sentences; on one process these are the
+  // plain length buckets.
+  data::DistributedSamplerOptions sampling;
+  sampling.rank = dist::rank();
+  sampling.world_size = dist::world_size();
+  sampling.seed = options.seed;
   data::DataLoaderOptions loader_options;
   loader_options.device = device;  // the worker queues each batch's copy while the GPU trains on the last one
   data::DataLoader<data::SentencePair, CountedBatch> loader(
-      corpus.train, data::make_bucket_sampler(source_lengths(*corpus.train), options.batch_size, options.seed),
+      corpus.train,
+      data::make_distributed_bucket_sampler(source_lengths(*corpus.train), options.batch_size, sampling),
       count_and_collate, loader_options);
-  fmt::print("{}", config());
-  fmt::print("{}\n{}\n{} parameters on {}; {} steps/epoch; output in {}\n", model.summary(), corpus.description,
-             model.num_parameters(), device.str(), loader.num_batches(0), run.folder().string());
+  if (dist::is_main()) {
+    fmt::print("{}", config());
+    fmt::print("{}\n{}\n{} parameters on {}; {} steps/epoch; output in {}\n", model.summary(), corpus.description,
+               model.num_parameters(), device.str(), loader.num_batches(0), run.folder().string());
+    if (dist::world_size() > 1)
+      fmt::print("{} ranks x {} sentences = {} sentences per step\n", dist::world_size(), options.batch_size,
+                 dist::world_size() * options.batch_size);
+  }
 
   Generator& gen = default_generator();
   auto step = [&](CountedBatch& counted) {
-    const double loss = train_step(model, optimizer, counted.batch, options.teacher_forcing, options.clip, &gen);
+    if (dist::world_size() == 1)
+      return training::StepReport{
+          counted.tokens, {{"loss", train_step(model, optimizer, counted.batch, options.teacher_forcing, options.clip, &gen)}}};
+    const DataParallelStep parallel{&ddp, counted.tokens, dist::all_reduce(counted.tokens)};
+    const double loss =
+        train_step(model, optimizer, counted.batch, options.teacher_forcing, options.clip, &gen, &parallel);
     return training::StepReport{counted.tokens, {{"loss", loss}}};
   };
   auto validate = [&](int64_t) {
@@ -244,8 +304,9 @@ int train(Seq2Seq& model, const Corpus& corpus, const TrainOptions& options,
   // ---- the best checkpoint on the test set ------------------------------------------------------------
   run.load_best();
   Evaluation test = evaluate(model, *corpus.test, corpus);
-  fmt::print("\ntest ({} sentences, best checkpoint): {}\nexact match {:.2f}%, loss {:.4f}, perplexity {:.2f}\n",
-             test.sentences, test.bleu.to_string(), 100 * test.exact_match, test.loss, test.perplexity);
+  if (dist::is_main())
+    fmt::print("\ntest ({} sentences, best checkpoint): {}\nexact match {:.2f}%, loss {:.4f}, perplexity {:.2f}\n",
+               test.sentences, test.bleu.to_string(), 100 * test.exact_match, test.loss, test.perplexity);
   std::map<std::string, std::string> summary{
       {"task", corpus.options.task},
       {"attention", metadata.count("model.attention") ? metadata.at("model.attention") : ""},
@@ -255,6 +316,7 @@ int train(Seq2Seq& model, const Corpus& corpus, const TrainOptions& options,
                            ? fmt::format("{:.1f}", cuda::memory_stats(device.index).peak_allocated_bytes / 1048576.0)
                            : "0"},
       {"parameters", std::to_string(model.num_parameters())},
+      {"global_batch", std::to_string(dist::world_size() * options.batch_size)},
       {"test_sentences", std::to_string(test.sentences)},
       {"test_bleu", fmt::format("{:.2f}", test.bleu.score)},
       {"test_exact_match", fmt::format("{:.4f}", test.exact_match)},

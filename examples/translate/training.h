@@ -11,6 +11,7 @@
 
 #include "corpus.h"
 #include "datasets/bleu.h"
+#include "nn/parallel/distributed_data_parallel.h"
 #include "optim/optimizer.h"
 #include "seq2seq.h"
 
@@ -35,15 +36,27 @@ struct Evaluation {
 /// Loss, token accuracy, decoding (greedy, or beam search with `beam` > 1), BLEU and exact match over
 /// `dataset`. References are the target texts tokenised as in training (so words the vocabulary lacks
 /// count as misses). Runs on the model's device without gradients in eval mode (the model's mode is
-/// restored).
+/// restored). On N ranks (collective) each rank decodes its data::evaluation_shard and the counts
+/// (summed losses, tokens, n-gram matches) are added over the ranks: every rank gets the result for
+/// the whole set, each sentence counted once; the samples are rank 0's.
 Evaluation evaluate(Seq2Seq& model, const PairDataset& dataset, const Corpus& corpus, int64_t batch_size = 128,
                     int64_t beam = 1, int64_t samples = 3);
 
+/// How one rank's step is part of a data-parallel step: the forward goes through `ddp`, and the loss
+/// is scaled so that the gradient DDP averages is that of the mean over every target token of the
+/// global batch (what one process training on the whole global batch computes).
+struct DataParallelStep {
+  focus::nn::DistributedDataParallel* ddp = nullptr;
+  int64_t rank_tokens = 1;    ///< real target tokens in this rank's batch
+  int64_t global_tokens = 1;  ///< the same summed over the ranks
+};
+
 /// One optimisation step on `batch` (on the model's device): teacher-forced (ratio `teacher_forcing`)
 /// masked cross-entropy, backward, gradient clipping to `clip` (0 = none), optimizer step. Returns the
-/// loss.
+/// loss (per target token of `batch`). With `parallel`, one rank's part of a data-parallel step.
 double train_step(Seq2Seq& model, focus::optim::Optimizer& optimizer, const focus::data::SequenceBatch& batch,
-                  double teacher_forcing, double clip, focus::Generator* generator = nullptr);
+                  double teacher_forcing, double clip, focus::Generator* generator = nullptr,
+                  const DataParallelStep* parallel = nullptr);
 
 /// Options of the training loop.
 struct TrainOptions {
@@ -68,7 +81,9 @@ struct TrainOptions {
 /// beside it, last.safetensors every epoch, metrics.csv, curves.png, and at the end the best model on
 /// the test set and summary.json (with the device and `gpu_peak_mib`). `metadata` goes into every
 /// checkpoint. Returns the process exit code (130 or 143 when Ctrl-C or SIGTERM stopped it, after
-/// saving last.safetensors).
+/// saving last.safetensors). Under mpirun (after dist::init()) it is one rank of a data-parallel run:
+/// `batch_size` sentences per rank, the length buckets cut into global batches and shared out, the
+/// token loss normalised by the global batch's token count, and rank 0 writing the run folder.
 int train(Seq2Seq& model, const Corpus& corpus, const TrainOptions& options,
           const std::map<std::string, std::string>& metadata);
 

@@ -24,11 +24,13 @@
 
 #include "../datasets/temp_directory.h"
 #include "../run_command.h"
+#include "generated_cifar.h"
 #include "datasets/data_root.h"
 #include "nn/json.h"
 
 namespace fs = std::filesystem;
 using focus::testing::TempDirectory;
+using focus::testing::write_generated_cifar;
 
 namespace {
 
@@ -57,30 +59,6 @@ std::map<std::string, std::string> snapshot(const fs::path& dir) {
   for (const auto& entry : fs::recursive_directory_iterator(dir))
     if (entry.is_regular_file()) files[fs::relative(entry.path(), dir).string()] = read_file(entry.path());
   return files;
-}
-
-// A folder in the CIFAR-10 binary format (data_batch_1..5.bin, test_batch.bin; 1 label byte + R, G,
-// B planes of 32x32 per record) with `records` records per file. The class is the colour: class c
-// fills its image with a colour of its own plus uniform noise of ±40 per value, so a few dozen
-// optimizer steps separate the classes, while the noise keeps every image different.
-void write_generated_cifar(const fs::path& dir, int records) {
-  static const int kColours[10][3] = {{230, 25, 25},  {25, 230, 25},  {25, 25, 230},  {230, 230, 25}, {230, 25, 230},
-                                      {25, 230, 230}, {128, 128, 128}, {240, 140, 20}, {120, 40, 200}, {20, 20, 20}};
-  fs::create_directories(dir);
-  std::mt19937 random(7);
-  std::uniform_int_distribution<int> noise(-40, 40);
-  for (const char* name : {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin",
-                           "data_batch_5.bin", "test_batch.bin"}) {
-    std::string bytes;
-    for (int r = 0; r < records; ++r) {
-      const int label = (r * 7 + 3) % 10;  // every class in every tenth, not in a fixed rotation
-      bytes.push_back(static_cast<char>(label));
-      for (int channel = 0; channel < 3; ++channel)
-        for (int i = 0; i < 32 * 32; ++i)
-          bytes.push_back(static_cast<char>(std::clamp(kColours[label][channel] + noise(random), 0, 255)));
-    }
-    write_file(dir / name, bytes);
-  }
 }
 
 // Where the data of the training test comes from and how much of it to use.
@@ -341,7 +319,11 @@ TEST_CASE("cifar10_attention: --resume and --eval refuse damaged or mismatched c
   {
     uint64_t header_length = 0;
     std::memcpy(&header_length, good.data(), 8);
-    malformed_header[8 + header_length / 2] = '{';
+    // The header's closing brace becomes a comma: JSON that ends in the middle of an object.
+    const size_t closing = good.rfind('}', 8 + header_length - 1);
+    REQUIRE(closing != std::string::npos);
+    REQUIRE(closing >= 8);
+    malformed_header[closing] = ',';
   }
   std::string garbage(5000, '\0');
   std::mt19937 random(3);
