@@ -39,6 +39,8 @@
 #include "nn/layers/embedding.h"
 #include "nn/layers/flatten.h"
 #include "nn/layers/gated_linear_unit.h"
+#include "nn/layers/gru.h"
+#include "nn/layers/gru_cell.h"
 #include "nn/layers/layer_norm.h"
 #include "nn/layers/linear.h"
 #include "nn/layers/lstm.h"
