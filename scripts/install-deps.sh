@@ -4,7 +4,8 @@ set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config
           libopenblas-dev libopenblas0-openmp catch2 libfmt-dev libstb-dev libcli11-dev
-          libopenmpi-dev openmpi-bin)
+          libopenmpi-dev openmpi-bin
+          fonts-dejavu-core)  # DejaVu Sans: UTF-8 labels in pictures (datasets/pictures/font.h)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -8,7 +8,9 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "datasets/pictures/font.h"
 #include "datasets/pictures/resample.h"
+#include "datasets/tokenizer.h"
 #include "tensor/atomic_file.h"
 #include "tensor/kernels.h"
 
@@ -29,6 +31,7 @@ uint8_t to_byte(double unit) {
   return static_cast<uint8_t>(std::lround(std::clamp(unit, 0.0, 1.0) * 255.0));
 }
 
+// The fallback when no TrueType font is found (font.h).
 // stb_easy_font knows printable ASCII only (and reads out of its tables for
 // anything else), so text is mapped to it first. Latin-1 letters lose their
 // accents, which keeps French tokens in attention plots readable.
@@ -85,6 +88,23 @@ void for_each_glyph_rect(const std::string& text, Fill fill) {
     fill(std::lround(corner[0][0]), std::lround(corner[0][1]), std::lround(corner[2][0]), std::lround(corner[2][1]));
   }
 }
+// The lines of `text` as code points, for a TrueType font: control characters (tabs, DEL, C1)
+// become spaces, and malformed UTF-8 becomes U+FFFD, drawn as the font draws it.
+std::vector<std::u32string> font_lines(std::string_view text) {
+  std::vector<std::u32string> lines(1);
+  for (char32_t c : data::utf8::decode(text)) {
+    if (c == U'\n') {
+      lines.emplace_back();
+      continue;
+    }
+    lines.back() += (c < 32 || (c >= 0x7F && c < 0xA0)) ? U' ' : c;
+  }
+  return lines;
+}
+
+// Every text line is this many pixels high, whichever font draws it.
+int line_height(int scale) { return 12 * scale; }
+
 }  // namespace
 
 Image::Image(int w, int h, Color background) : width(w), height(h) {
@@ -217,6 +237,15 @@ void Image::paste(const Image& other, int x, int y) {
 
 void Image::draw_text(int x, int y, std::string_view text, Color color, int scale) {
   scale = std::max(scale, 1);
+  if (const Font* font = label_font()) {
+    int top = y;
+    for (const std::u32string& line : font_lines(text)) {
+      font->draw_line(line, line_height(scale), x, top,
+                      [&](int px, int py, double coverage) { blend_pixel(px, py, color, coverage); });
+      top += line_height(scale);
+    }
+    return;
+  }
   for_each_glyph_rect(to_font_ascii(text), [&](long x0, long y0, long x1, long y1) {
     fill_rect(x + static_cast<int>(x0) * scale, y + static_cast<int>(y0) * scale, static_cast<int>(x1 - x0) * scale,
               static_cast<int>(y1 - y0) * scale, color);
@@ -226,22 +255,30 @@ void Image::draw_text(int x, int y, std::string_view text, Color color, int scal
 void Image::draw_text_vertical(int x, int y, std::string_view text, Color color, int scale) {
   scale = std::max(scale, 1);
   const int w = text_width(text, scale), h = text_height(text, scale);
-  // Render upright into a mask, then turn it: mask column c becomes row w - 1 - c.
+  // Render upright into a mask (its brightness is the ink's coverage), then turn it: mask column c
+  // becomes row w - 1 - c.
   Image mask(w, h, kBlack);
   mask.draw_text(0, 0, text, kWhite, scale);
   for (int my = 0; my < h; ++my)
     for (int mx = 0; mx < w; ++mx)
-      if (mask.bytes[3 * (static_cast<size_t>(my) * w + mx)] != 0) set_pixel(x + my, y + (w - 1 - mx), color);
+      if (const uint8_t coverage = mask.bytes[3 * (static_cast<size_t>(my) * w + mx)])
+        blend_pixel(x + my, y + (w - 1 - mx), color, coverage / 255.0);
 }
 
 int Image::text_width(std::string_view text, int scale) {
+  if (const Font* font = label_font()) {
+    int widest = 0;
+    for (const std::u32string& line : font_lines(text))
+      widest = std::max(widest, font->line_width(line, line_height(std::max(scale, 1))));
+    return widest;
+  }
   std::string ascii = to_font_ascii(text);
   return stb_easy_font_width(ascii.data()) * std::max(scale, 1);
 }
 
 int Image::text_height(std::string_view text, int scale) {
   const int lines = 1 + static_cast<int>(std::count(text.begin(), text.end(), '\n'));
-  return 12 * lines * std::max(scale, 1);
+  return lines * line_height(std::max(scale, 1));
 }
 
 Image grid(const std::vector<Image>& images, int columns, int padding, Color background) {

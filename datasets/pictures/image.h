@@ -54,10 +54,12 @@ struct Image {
   /// Copies `other` with its top-left corner at (x, y).
   void paste(const Image& other, int x, int y);
 
-  /// Draws `text` (ASCII; '\n' starts a new line; common accented letters are
-  /// shown without their accents, other characters as '?') with its top-left
-  /// corner at (x, y), in the stb_easy_font bitmap font, each font pixel a
-  /// scale×scale block. A line is text_height(…, scale) = 12 * scale high.
+  /// Draws `text` (UTF-8; '\n' starts a new line) with its top-left corner at
+  /// (x, y), anti-aliased in the label font (font.h: DejaVu Sans, or $FOCUS_FONT),
+  /// so "clés", « » and Cyrillic come out as written. Without a TrueType font, in
+  /// the stb_easy_font bitmap font, each font pixel a scale×scale block: ASCII,
+  /// accented letters without their accents, other characters as '?'. A line is
+  /// text_height(…, scale) = 12 * scale high either way.
   void draw_text(int x, int y, std::string_view text, Color color, int scale = 1);
   /// The same text turned 90° anticlockwise (reads bottom to top), for a
   /// y-axis label; occupies text_height × text_width from (x, y).

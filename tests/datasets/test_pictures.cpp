@@ -8,6 +8,7 @@
 #include <cmath>
 #include <memory>
 
+#include "datasets/pictures/font.h"
 #include "datasets/pictures/heatmap.h"
 #include "datasets/pictures/plot.h"
 #include "datasets/pictures/ticks.h"
@@ -17,6 +18,7 @@ using namespace focus;
 using namespace focus::data;
 using namespace focus::pictures;
 using focus::testing::TempDirectory;
+using focus::testing::write_file;
 
 namespace {
 
@@ -170,16 +172,85 @@ TEST_CASE("draw_text puts ink inside the measured text box only", "[data][png]")
   REQUIRE(box.y1 < 7 + Image::text_width("accuracy", 2));
   REQUIRE(box.y1 - box.y0 > box.x1 - box.x0);
 
-  // Accented letters are drawn as their base letters; other characters as '?'.
-  REQUIRE(Image::text_width("été", 1) == Image::text_width("ete", 1));
-  Image accents(100, 20, kWhite), plain(100, 20, kWhite);
-  accents.draw_text(0, 0, "Ça va ?", kBlack);
-  plain.draw_text(0, 0, "Ca va ?", kBlack);
-  REQUIRE(accents.bytes == plain.bytes);
   Image odd(100, 20, kWhite);
   odd.draw_text(0, 0, "\x7f\t\xff漢", kBlack);  // DEL, tab, a stray byte, a CJK character: no crash
   REQUIRE(ink_box(odd, kWhite).count > 0);
   REQUIRE(Image::text_height("a\nb", 2) == 48);
+}
+
+namespace {
+// Ink drawn for `text` in the current label font, on a white canvas.
+Image drawn(const std::string& text, int scale = 2) {
+  Image canvas(std::max(1, Image::text_width(text, scale)) + 4, Image::text_height(text, scale) + 4, kWhite);
+  canvas.draw_text(2, 2, text, kBlack, scale);
+  return canvas;
+}
+
+// Sets the label font for one scope, then restores the one found at start-up.
+struct LabelFont {
+  explicit LabelFont(std::shared_ptr<const Font> font) { set_label_font(std::move(font)); }
+  ~LabelFont() { set_label_font(nullptr), set_label_font(found()); }
+  static std::shared_ptr<const Font> found() {
+    for (const auto& file : label_font_candidates()) try {
+        return Font::load(file);
+      } catch (const std::exception&) {
+      }
+    return nullptr;
+  }
+};
+}  // namespace
+
+TEST_CASE("labels in a TrueType font: accents, guillemets and Cyrillic drawn as written", "[data][png]") {
+  std::shared_ptr<const Font> font = LabelFont::found();
+  if (!font) {
+    WARN("no TrueType font (fonts-dejavu-core, or FOCUS_FONT): only the ASCII fallback is tested");
+    return;
+  }
+  LabelFont use(font);
+  for (const char32_t c : {U'é', U'Ç', U'«', U'»', U'œ', U'ж', U'λ'}) REQUIRE(font->has_glyph(c));
+  // Accented tokens of the translator's French side are not their unaccented spellings...
+  REQUIRE(drawn("clés").bytes != drawn("cles").bytes);
+  REQUIRE(drawn("Ça va").bytes != drawn("Ca va").bytes);
+  // ...the accent is ink above the letter: the same width, more pixels.
+  REQUIRE(Image::text_width("é", 2) == Image::text_width("e", 2));
+  REQUIRE(ink_box(drawn("é"), kWhite).count > ink_box(drawn("e"), kWhite).count);
+  REQUIRE(ink_box(drawn("é"), kWhite).y0 < ink_box(drawn("e"), kWhite).y0);
+  // Guillemets and other scripts get ink of their own, not a '?'.
+  REQUIRE(ink_box(drawn("«»"), kWhite).count > 0);
+  REQUIRE(drawn("привет").bytes != drawn("??????").bytes);
+  REQUIRE(Image::text_width("привет", 2) > Image::text_width("п", 2) * 4);
+  // Ink stays inside the measured box, vertical text too.
+  const Image word = drawn("déjà vu « ici »");
+  const Box box = ink_box(word, kWhite);
+  REQUIRE(box.x0 >= 2);
+  REQUIRE(box.y0 >= 2);
+  REQUIRE(box.x1 < 2 + Image::text_width("déjà vu « ici »", 2) + 2);
+  REQUIRE(box.y1 < 2 + Image::text_height("x", 2));
+  Image vertical(60, 300, kWhite);
+  vertical.draw_text_vertical(5, 5, "précision", kBlack, 2);
+  const Box turned = ink_box(vertical, kWhite);
+  REQUIRE(turned.count > 0);
+  REQUIRE(turned.y1 - turned.y0 > turned.x1 - turned.x0);
+  // Anti-aliased: some pixels are between the text colour and the background.
+  bool grey = false;
+  for (size_t i = 0; i < word.bytes.size(); i += 3) grey = grey || (word.bytes[i] > 0 && word.bytes[i] < 255);
+  REQUIRE(grey);
+}
+
+TEST_CASE("without a TrueType font, labels fall back to ASCII: accents dropped, the rest '?'", "[data][png]") {
+  LabelFont none(nullptr);
+  REQUIRE(label_font() == nullptr);
+  REQUIRE(Image::text_width("été", 1) == Image::text_width("ete", 1));
+  REQUIRE(drawn("Ça va ?", 1).bytes == drawn("Ca va ?", 1).bytes);
+  REQUIRE(drawn("ж", 1).bytes == drawn("?", 1).bytes);
+  REQUIRE(Image::text_height("a\nb", 2) == 48);
+}
+
+TEST_CASE("a font file that is missing or not a font is an error naming it", "[data][png]") {
+  TempDirectory tmp;
+  REQUIRE_THROWS_WITH(Font::load(tmp / "absent.ttf"), Catch::Contains("absent.ttf: cannot be read"));
+  write_file(tmp / "fake.ttf", "this is not a font at all");
+  REQUIRE_THROWS_WITH(Font::load(tmp / "fake.ttf"), Catch::Contains("fake.ttf: not a TrueType (.ttf) font"));
 }
 
 TEST_CASE("rectangles, lines, scaling and pasting touch the right pixels", "[data][png]") {
