@@ -2,44 +2,125 @@
 
 #include <fmt/format.h>
 
+#include <map>
+#include <set>
 #include <unordered_map>
 
 #include "autograd/node.h"
 
 namespace focus {
 
-std::string to_dot(const Tensor& root) {
-  std::string dot = "digraph autograd {\n  rankdir=BT;\n  node [fontname=\"Helvetica\", fontsize=10];\n";
+namespace {
+
+// "encoder.lstm.weight_ih_l0" -> "encoder.lstm"; a top-level parameter has no module name.
+std::string module_of(const std::string& parameter) {
+  const size_t dot = parameter.rfind('.');
+  return dot == std::string::npos ? "" : parameter.substr(0, dot);
+}
+
+// Text safe inside a DOT string.
+std::string escaped(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string shapes_of(const Node& node) {
+  std::string shapes;
+  for (const OutputMeta& meta : node.outputs()) {
+    if (!shapes.empty()) shapes += ' ';
+    shapes += shape_str(meta.shape);
+  }
+  return shapes;
+}
+
+}  // namespace
+
+std::string to_dot(const Tensor& root, const DotOptions& options) {
+  std::string dot = "digraph autograd {\n  rankdir=BT;\n  node [fontname=\"Helvetica\", fontsize=10];\n"
+                    "  edge [fontname=\"Helvetica\", fontsize=8];\n";
+  std::unordered_map<const TensorImpl*, std::string> names;
+  for (const auto& [name, tensor] : options.leaf_names)
+    if (tensor.defined()) names.emplace(tensor.impl_ptr().get(), name);
+
   if (!root.grad_fn()) {
-    dot += fmt::format("  leaf [shape=ellipse, label=\"leaf {}\"];\n}}\n", shape_str(root.shape()));
+    auto named = names.find(root.impl_ptr().get());
+    dot += fmt::format("  leaf [shape=ellipse, label=\"{} {}\"];\n}}\n",
+                       named == names.end() ? "leaf" : escaped(named->second), shape_str(root.shape()));
     return dot;
   }
+
+  // Walk the graph once (iteratively: graphs can be very deep), numbering the nodes.
   std::unordered_map<const Node*, int> ids;
-  std::vector<const Node*> stack{root.grad_fn().get()};
+  std::vector<const Node*> order, stack{root.grad_fn().get()};
   ids[root.grad_fn().get()] = 0;
-  while (!stack.empty()) {  // iterative walk: graphs can be very deep
+  std::string edges;
+  while (!stack.empty()) {
     const Node* node = stack.back();
     stack.pop_back();
-    int id = ids[node];
-    if (auto* acc = dynamic_cast<const AccumulateGrad*>(node)) {
-      dot += fmt::format("  n{} [shape=ellipse, style=filled, fillcolor=lightblue, label=\"leaf {}\"];\n", id,
-                         shape_str(acc->leaf()->shape));
-    } else {
-      std::string shapes;
-      for (const OutputMeta& meta : node->outputs()) {
-        if (!shapes.empty()) shapes += ' ';
-        shapes += shape_str(meta.shape);
-      }
-      dot += fmt::format("  n{} [shape=box, label=\"{}\\n{}\"];\n", id, node->name(), shapes);
-    }
+    order.push_back(node);
     for (const Edge& edge : node->next_edges()) {
       if (!edge.valid()) continue;
       auto [it, inserted] = ids.emplace(edge.node.get(), static_cast<int>(ids.size()));
       if (inserted) stack.push_back(edge.node.get());
-      dot += fmt::format("  n{} -> n{};\n", it->second, id);
+      // The edge carries the input's value forward, and its gradient backward: its shape is the
+      // producer's output shape.
+      std::string label;
+      if (options.edge_shapes) {
+        const auto* leaf = dynamic_cast<const AccumulateGrad*>(edge.node.get());
+        const auto& produced = edge.node->outputs();
+        if (leaf)
+          label = fmt::format(" [label=\"{}\"]", shape_str(leaf->leaf()->shape));
+        else if (edge.input_nr < produced.size())
+          label = fmt::format(" [label=\"{}\"]", shape_str(produced[edge.input_nr].shape));
+      }
+      edges += fmt::format("  n{} -> n{}{};\n", it->second, ids.at(node), label);
     }
   }
-  dot += "}\n";
+
+  // Each node's text, and the module it belongs to: a leaf's from its name, an op's when every named
+  // parameter it reads directly belongs to one module.
+  std::map<std::string, std::vector<std::string>> clusters;  // module -> node lines
+  std::string loose;
+  for (const Node* node : order) {
+    const int id = ids.at(node);
+    std::string line, module;
+    if (auto* acc = dynamic_cast<const AccumulateGrad*>(node)) {
+      auto named = names.find(acc->leaf().get());
+      const std::string label = named == names.end() ? "leaf" : escaped(named->second);
+      if (named != names.end()) module = module_of(named->second);
+      line = fmt::format("n{} [shape=ellipse, style=filled, fillcolor=lightblue, label=\"{} {}\"];", id, label,
+                         shape_str(acc->leaf()->shape));
+    } else {
+      std::set<std::string> modules;
+      for (const Edge& edge : node->next_edges()) {
+        auto* acc = edge.valid() ? dynamic_cast<const AccumulateGrad*>(edge.node.get()) : nullptr;
+        if (!acc) continue;
+        auto named = names.find(acc->leaf().get());
+        if (named != names.end()) modules.insert(module_of(named->second));
+      }
+      if (modules.size() == 1) module = *modules.begin();
+      line = options.edge_shapes && node != root.grad_fn().get()
+                 ? fmt::format("n{} [shape=box, label=\"{}\"];", id, node->name())
+                 : fmt::format("n{} [shape=box, label=\"{}\\n{}\"];", id, node->name(), shapes_of(*node));
+    }
+    if (module.empty())
+      loose += "  " + line + "\n";
+    else
+      clusters[module].push_back(line);
+  }
+  dot += loose;
+  int cluster = 0;
+  for (const auto& [module, lines] : clusters) {
+    dot += fmt::format("  subgraph cluster_{} {{\n    label=\"{}\"; style=rounded; color=gray50; fontsize=10;\n",
+                       cluster++, escaped(module));
+    for (const std::string& line : lines) dot += "    " + line + "\n";
+    dot += "  }\n";
+  }
+  dot += edges + "}\n";
   return dot;
 }
 
