@@ -25,11 +25,35 @@ void accumulate(Tensor& slot, const Tensor& grad) {
     slot = kernels::add(slot, grad);  // out of place: `grad` may be shared with another edge
 }
 
-void check_grad_shape(const Node& node, size_t output_nr, const Tensor& grad) {
-  const OutputMeta& meta = node.outputs()[output_nr];
-  if (grad.shape() != meta.shape)
-    throw std::logic_error(fmt::format("{}: gradient for output {} has shape {}, expected {}", node.name(),
-                                       output_nr, shape_str(grad.shape()), shape_str(meta.shape)));
+// What a backward returned, checked against the inputs its node recorded, so that a wrong gradient
+// is blamed on the node that produced it (as PyTorch's validate_outputs does), not on the node that
+// receives it. The engine does not reduce broadcast gradients (each op sums its own, kernels::sum_to),
+// so the shape must match exactly. A floating gradient of another precision is converted to the
+// input's dtype by the caller (mixed-precision graphs); an integer or bool one is a bug.
+void check_input_grads(const Node& node, const std::vector<Tensor>& input_grads) {
+  const std::vector<Edge>& edges = node.next_edges();
+  if (input_grads.size() != edges.size())
+    throw std::logic_error(fmt::format("function {} returned an incorrect number of gradients (expected {}, got {})",
+                                       node.name(), edges.size(), input_grads.size()));
+  for (size_t i = 0; i < edges.size(); ++i) {
+    const Tensor& grad = input_grads[i];
+    if (!edges[i].valid() || !grad.defined()) continue;
+    const OutputMeta& input = edges[i].node->outputs()[edges[i].input_nr];
+    if (grad.shape() != input.shape)
+      throw std::logic_error(fmt::format(
+          "function {} returned an invalid gradient for input {}: shape {}, but that input has shape {} "
+          "(it goes to {})",
+          node.name(), i, shape_str(grad.shape()), shape_str(input.shape), edges[i].node->name()));
+    if (grad.device() != input.device)
+      throw std::logic_error(fmt::format(
+          "function {} returned an invalid gradient for input {}: on {}, but that input is on {} (shape {})",
+          node.name(), i, grad.device().str(), input.device.str(), shape_str(input.shape)));
+    if (!is_floating(grad.dtype()))
+      throw std::logic_error(fmt::format(
+          "function {} returned an invalid gradient for input {}: dtype {}, but gradients are floating point "
+          "(that input is {}, shape {})",
+          node.name(), i, dtype_name(grad.dtype()), dtype_name(input.dtype), shape_str(input.shape)));
+  }
 }
 
 }  // namespace
@@ -121,12 +145,10 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
         const OutputMeta& meta = node->outputs()[k];
         return zeros(meta.shape, TensorOptions(meta.dtype).with_device(meta.device));
       };
-      for (size_t k = 0; k < grads.size(); ++k) {
-        if (grads[k].defined())
-          check_grad_shape(*node, k, grads[k]);
-        else if (!node->accepts_undefined_grads())
-          grads[k] = zeros_for_output(k);
-      }
+      // Gradients arriving here were checked where they were produced (check_input_grads, and the seeds above).
+      if (!node->accepts_undefined_grads())
+        for (size_t k = 0; k < grads.size(); ++k)
+          if (!grads[k].defined()) grads[k] = zeros_for_output(k);
       for (const auto& [output_nr, weak] : node->retained_outputs()) {
         if (auto impl = weak.lock()) {
           Tensor g = grads[output_nr].defined() ? grads[output_nr].clone() : zeros_for_output(output_nr);
@@ -134,13 +156,14 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
         }
       }
       input_grads = node->backward(grads);
+      check_input_grads(*node, input_grads);
     }
 
     const auto& edges = node->next_edges();
     for (size_t i = 0; i < edges.size(); ++i) {
       const Edge& edge = edges[i];
       if (!edge.valid()) continue;
-      if (i < input_grads.size() && input_grads[i].defined()) {
+      if (!input_grads.empty() && input_grads[i].defined()) {
         GradBuffer& buffer = buffers[edge.node.get()];
         buffer.resize(edge.node->outputs().size());
         // Mixed-precision graphs: a gradient always has its tensor's dtype.

@@ -9,8 +9,10 @@
 
 namespace focus::nn {
 
-/// Converts `module` to float64 (in place), then checks every trainable parameter
-/// and every input that requires grad. Report names are "weight", "input 0", ...
+/// Checks every trainable parameter of `module` and every input that requires grad, in float64.
+/// The module works in float64 during the check and is put back afterwards, also when the check
+/// throws: each parameter and buffer gets its original tensor back (dtype, values, layout), and each
+/// parameter its gradient. Report names are "weight", "input 0", ...
 GradcheckResult gradcheck(Module& module, const std::function<Tensor(const std::vector<Tensor>&)>& fn,
                           const std::vector<Tensor>& inputs, GradcheckOptions options = {});
 
