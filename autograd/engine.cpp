@@ -155,6 +155,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
           impl->grad = impl->grad ? kernels::add(Tensor(impl->grad), g).impl_ptr() : g.impl_ptr();
         }
       }
+      node->check_saved_versions();
       input_grads = node->backward(grads);
       check_input_grads(*node, input_grads);
     }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/saved_versions.h"
 #include "tensor/tensor.h"
 
 namespace focus {
@@ -66,8 +67,23 @@ class Node {
     released_ = true;
   }
   bool released() const { return released_; }
+  /// Throws, naming this node and the tensor, when a tensor it saved was modified in place since
+  /// save(): the engine calls it before backward(), which would otherwise use the new values.
+  void check_saved_versions() const { saved_versions_.check(*this); }
+
+ protected:
+  /// What a node keeps for backward: the same data, cut from the graph (saving a node's own output
+  /// with its grad_fn would make a reference cycle), its version noted for check_saved_versions().
+  /// Call it in the subclass's constructor, `x_(save(x, "x"))`; `name` (a literal) labels the
+  /// tensor in the error. An undefined tensor is kept as it is.
+  Tensor save(const Tensor& t, const char* name = nullptr) {
+    Tensor kept = t.defined() ? t.detach() : t;
+    saved_versions_.note(kept, name);
+    return kept;
+  }
 
  private:
+  SavedVersions saved_versions_;
   std::vector<Edge> next_edges_;
   std::vector<OutputMeta> outputs_;
   std::vector<std::pair<uint32_t, std::weak_ptr<TensorImpl>>> retained_;
@@ -95,9 +111,5 @@ bool any_requires_grad(const std::vector<Tensor>& tensors);
 /// that do not require grad get a null edge. Call only when any_requires_grad().
 void connect(const std::shared_ptr<Node>& node, const std::vector<Tensor>& inputs,
              const std::vector<Tensor>& outputs);
-
-/// What a Node keeps for backward: the same data, cut from the graph (saving a
-/// node's own output with its grad_fn would make a reference cycle).
-inline Tensor save(const Tensor& t) { return t.defined() ? t.detach() : t; }
 
 }  // namespace focus

@@ -62,6 +62,17 @@ inline Device common_device_of(const char* op, const std::vector<Tensor>& tensor
   return device;
 }
 
+/// For kernels that write into a tensor their caller holds (optimizer steps): counts the write in
+/// its version (autograd's check of saved tensors), once per call. The build that receives the call
+/// counts it; the instruction-set build it forwards to does not count it again.
+inline void count_in_place_write(const Tensor& t) {
+#ifndef FOCUS_CPU_VARIANT_BUILD
+  t.bump_version();
+#else
+  (void)t;
+#endif
+}
+
 }  // namespace focus
 
 #ifdef FOCUS_WITH_CUDA

@@ -1,5 +1,7 @@
 #pragma once
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "tensor/device.h"
@@ -22,11 +24,20 @@ class Storage {
   Device device() const { return device_; }
   bool pinned() const { return pinned_; }
 
+  /// How many times this memory was written in place through a tensor (fill_, copy_, set, an
+  /// optimizer step): shared by every view of it, as PyTorch's version counter is. Autograd compares
+  /// it with the version a tensor had when an op saved it for backward (autograd/saved_versions.h).
+  /// Kernels writing their own fresh outputs do not count: nobody can have saved those yet.
+  uint32_t version() const { return version_.load(std::memory_order_relaxed); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
+
  private:
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   Device device_;
   bool pinned_ = false;
+  // Atomic: threads may write disjoint slices of one tensor (a batch being filled) at once.
+  std::atomic<uint32_t> version_{0};
 };
 
 }  // namespace focus

@@ -78,6 +78,7 @@ void Tensor::set(const std::vector<int64_t>& index, double value) {
   require_cpu(*this, "Tensor::set");
   int64_t off = element_offset(*this, index);
   cpu::dispatch_all(dtype(), "set", [&]<typename T>() { static_cast<T*>(data_ptr())[off] = static_cast<T>(value); });
+  bump_version();
 }
 
 template <typename T>
@@ -109,11 +110,13 @@ template std::vector<bool> Tensor::to_vector<bool>() const;
 
 Tensor& Tensor::fill_(double value) {
   kernels::fill(*this, value);
+  bump_version();
   return *this;
 }
 
 Tensor& Tensor::copy_(const Tensor& src) {
   kernels::copy(*this, src);
+  bump_version();
   return *this;
 }
 

@@ -74,7 +74,7 @@ class Tensor {
   template <typename T = double> T item() const;
   /// The element at `index`, converted to double.
   double at(const std::vector<int64_t>& index) const;
-  /// Writes one element (no autograd record).
+  /// Writes one element (no autograd record; counts as an in-place write, see version()).
   void set(const std::vector<int64_t>& index, double value);
   /// All elements in row-major order, converted to T.
   template <typename T> std::vector<T> to_vector() const;
@@ -106,7 +106,9 @@ class Tensor {
   bool is_pinned() const { return impl().storage->pinned(); }
   Tensor detach() const;  ///< same data, cut from the graph
 
-  // ---- in-place (never recorded by autograd; for init and optimizers) -------
+  // ---- in-place (not recorded by autograd; for init and optimizers) ----------
+  // Each counts one write in version(), so that a backward that needs the old values throws
+  // instead of using the new ones (autograd/saved_versions.h).
   Tensor& fill_(double value);
   Tensor& zero_() { return fill_(0.0); }
   /// Copies src (broadcast to this shape, any dtype) into this tensor's memory.
@@ -116,6 +118,12 @@ class Tensor {
   /// Makes every handle of this tensor see `other`'s data, shape and dtype
   /// (Module::to moves parameters this way, so layers' members stay valid).
   void set_data(const Tensor& other);
+  /// How many times this tensor's memory was modified in place, shared with every view of it
+  /// (PyTorch's `_version`): fill_, zero_, copy_, set and optimizer steps each add one.
+  uint32_t version() const { return storage()->version(); }
+  /// Counts an in-place write made some other way (through data_ptr(), or a raw kernel writing
+  /// into a tensor the caller holds), so autograd sees it too.
+  void bump_version() const { storage()->bump_version(); }
 
   // ---- autograd ---------------------------------------------------------------
   bool requires_grad() const;

@@ -9,7 +9,7 @@ namespace {
 class AmaxBackward : public Node {
  public:
   AmaxBackward(Tensor x, Tensor y, std::vector<int64_t> dims, std::vector<bool> reduced, bool keepdim)
-      : x_(std::move(x)), y_(std::move(y)), dims_(std::move(dims)), reduced_(std::move(reduced)), keepdim_(keepdim) {}
+      : x_(save(x, "x")), y_(save(y, "y")), dims_(std::move(dims)), reduced_(std::move(reduced)), keepdim_(keepdim) {}
   std::string name() const override { return "AmaxBackward"; }
   // forward: y = max of x over the reduced dims                       x: (B, T, C) → y: (B, C) for dims {1}
   // so dx = dy / k at each of the k elements equal to the max of its slice, 0 elsewhere.   (B, T, C)
@@ -33,7 +33,7 @@ class AmaxBackward : public Node {
 Tensor amax(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   Tensor y = kernels::amax(x, dims, keepdim);
   if (any_requires_grad({x}))
-    connect(std::make_shared<AmaxBackward>(save(x), save(y), dims, kernels::reduced_dims_mask(x.shape(), dims, "amax"),
+    connect(std::make_shared<AmaxBackward>(x, y, dims, kernels::reduced_dims_mask(x.shape(), dims, "amax"),
                                            keepdim),
             {x}, {y});
   return y;

@@ -14,7 +14,10 @@ namespace {
 class BatchNormBackward : public Node {
  public:
   BatchNormBackward(const Tensor& input, Tensor mean, Tensor invstd, const Tensor& weight, bool batch_stats)
-      : input_(save(input)), mean_(std::move(mean)), invstd_(std::move(invstd)), weight_(save(weight)),
+      : input_(save(input, "input")),
+        mean_(std::move(mean)),
+        invstd_(std::move(invstd)),
+        weight_(save(weight, "weight")),
         batch_stats_(batch_stats) {}
   std::string name() const override { return "BatchNormBackward"; }
 

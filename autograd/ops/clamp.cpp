@@ -7,7 +7,7 @@ namespace {
 class ClampBackward : public Node {
  public:
   ClampBackward(Tensor x, std::optional<double> min, std::optional<double> max)
-      : x_(std::move(x)), min_(min), max_(max) {}
+      : x_(save(x, "x")), min_(min), max_(max) {}
   std::string name() const override { return "ClampBackward"; }
   // forward: y = min(max(x, lo), hi); so dx = dy where lo <= x <= hi, else 0   (x.shape).
   // The bounds themselves count as inside (PyTorch's choice at the kinks).
@@ -23,7 +23,7 @@ class ClampBackward : public Node {
 
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max) {
   Tensor y = kernels::clamp(x, min, max);
-  if (any_requires_grad({x})) connect(std::make_shared<ClampBackward>(save(x), min, max), {x}, {y});
+  if (any_requires_grad({x})) connect(std::make_shared<ClampBackward>(x, min, max), {x}, {y});
   return y;
 }
 

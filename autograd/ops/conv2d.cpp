@@ -9,7 +9,7 @@ namespace {
 class Conv2dBackward : public Node {
  public:
   Conv2dBackward(const Tensor& input, const Tensor& weight, const kernels::Conv2dParams& params)
-      : input_(save(input)), weight_(save(weight)), params_(params) {}
+      : input_(save(input, "input")), weight_(save(weight, "weight")), params_(params) {}
   std::string name() const override { return "Conv2dBackward"; }
 
   // forward: y[n, o, i, j] = b[o] + Σ_{c, p, q} w[o, c, p, q] · x[n, g·Cg + c, i·s − pad + p·d,

@@ -6,7 +6,7 @@ namespace focus {
 namespace {
 class CosBackward : public Node {
  public:
-  explicit CosBackward(Tensor x) : x_(std::move(x)) {}
+  explicit CosBackward(Tensor x) : x_(save(x, "x")) {}
   std::string name() const override { return "CosBackward"; }
   // forward: y = cos x; so dx = -dy * sin x   (x.shape)
   std::vector<Tensor> backward(const std::vector<Tensor>& grad_outputs) override {
@@ -20,7 +20,7 @@ class CosBackward : public Node {
 
 Tensor cos(const Tensor& x) {
   Tensor y = kernels::cos(x);
-  if (any_requires_grad({x})) connect(std::make_shared<CosBackward>(save(x)), {x}, {y});
+  if (any_requires_grad({x})) connect(std::make_shared<CosBackward>(x), {x}, {y});
   return y;
 }
 

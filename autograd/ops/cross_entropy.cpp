@@ -11,9 +11,9 @@ class CrossEntropyBackward : public Node {
  public:
   CrossEntropyBackward(Tensor logits, Tensor target, Tensor weight, Tensor logsumexp, int64_t ignore_index,
                        double label_smoothing)
-      : logits_(save(logits)),
-        target_(save(target)),
-        weight_(save(weight)),
+      : logits_(save(logits, "logits")),
+        target_(save(target, "target")),
+        weight_(save(weight, "weight")),
         logsumexp_(std::move(logsumexp)),
         ignore_index_(ignore_index),
         label_smoothing_(label_smoothing) {}

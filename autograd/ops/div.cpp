@@ -7,7 +7,7 @@ namespace {
 class DivBackward : public Node {
  public:
   DivBackward(Shape a_shape, Shape b_shape, Tensor b, Tensor y)
-      : a_shape_(std::move(a_shape)), b_shape_(std::move(b_shape)), b_(std::move(b)), y_(std::move(y)) {}
+      : a_shape_(std::move(a_shape)), b_shape_(std::move(b_shape)), b_(save(b, "b")), y_(save(y, "y")) {}
   std::string name() const override { return "DivBackward"; }
   // forward: y = a / b   (a, b broadcast to y.shape)
   // so da = sum_to(dy / b, a.shape) and db = sum_to(-dy * a / b², b.shape) = sum_to(-(dy / b) * y, b.shape):
@@ -28,7 +28,7 @@ class DivBackward : public Node {
 Tensor div(const Tensor& a, const Tensor& b) {
   Tensor y = kernels::div(a, b);
   if (any_requires_grad({a, b}))
-    connect(std::make_shared<DivBackward>(a.shape(), b.shape(), save(b), b.requires_grad() ? save(y) : Tensor()),
+    connect(std::make_shared<DivBackward>(a.shape(), b.shape(), b, b.requires_grad() ? y : Tensor()),
             {a, b}, {y});
   return y;
 }

@@ -8,7 +8,7 @@ namespace {
 class GatherBackward : public Node {
  public:
   GatherBackward(Shape input_shape, int64_t dim, Tensor index)
-      : input_shape_(std::move(input_shape)), dim_(dim), index_(std::move(index)) {}
+      : input_shape_(std::move(input_shape)), dim_(dim), index_(save(index, "index")) {}
   std::string name() const override { return "GatherBackward"; }
   // forward: y[i][j] = x[index[i][j]][j] (dim 0; likewise for any dim)     y: index.shape
   // so dx[r][j] = Σ_{i : index[i][j] = r} dy[i][j] — scatter_add of dy into zeros like x.
@@ -28,7 +28,7 @@ class GatherBackward : public Node {
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   Tensor y = kernels::gather(x, dim, index);
   if (any_requires_grad({x}))
-    connect(std::make_shared<GatherBackward>(x.shape(), normalize_dim(dim, x.dim(), "gather"), save(index)), {x},
+    connect(std::make_shared<GatherBackward>(x.shape(), normalize_dim(dim, x.dim(), "gather"), index), {x},
             {y});
   return y;
 }

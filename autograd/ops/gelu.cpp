@@ -6,7 +6,7 @@ namespace focus {
 namespace {
 class GeluBackward : public Node {
  public:
-  explicit GeluBackward(Tensor x) : x_(std::move(x)) {}
+  explicit GeluBackward(Tensor x) : x_(save(x, "x")) {}
   std::string name() const override { return "GeluBackward"; }
   // forward: y = x Φ(x), Φ the standard normal CDF; so dx = dy * (Φ(x) + x φ(x))   (x.shape),
   // φ(x) = e^(-x²/2) / √(2π) the density, in one fused pass.
@@ -21,7 +21,7 @@ class GeluBackward : public Node {
 
 Tensor gelu(const Tensor& x) {
   Tensor y = kernels::gelu(x);
-  if (any_requires_grad({x})) connect(std::make_shared<GeluBackward>(save(x)), {x}, {y});
+  if (any_requires_grad({x})) connect(std::make_shared<GeluBackward>(x), {x}, {y});
   return y;
 }
 

@@ -8,7 +8,7 @@ namespace {
 class IndexSelectBackward : public Node {
  public:
   IndexSelectBackward(Shape input_shape, int64_t dim, Tensor index)
-      : input_shape_(std::move(input_shape)), dim_(dim), index_(std::move(index)) {}
+      : input_shape_(std::move(input_shape)), dim_(dim), index_(save(index, "index")) {}
   std::string name() const override { return "IndexSelectBackward"; }
   // forward: y[..., i, ...] = x[..., index[i], ...]      x: size S along dim → y: n = len(index)
   // so dx[..., r, ...] = Σ_{i : index[i] = r} dy[..., i, ...] — index_add into zeros; a row
@@ -30,7 +30,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   Tensor y = kernels::index_select(x, dim, index);
   if (any_requires_grad({x}))
     connect(std::make_shared<IndexSelectBackward>(x.shape(), normalize_dim(dim, x.dim(), "index_select"),
-                                                  save(index)),
+                                                  index),
             {x}, {y});
   return y;
 }

@@ -14,7 +14,10 @@ namespace {
 class LayerNormBackward : public Node {
  public:
   LayerNormBackward(Tensor x, Tensor rstd, Tensor weight, Shape normalized_shape)
-      : x_(save(x)), rstd_(std::move(rstd)), weight_(save(weight)), normalized_shape_(std::move(normalized_shape)) {}
+      : x_(save(x, "x")),
+        rstd_(std::move(rstd)),
+        weight_(save(weight, "weight")),
+        normalized_shape_(std::move(normalized_shape)) {}
   std::string name() const override { return "LayerNormBackward"; }
 
   // forward, per row of D normalised elements (rows = the leading dims):

@@ -45,7 +45,7 @@ void check_linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
 class LinearBackward : public Node {
  public:
   LinearBackward(Tensor x_matrix, Tensor weight, Shape x_shape)
-      : x_matrix_(save(x_matrix)), weight_(save(weight)), x_shape_(std::move(x_shape)) {}
+      : x_matrix_(save(x_matrix, "x_matrix")), weight_(save(weight, "weight")), x_shape_(std::move(x_shape)) {}
   std::string name() const override { return "LinearBackward"; }
 
   // forward: y = x @ Wᵀ + b      x (M, K) (leading dims flattened), W (N, K), b (N), y (M, N)

@@ -6,7 +6,7 @@ namespace focus {
 namespace {
 class LogBackward : public Node {
  public:
-  explicit LogBackward(Tensor x) : x_(std::move(x)) {}
+  explicit LogBackward(Tensor x) : x_(save(x, "x")) {}
   std::string name() const override { return "LogBackward"; }
   // forward: y = ln x; so dx = dy / x   (x.shape)
   std::vector<Tensor> backward(const std::vector<Tensor>& grad_outputs) override {
@@ -20,7 +20,7 @@ class LogBackward : public Node {
 
 Tensor log(const Tensor& x) {
   Tensor y = kernels::log(x);
-  if (any_requires_grad({x})) connect(std::make_shared<LogBackward>(save(x)), {x}, {y});
+  if (any_requires_grad({x})) connect(std::make_shared<LogBackward>(x), {x}, {y});
   return y;
 }
 

@@ -7,7 +7,7 @@ namespace focus {
 namespace {
 class LogSoftmaxBackward : public Node {
  public:
-  LogSoftmaxBackward(Tensor y, int64_t dim) : y_(std::move(y)), dim_(dim) {}
+  LogSoftmaxBackward(Tensor y, int64_t dim) : y_(save(y, "y")), dim_(dim) {}
   std::string name() const override { return "LogSoftmaxBackward"; }
   // forward: y = x - log Σ exp(x) along dim, so dy_i/dx_j = δ_ij - softmax(x)_j, softmax(x) = exp(y)
   // so dx = dy - exp(y) * Σ(dy, dim)   (B, C), one fused kernel pass.
@@ -23,7 +23,7 @@ class LogSoftmaxBackward : public Node {
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
   Tensor y = kernels::log_softmax(x, dim);
-  if (any_requires_grad({x})) connect(std::make_shared<LogSoftmaxBackward>(save(y), dim), {x}, {y});
+  if (any_requires_grad({x})) connect(std::make_shared<LogSoftmaxBackward>(y, dim), {x}, {y});
   return y;
 }
 

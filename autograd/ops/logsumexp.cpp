@@ -9,7 +9,7 @@ namespace {
 class LogsumexpBackward : public Node {
  public:
   LogsumexpBackward(Tensor x, Tensor y, std::vector<bool> reduced, bool keepdim)
-      : x_(std::move(x)), y_(std::move(y)), reduced_(std::move(reduced)), keepdim_(keepdim) {}
+      : x_(save(x, "x")), y_(save(y, "y")), reduced_(std::move(reduced)), keepdim_(keepdim) {}
   std::string name() const override { return "LogsumexpBackward"; }
   // forward: y = log Σ exp(x) over the reduced dims                   x: (B, C) → y: (B) for dims {1}
   // so dx = dy * exp(x) / Σ exp(x) = dy * exp(x - y), the softmax of the slice.   (B, C)
@@ -28,7 +28,7 @@ class LogsumexpBackward : public Node {
 Tensor logsumexp(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   Tensor y = kernels::logsumexp(x, dims, keepdim);
   if (any_requires_grad({x}))
-    connect(std::make_shared<LogsumexpBackward>(save(x), save(y),
+    connect(std::make_shared<LogsumexpBackward>(x, y,
                                                 kernels::reduced_dims_mask(x.shape(), dims, "logsumexp"), keepdim),
             {x}, {y});
   return y;

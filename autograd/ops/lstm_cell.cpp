@@ -19,11 +19,11 @@ class LSTMCellBackward : public Node {
  public:
   LSTMCellBackward(Tensor input, Tensor h, Tensor c, Tensor weight_ih, Tensor weight_hh, Tensor gates,
                    Tensor tanh_c_new)
-      : input_(std::move(input)),
-        h_(std::move(h)),
-        c_(std::move(c)),
-        weight_ih_(std::move(weight_ih)),
-        weight_hh_(std::move(weight_hh)),
+      : input_(save(input, "input")),
+        h_(save(h, "h")),
+        c_(save(c, "c")),
+        weight_ih_(save(weight_ih, "weight_ih")),
+        weight_hh_(save(weight_hh, "weight_hh")),
         gates_(std::move(gates)),
         tanh_c_new_(std::move(tanh_c_new)) {}
   std::string name() const override { return "LSTMCellBackward"; }
@@ -124,7 +124,7 @@ std::pair<Tensor, Tensor> lstm_cell(const Tensor& input, const Tensor& h, const 
   kernels::lstm_gates_forward(gates, bias, c_old, h_new, c_new, tanh_c_new);
 
   if (any_requires_grad({input, h, c, weight_ih, weight_hh, bias_ih, bias_hh}))
-    connect(std::make_shared<LSTMCellBackward>(save(input), save(h), save(c_old), save(weight_ih), save(weight_hh),
+    connect(std::make_shared<LSTMCellBackward>(input, h, c_old, weight_ih, weight_hh,
                                                gates, tanh_c_new),
             {input, h, c, weight_ih, weight_hh, bias_ih, bias_hh}, {h_new, c_new});
   return {h_new, c_new};

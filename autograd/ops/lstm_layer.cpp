@@ -70,10 +70,13 @@ class LSTMLayerBackward : public Node {
  public:
   LSTMLayerBackward(Saved saved, Tensor weight_ih, Tensor weight_hh, Padding padding, bool reverse)
       : saved_(std::move(saved)),
-        weight_ih_(std::move(weight_ih)),
-        weight_hh_(std::move(weight_hh)),
+        weight_ih_(save(weight_ih, "weight_ih")),
+        weight_hh_(save(weight_hh, "weight_hh")),
         padding_(std::move(padding)),
-        reverse_(reverse) {}
+        reverse_(reverse) {
+    // The other buffers were written by the forward alone; the input is the caller's (or a copy).
+    saved_.input = save(saved_.input, "input");
+  }
   std::string name() const override { return "LSTMLayerBackward"; }
 
   // forward, per step at time t (t = 0..T−1, or T−1..0 when reverse):
@@ -195,7 +198,7 @@ std::tuple<Tensor, Tensor, Tensor> lstm_layer(const Tensor& input, const Tensor&
   }
 
   Saved saved;
-  saved.input = save(contiguous_or_self(input));
+  saved.input = contiguous_or_self(input);
   // All written whole by the steps below (the input GEMM fills the gates, each step the next
   // state, its output and tanh(c)): none needs clearing.
   saved.gates = empty_for_overwrite({T, B, 4 * H}, options);
@@ -234,7 +237,7 @@ std::tuple<Tensor, Tensor, Tensor> lstm_layer(const Tensor& input, const Tensor&
   }
 
   if (any_requires_grad({input, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh}))
-    connect(std::make_shared<LSTMLayerBackward>(saved, save(weight_ih), save(weight_hh), padding, reverse),
+    connect(std::make_shared<LSTMLayerBackward>(saved, weight_ih, weight_hh, padding, reverse),
             {input, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh}, {output, h_n, c_n});
   return {output, h_n, c_n};
 }

@@ -6,7 +6,7 @@ namespace focus {
 namespace {
 class MaskedFillBackward : public Node {
  public:
-  explicit MaskedFillBackward(Tensor mask) : mask_(std::move(mask)) {}
+  explicit MaskedFillBackward(Tensor mask) : mask_(save(mask, "mask")) {}
   std::string name() const override { return "MaskedFillBackward"; }
   // forward: y = mask ? value : x   (mask broadcast to x.shape)
   // so dx = mask ? 0 : dy   (x.shape): filled positions no longer depend on x.
@@ -21,7 +21,7 @@ class MaskedFillBackward : public Node {
 
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
   Tensor y = kernels::masked_fill(x, mask, value);
-  if (any_requires_grad({x})) connect(std::make_shared<MaskedFillBackward>(save(mask)), {x}, {y});
+  if (any_requires_grad({x})) connect(std::make_shared<MaskedFillBackward>(mask), {x}, {y});
   return y;
 }
 

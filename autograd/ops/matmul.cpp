@@ -20,7 +20,7 @@ Tensor as_matrix(const Tensor& t) {
 
 class MatmulBackward : public Node {
  public:
-  MatmulBackward(Tensor a, Tensor b) : a_(save(a)), b_(save(b)) {}
+  MatmulBackward(Tensor a, Tensor b) : a_(save(a, "a")), b_(save(b, "b")) {}
   std::string name() const override { return "MatmulBackward"; }
 
   // forward: y = a @ b    a (..., M, K), b (..., K, N), y (broadcast batch..., M, N)

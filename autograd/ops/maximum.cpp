@@ -6,7 +6,7 @@ namespace focus {
 namespace {
 class MaximumBackward : public Node {
  public:
-  MaximumBackward(Tensor a, Tensor b) : a_(std::move(a)), b_(std::move(b)) {}
+  MaximumBackward(Tensor a, Tensor b) : a_(save(a, "a")), b_(save(b, "b")) {}
   std::string name() const override { return "MaximumBackward"; }
   // forward: y = max(a, b)   (a, b broadcast to y.shape)
   // so dy goes to whichever operand is larger; on ties (a == b) each gets dy / 2, a subgradient
@@ -26,7 +26,7 @@ class MaximumBackward : public Node {
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
   Tensor y = kernels::maximum(a, b);
-  if (any_requires_grad({a, b})) connect(std::make_shared<MaximumBackward>(save(a), save(b)), {a, b}, {y});
+  if (any_requires_grad({a, b})) connect(std::make_shared<MaximumBackward>(a, b), {a, b}, {y});
   return y;
 }
 

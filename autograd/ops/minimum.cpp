@@ -6,7 +6,7 @@ namespace focus {
 namespace {
 class MinimumBackward : public Node {
  public:
-  MinimumBackward(Tensor a, Tensor b) : a_(std::move(a)), b_(std::move(b)) {}
+  MinimumBackward(Tensor a, Tensor b) : a_(save(a, "a")), b_(save(b, "b")) {}
   std::string name() const override { return "MinimumBackward"; }
   // forward: y = min(a, b)   (a, b broadcast to y.shape)
   // so dy goes to whichever operand is smaller; on ties (a == b) each gets dy / 2 (as in maximum.cpp).
@@ -26,7 +26,7 @@ class MinimumBackward : public Node {
 
 Tensor minimum(const Tensor& a, const Tensor& b) {
   Tensor y = kernels::minimum(a, b);
-  if (any_requires_grad({a, b})) connect(std::make_shared<MinimumBackward>(save(a), save(b)), {a, b}, {y});
+  if (any_requires_grad({a, b})) connect(std::make_shared<MinimumBackward>(a, b), {a, b}, {y});
   return y;
 }
 

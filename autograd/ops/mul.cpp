@@ -7,7 +7,7 @@ namespace {
 class MulBackward : public Node {
  public:
   MulBackward(Shape a_shape, Shape b_shape, Tensor a, Tensor b)
-      : a_shape_(std::move(a_shape)), b_shape_(std::move(b_shape)), a_(std::move(a)), b_(std::move(b)) {}
+      : a_shape_(std::move(a_shape)), b_shape_(std::move(b_shape)), a_(save(a, "a")), b_(save(b, "b")) {}
   std::string name() const override { return "MulBackward"; }
   // forward: y = a * b   (a, b broadcast to y.shape)
   // so da = sum_to(dy * b, a.shape) and db = sum_to(dy * a, b.shape).
@@ -28,8 +28,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   Tensor y = kernels::mul(a, b);
   if (any_requires_grad({a, b})) {
     // da needs b and db needs a: keep an operand only when the other one wants its gradient.
-    Tensor kept_a = b.requires_grad() ? save(a) : Tensor();
-    Tensor kept_b = a.requires_grad() ? save(b) : Tensor();
+    Tensor kept_a = b.requires_grad() ? a : Tensor();
+    Tensor kept_b = a.requires_grad() ? b : Tensor();
     connect(std::make_shared<MulBackward>(a.shape(), b.shape(), kept_a, kept_b), {a, b}, {y});
   }
   return y;

@@ -7,7 +7,7 @@ namespace focus {
 namespace {
 class PowScalarBackward : public Node {
  public:
-  PowScalarBackward(Tensor x, double exponent) : x_(std::move(x)), exponent_(exponent) {}
+  PowScalarBackward(Tensor x, double exponent) : x_(save(x, "x")), exponent_(exponent) {}
   std::string name() const override { return "PowScalarBackward"; }
   // forward: y = x^p   (any shape)
   // so dx = dy * p * x^(p-1), one fused pass (p = 0 gives zeros, not 0 * x^-1).
@@ -23,7 +23,7 @@ class PowScalarBackward : public Node {
 class PowBackward : public Node {
  public:
   PowBackward(Tensor base, Tensor exponent, Tensor y)
-      : base_(std::move(base)), exponent_(std::move(exponent)), y_(std::move(y)) {}
+      : base_(save(base, "base")), exponent_(save(exponent, "exponent")), y_(save(y, "y")) {}
   std::string name() const override { return "PowBackward"; }
   // forward: y = a^b   (a, b broadcast to y.shape)
   // so da = sum_to(dy * b * a^(b-1), a.shape)   (0 where b = 0, even at a = 0)
@@ -54,14 +54,14 @@ class PowBackward : public Node {
 
 Tensor pow(const Tensor& x, double exponent) {
   Tensor y = kernels::pow_scalar(x, exponent);
-  if (any_requires_grad({x})) connect(std::make_shared<PowScalarBackward>(save(x), exponent), {x}, {y});
+  if (any_requires_grad({x})) connect(std::make_shared<PowScalarBackward>(x, exponent), {x}, {y});
   return y;
 }
 
 Tensor pow(const Tensor& base, const Tensor& exponent) {
   Tensor y = kernels::pow(base, exponent);
   if (any_requires_grad({base, exponent}))
-    connect(std::make_shared<PowBackward>(save(base), save(exponent), exponent.requires_grad() ? save(y) : Tensor()),
+    connect(std::make_shared<PowBackward>(base, exponent, exponent.requires_grad() ? y : Tensor()),
             {base, exponent}, {y});
   return y;
 }

@@ -187,11 +187,11 @@ class ScaledDotProductAttentionBackward : public Node {
  public:
   ScaledDotProductAttentionBackward(Tensor query, Tensor key, Tensor value, Shape mask_shape,
                                     Tensor attention_weights, Tensor keep, Shape batch, double scale)
-      : query_(std::move(query)),
-        key_(std::move(key)),
-        value_(std::move(value)),
+      : query_(save(query, "query")),
+        key_(save(key, "key")),
+        value_(save(value, "value")),
         mask_shape_(std::move(mask_shape)),
-        attention_weights_(std::move(attention_weights)),
+        attention_weights_(save(attention_weights, "attention_weights")),
         keep_(std::move(keep)),
         batch_(std::move(batch)),
         scale_(scale) {}
@@ -296,8 +296,8 @@ std::pair<Tensor, Tensor> scaled_dot_product_attention(const Tensor& query, cons
   const Tensor float_mask = mask.defined() && mask.dtype() != kBool ? mask : Tensor();
   if (any_requires_grad({query, key, value, float_mask}))
     connect(std::make_shared<ScaledDotProductAttentionBackward>(
-                save(query), save(key), save(value), float_mask.defined() ? float_mask.shape() : Shape{},
-                save(results.attention_weights), keep, batch, factor),
+                query, key, value, float_mask.defined() ? float_mask.shape() : Shape{},
+                results.attention_weights, keep, batch, factor),
             {query, key, value, float_mask}, {results.output, results.attention_weights});
   return {results.output, results.attention_weights};
 }

@@ -8,7 +8,7 @@ namespace {
 class ScatterAddBackward : public Node {
  public:
   ScatterAddBackward(int64_t dim, Tensor index, Shape src_shape)
-      : dim_(dim), index_(std::move(index)), src_shape_(std::move(src_shape)) {}
+      : dim_(dim), index_(save(index, "index")), src_shape_(std::move(src_shape)) {}
   std::string name() const override { return "ScatterAddBackward"; }
   // forward: y = x;  y[index[i][j]][j] += src[i][j] (dim 0)     y: x.shape, index ⊆ src
   // so dx = dy, and dsrc[i][j] = dy[index[i][j]][j] = gather(dy, dim, index) where index
@@ -40,7 +40,7 @@ class ScatterAddBackward : public Node {
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
   Tensor y = kernels::scatter_add(x, dim, index, src);
   if (any_requires_grad({x, src}))
-    connect(std::make_shared<ScatterAddBackward>(normalize_dim(dim, x.dim(), "scatter_add"), save(index),
+    connect(std::make_shared<ScatterAddBackward>(normalize_dim(dim, x.dim(), "scatter_add"), index,
                                                  src.shape()),
             {x, src}, {y});
   return y;

@@ -21,7 +21,7 @@ Tensor softplus_of_negative(const Tensor& x) {
 class SigmoidCrossEntropyBackward : public Node {
  public:
   SigmoidCrossEntropyBackward(Tensor x, Tensor y, Tensor pos_weight)
-      : x_(save(x)), y_(save(y)), pos_weight_(save(pos_weight)) {}
+      : x_(save(x, "x")), y_(save(y, "y")), pos_weight_(save(pos_weight, "pos_weight")) {}
   std::string name() const override { return "SigmoidCrossEntropyBackward"; }
 
   // forward: loss = (1 − y)·x + (1 + (pw − 1)·y)·softplus(−x)       (pw ≡ 1 without pos_weight;

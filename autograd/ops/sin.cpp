@@ -6,7 +6,7 @@ namespace focus {
 namespace {
 class SinBackward : public Node {
  public:
-  explicit SinBackward(Tensor x) : x_(std::move(x)) {}
+  explicit SinBackward(Tensor x) : x_(save(x, "x")) {}
   std::string name() const override { return "SinBackward"; }
   // forward: y = sin x; so dx = dy * cos x   (x.shape)
   std::vector<Tensor> backward(const std::vector<Tensor>& grad_outputs) override {
@@ -20,7 +20,7 @@ class SinBackward : public Node {
 
 Tensor sin(const Tensor& x) {
   Tensor y = kernels::sin(x);
-  if (any_requires_grad({x})) connect(std::make_shared<SinBackward>(save(x)), {x}, {y});
+  if (any_requires_grad({x})) connect(std::make_shared<SinBackward>(x), {x}, {y});
   return y;
 }
 

@@ -7,7 +7,7 @@ namespace focus {
 namespace {
 class SoftmaxBackward : public Node {
  public:
-  SoftmaxBackward(Tensor y, int64_t dim) : y_(std::move(y)), dim_(dim) {}
+  SoftmaxBackward(Tensor y, int64_t dim) : y_(save(y, "y")), dim_(dim) {}
   std::string name() const override { return "SoftmaxBackward"; }
   // forward: y = exp(x) / Σ exp(x) along dim, so dy_i/dx_j = y_i (δ_ij - y_j)
   // so dx = y * (dy - Σ(dy * y, dim))   (B, T, T), one fused kernel pass.
@@ -23,7 +23,7 @@ class SoftmaxBackward : public Node {
 
 Tensor softmax(const Tensor& x, int64_t dim) {
   Tensor y = kernels::softmax(x, dim);
-  if (any_requires_grad({x})) connect(std::make_shared<SoftmaxBackward>(save(y), dim), {x}, {y});
+  if (any_requires_grad({x})) connect(std::make_shared<SoftmaxBackward>(y, dim), {x}, {y});
   return y;
 }
 

@@ -6,7 +6,7 @@ namespace focus {
 namespace {
 class SqrtBackward : public Node {
  public:
-  explicit SqrtBackward(Tensor y) : y_(std::move(y)) {}
+  explicit SqrtBackward(Tensor y) : y_(save(y, "y")) {}
   std::string name() const override { return "SqrtBackward"; }
   // forward: y = √x; so dx = dy / (2√x) = 0.5 * dy / y   (x.shape), from the saved output.
   std::vector<Tensor> backward(const std::vector<Tensor>& grad_outputs) override {
@@ -20,7 +20,7 @@ class SqrtBackward : public Node {
 
 Tensor sqrt(const Tensor& x) {
   Tensor y = kernels::sqrt(x);
-  if (any_requires_grad({x})) connect(std::make_shared<SqrtBackward>(save(y)), {x}, {y});
+  if (any_requires_grad({x})) connect(std::make_shared<SqrtBackward>(y), {x}, {y});
   return y;
 }
 

@@ -9,7 +9,7 @@ namespace focus {
 namespace {
 class SwishBackward : public Node {
  public:
-  SwishBackward(Tensor x, Tensor s) : x_(std::move(x)), s_(std::move(s)) {}
+  SwishBackward(Tensor x, Tensor s) : x_(save(x, "x")), s_(save(s, "s")) {}
   std::string name() const override { return "SwishBackward"; }
   // forward: y = x σ(x); product rule with σ' = σ(1 − σ):
   // dy/dx = σ(x) + x σ(x)(1 − σ(x)) = σ(x)(1 + x(1 − σ(x))), so dx = dy ⊙ that   (x.shape).
@@ -25,7 +25,7 @@ class SwishBackward : public Node {
 Tensor swish(const Tensor& x) {
   Tensor s = kernels::sigmoid(x);
   Tensor y = kernels::mul(x, s);
-  if (any_requires_grad({x})) connect(std::make_shared<SwishBackward>(save(x), save(s)), {x}, {y});
+  if (any_requires_grad({x})) connect(std::make_shared<SwishBackward>(x, s), {x}, {y});
   return y;
 }
 

@@ -6,7 +6,7 @@ namespace focus {
 namespace {
 class TanhBackward : public Node {
  public:
-  explicit TanhBackward(Tensor y) : y_(std::move(y)) {}
+  explicit TanhBackward(Tensor y) : y_(save(y, "y")) {}
   std::string name() const override { return "TanhBackward"; }
   // forward: y = tanh x; so dx = dy * (1 - y²)   (x.shape), one fused pass over the saved output.
   std::vector<Tensor> backward(const std::vector<Tensor>& grad_outputs) override {
@@ -20,7 +20,7 @@ class TanhBackward : public Node {
 
 Tensor tanh(const Tensor& x) {
   Tensor y = kernels::tanh(x);
-  if (any_requires_grad({x})) connect(std::make_shared<TanhBackward>(save(y)), {x}, {y});
+  if (any_requires_grad({x})) connect(std::make_shared<TanhBackward>(y), {x}, {y});
   return y;
 }
 

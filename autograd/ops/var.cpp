@@ -9,7 +9,7 @@ namespace {
 class VarBackward : public Node {
  public:
   VarBackward(Tensor x, std::vector<bool> reduced, std::vector<int64_t> dims, int64_t correction, bool keepdim)
-      : x_(std::move(x)), reduced_(std::move(reduced)), dims_(std::move(dims)), correction_(correction),
+      : x_(save(x, "x")), reduced_(std::move(reduced)), dims_(std::move(dims)), correction_(correction),
         keepdim_(keepdim) {}
   std::string name() const override { return "VarBackward"; }
   // forward: y = Σ (x - m)² / (N - c), m = mean of x over the reduced dims
@@ -37,7 +37,7 @@ class VarBackward : public Node {
 Tensor var(const Tensor& x, const std::vector<int64_t>& dims, int64_t correction, bool keepdim) {
   Tensor y = kernels::var(x, dims, correction, keepdim);
   if (any_requires_grad({x}))
-    connect(std::make_shared<VarBackward>(save(x), kernels::reduced_dims_mask(x.shape(), dims, "var"), dims,
+    connect(std::make_shared<VarBackward>(x, kernels::reduced_dims_mask(x.shape(), dims, "var"), dims,
                                           correction, keepdim),
             {x}, {y});
   return y;

@@ -7,7 +7,7 @@ namespace {
 class WhereBackward : public Node {
  public:
   WhereBackward(Tensor cond, Shape a_shape, Shape b_shape)
-      : cond_(std::move(cond)), a_shape_(std::move(a_shape)), b_shape_(std::move(b_shape)) {}
+      : cond_(save(cond, "cond")), a_shape_(std::move(a_shape)), b_shape_(std::move(b_shape)) {}
   std::string name() const override { return "WhereBackward"; }
   // forward: y = cond ? a : b   (cond, a, b broadcast to y.shape)
   // so da = sum_to(cond ? dy : 0, a.shape) and db = sum_to(cond ? 0 : dy, b.shape); cond gets none.
@@ -29,7 +29,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   Tensor y = kernels::where(cond, a, b);
   // The condition is a selector, not a value: only a and b are inputs of the graph.
   if (any_requires_grad({a, b}))
-    connect(std::make_shared<WhereBackward>(save(cond), a.shape(), b.shape()), {a, b}, {y});
+    connect(std::make_shared<WhereBackward>(cond, a.shape(), b.shape()), {a, b}, {y});
   return y;
 }
 

@@ -47,6 +47,7 @@ void adam_step(const Tensor& param, const Tensor& grad, const Tensor& exp_avg, c
   check_defined(exp_avg_sq, op);
   check_update_operands(op, param, {{&grad, "grad"}, {&exp_avg, "exp_avg"}, {&exp_avg_sq, "exp_avg_sq"},
                                     {&max_exp_avg_sq, "max_exp_avg_sq"}});
+  count_in_place_write(param);
   FOCUS_DISPATCH(common_device(op, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq),
                       adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, options));
   // Same arithmetic order as PyTorch: step_size = γ/bc1, denom = √v/√bc2 + ε.
@@ -86,6 +87,7 @@ void sgd_step(const Tensor& param, const Tensor& grad, const Tensor& momentum_bu
   const char* op = "sgd_step";
   check_defined(grad, op);
   check_update_operands(op, param, {{&grad, "grad"}, {&momentum_buffer, "momentum_buffer"}});
+  count_in_place_write(param);
   FOCUS_DISPATCH(common_device(op, param, grad, momentum_buffer),
                       sgd_step(param, grad, momentum_buffer, options));
   const double lr = options.lr, wd = options.weight_decay, mu = options.momentum, tau = options.dampening;

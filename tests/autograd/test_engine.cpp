@@ -121,7 +121,7 @@ namespace {
 // A deliberately wrong op: forward y = x², backward claims 3x. gradcheck must catch it.
 class WrongSquareBackward : public Node {
  public:
-  explicit WrongSquareBackward(Tensor x) : x_(std::move(x)) {}
+  explicit WrongSquareBackward(const Tensor& x) : x_(save(x, "x")) {}
   std::string name() const override { return "WrongSquareBackward"; }
   std::vector<Tensor> backward(const std::vector<Tensor>& grad_outputs) override {
     return {kernels::mul(grad_outputs[0], kernels::mul(x_, scalar_tensor(3.0, kFloat64)))};
@@ -133,7 +133,7 @@ class WrongSquareBackward : public Node {
 
 Tensor wrong_square(const Tensor& x) {
   Tensor y = kernels::mul(x, x);
-  if (any_requires_grad({x})) connect(std::make_shared<WrongSquareBackward>(save(x)), {x}, {y});
+  if (any_requires_grad({x})) connect(std::make_shared<WrongSquareBackward>(x), {x}, {y});
   return y;
 }
 }  // namespace
