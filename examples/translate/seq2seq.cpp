@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "autograd/ops.h"
+#include "nn/functional/attention.h"
 #include "nn/functional/dropout.h"
 #include "nn/functional/loss.h"
 #include "nn/layers/attention_context.h"
@@ -19,9 +20,10 @@ AttentionKind parse_attention(const std::string& name) {
   if (name == "bahdanau") return AttentionKind::Bahdanau;
   if (name == "luong-dot") return AttentionKind::LuongDot;
   if (name == "luong-general") return AttentionKind::LuongGeneral;
+  if (name == "scaled-dot") return AttentionKind::ScaledDot;
   if (name == "none") return AttentionKind::None;
   throw std::invalid_argument(
-      fmt::format("unknown attention '{}': expected bahdanau, luong-dot, luong-general or none", name));
+      fmt::format("unknown attention '{}': expected bahdanau, luong-dot, luong-general, scaled-dot or none", name));
 }
 
 std::string attention_name(AttentionKind kind) {
@@ -29,10 +31,28 @@ std::string attention_name(AttentionKind kind) {
     case AttentionKind::Bahdanau: return "bahdanau";
     case AttentionKind::LuongDot: return "luong-dot";
     case AttentionKind::LuongGeneral: return "luong-general";
+    case AttentionKind::ScaledDot: return "scaled-dot";
     case AttentionKind::None: return "none";
   }
   return "none";
 }
+
+CellKind parse_cell(const std::string& name) {
+  if (name == "lstm") return CellKind::LSTM;
+  if (name == "gru") return CellKind::GRU;
+  throw std::invalid_argument(fmt::format("unknown cell '{}': expected lstm or gru", name));
+}
+
+std::string cell_name(CellKind kind) { return kind == CellKind::GRU ? "gru" : "lstm"; }
+
+namespace {
+
+// Luong's family: the new state queries, and h̃ = tanh(W_c [context; h]) feeds the next step.
+bool attends_after_the_cell(AttentionKind kind) {
+  return kind == AttentionKind::LuongDot || kind == AttentionKind::LuongGeneral || kind == AttentionKind::ScaledDot;
+}
+
+}  // namespace
 
 std::map<std::string, std::string> Seq2SeqConfig::to_metadata() const {
   return {{"model.source_vocab", std::to_string(source_vocab)},
@@ -42,7 +62,8 @@ std::map<std::string, std::string> Seq2SeqConfig::to_metadata() const {
           {"model.layers", std::to_string(layers)},
           {"model.bidirectional", bidirectional ? "1" : "0"},
           {"model.dropout", fmt::format("{}", dropout)},
-          {"model.attention", attention_name(attention)}};
+          {"model.attention", attention_name(attention)},
+          {"model.cell", cell_name(cell)}};
 }
 
 Seq2SeqConfig Seq2SeqConfig::from_metadata(const std::map<std::string, std::string>& metadata) {
@@ -70,6 +91,8 @@ Seq2SeqConfig Seq2SeqConfig::from_metadata(const std::map<std::string, std::stri
   config.bidirectional = get("model.bidirectional") == "1";
   config.dropout = std::stod(get("model.dropout"));
   config.attention = parse_attention(get("model.attention"));
+  // Checkpoints from before the GRU have no "model.cell": they hold LSTMs.
+  config.cell = metadata.count("model.cell") ? parse_cell(get("model.cell")) : CellKind::LSTM;
   config.validate();
   return config;
 }
@@ -95,7 +118,7 @@ DecoderState DecoderState::select_rows(const Tensor& index) const {
   DecoderState result;
   for (size_t l = 0; l < h.size(); ++l) {
     result.h.push_back(index_select(h[l], 0, index));
-    result.c.push_back(index_select(c[l], 0, index));
+    if (l < c.size()) result.c.push_back(index_select(c[l], 0, index));
   }
   if (feed.defined()) result.feed = index_select(feed, 0, index);
   return result;
@@ -108,16 +131,34 @@ Encoder::Encoder(const Seq2SeqConfig& config) : config_(config) {
   const int64_t directions = config.bidirectional ? 2 : 1;
   const auto embedding_options = nn::EmbeddingOptions(config.source_vocab, config.embed).padding_idx(data::Vocab::kPad);
   embedding = register_module("embedding", std::make_shared<nn::Embedding>(embedding_options));
-  lstm = register_module("lstm", std::make_shared<nn::LSTM>(nn::LSTMOptions(config.embed, config.hidden / directions)
-                                                                .num_layers(config.layers)
-                                                                .batch_first(true)
-                                                                .bidirectional(config.bidirectional)
-                                                                .dropout(config.dropout)));
+  const int64_t H = config.hidden / directions;
+  if (config.cell == CellKind::GRU)
+    gru = register_module("gru", std::make_shared<nn::GRU>(nn::GRUOptions(config.embed, H)
+                                                               .num_layers(config.layers)
+                                                               .batch_first(true)
+                                                               .bidirectional(config.bidirectional)
+                                                               .dropout(config.dropout)));
+  else
+    lstm = register_module("lstm", std::make_shared<nn::LSTM>(nn::LSTMOptions(config.embed, H)
+                                                                  .num_layers(config.layers)
+                                                                  .batch_first(true)
+                                                                  .bidirectional(config.bidirectional)
+                                                                  .dropout(config.dropout)));
 }
 
 Encoder::Output Encoder::forward(const Tensor& source, const Tensor& lengths) {
   Tensor embedded = F::dropout((*embedding)(source), config_.dropout, is_training());
-  auto [outputs, h_n, c_n] = (*lstm)(embedded, std::nullopt, lengths);
+  Tensor outputs, h_n, c_n;
+  if (gru) {
+    auto encoded = (*gru)(embedded, {}, lengths);
+    outputs = encoded.output;
+    h_n = encoded.h_n;
+  } else {
+    auto encoded = (*lstm)(embedded, std::nullopt, lengths);
+    outputs = encoded.output;
+    h_n = encoded.h_n;
+    c_n = encoded.c_n;
+  }
   if (config_.bidirectional) {
     // [L·2, B, H/2], forward before reverse per layer → [L, B, H]: [h_fwd; h_rev] per sentence.
     auto join = [&](const Tensor& states) {
@@ -126,7 +167,7 @@ Encoder::Output Encoder::forward(const Tensor& source, const Tensor& lengths) {
                      {config_.layers, B, 2 * half});
     };
     h_n = join(h_n);
-    c_n = join(c_n);
+    if (c_n.defined()) c_n = join(c_n);
   }
   return {outputs, h_n, c_n};
 }
@@ -140,9 +181,13 @@ Decoder::Decoder(const Seq2SeqConfig& config) : config_(config) {
   embedding = register_module("embedding", std::make_shared<nn::Embedding>(embedding_options));
   // Bahdanau feeds the context into the LSTM; Luong feeds the previous attentional state.
   const int64_t first_input = config.embed + (config.attention == AttentionKind::None ? 0 : H);
-  for (int64_t l = 0; l < config.layers; ++l)
-    cells.push_back(register_module(fmt::format("cell{}", l),
-                                    std::make_shared<nn::LSTMCell>(l == 0 ? first_input : H, H)));
+  for (int64_t l = 0; l < config.layers; ++l) {
+    const std::string name = fmt::format("cell{}", l);
+    if (config.cell == CellKind::GRU)
+      gru_cells.push_back(register_module(name, std::make_shared<nn::GRUCell>(l == 0 ? first_input : H, H)));
+    else
+      cells.push_back(register_module(name, std::make_shared<nn::LSTMCell>(l == 0 ? first_input : H, H)));
+  }
   if (config.attention == AttentionKind::Bahdanau)
     additive = register_module("attention", std::make_shared<nn::AdditiveAttention>(H, H, H));
   if (config.attention == AttentionKind::LuongGeneral)
@@ -159,6 +204,8 @@ Memory Decoder::prepare(const Encoder::Output& encoded, const Tensor& mask) {
     // score(h, k) = hᵀ W k = hᵀ (W k): project the keys once, transposed for the per-step [B,1,H]·[B,H,S].
     case AttentionKind::LuongGeneral: memory.keys = transpose((*luong->linear)(encoded.outputs), 1, 2); break;
     case AttentionKind::LuongDot: memory.keys = transpose(encoded.outputs, 1, 2); break;
+    // The fused attention op takes the keys as they are, [B, S, H].
+    case AttentionKind::ScaledDot: memory.keys = encoded.outputs; break;
     case AttentionKind::None: break;
   }
   return memory;
@@ -168,9 +215,9 @@ DecoderState Decoder::initial_state(const Encoder::Output& encoded) const {
   DecoderState state;
   for (int64_t l = 0; l < config_.layers; ++l) {
     state.h.push_back(select(encoded.h_n, 0, l));
-    state.c.push_back(select(encoded.c_n, 0, l));
+    if (encoded.c_n.defined()) state.c.push_back(select(encoded.c_n, 0, l));
   }
-  if (config_.attention == AttentionKind::LuongDot || config_.attention == AttentionKind::LuongGeneral)
+  if (attends_after_the_cell(config_.attention))
     state.feed = zeros({encoded.h_n.size(1), config_.hidden},
                        TensorOptions(encoded.h_n.dtype()).with_device(encoded.h_n.device()));
   return state;
@@ -178,11 +225,16 @@ DecoderState Decoder::initial_state(const Encoder::Output& encoded) const {
 
 StepOutput Decoder::step(const Tensor& embedded, DecoderState& state, const Memory& memory) {
   auto run_cells = [&](Tensor x) {
-    for (size_t l = 0; l < cells.size(); ++l) {
-      auto [h, c] = (*cells[l])(x, std::make_pair(state.h[l], state.c[l]));
-      state.h[l] = h;
-      state.c[l] = c;
-      x = l + 1 < cells.size() ? F::dropout(h, config_.dropout, is_training()) : h;
+    const size_t layers = state.h.size();
+    for (size_t l = 0; l < layers; ++l) {
+      if (config_.cell == CellKind::GRU) {
+        state.h[l] = (*gru_cells[l])(x, state.h[l]);
+      } else {
+        auto [h, c] = (*cells[l])(x, std::make_pair(state.h[l], state.c[l]));
+        state.h[l] = h;
+        state.c[l] = c;
+      }
+      x = l + 1 < layers ? F::dropout(state.h[l], config_.dropout, is_training()) : state.h[l];
     }
     return x;
   };
@@ -195,11 +247,20 @@ StepOutput Decoder::step(const Tensor& embedded, DecoderState& state, const Memo
       return {cat({h, att.context}, 1), att.weights};
     }
     case AttentionKind::LuongDot:
-    case AttentionKind::LuongGeneral: {
+    case AttentionKind::LuongGeneral:
+    case AttentionKind::ScaledDot: {
       // The new state asks; h̃ = tanh(W_c [context; h]) is both the output and the next step's extra input.
       Tensor h = run_cells(cat({embedded, state.feed}, 1));
-      Tensor scores = matmul(unsqueeze(h, 1), memory.keys);  // [B, 1, H]·[B, H, S] → [B, 1, S]
-      nn::AttentionContext att = nn::attend(scores, memory.outputs, memory.mask, /*one_step=*/true);
+      nn::AttentionContext att;
+      if (config_.attention == AttentionKind::ScaledDot) {
+        // softmax(h·kᵀ/√H)·V by the library's fused op; its bool mask is true where the query may look.
+        auto [context, weights] = F::scaled_dot_product_attention(unsqueeze(h, 1), memory.keys, memory.outputs,
+                                                                  unsqueeze(memory.mask, 1));  // [B, 1, ·]
+        att = {squeeze(context, 1), squeeze(weights, 1)};
+      } else {
+        Tensor scores = matmul(unsqueeze(h, 1), memory.keys);  // [B, 1, H]·[B, H, S] → [B, 1, S]
+        att = nn::attend(scores, memory.outputs, memory.mask, /*one_step=*/true);
+      }
       Tensor attentional = tanh((*combine)(cat({att.context, h}, 1)));
       state.feed = attentional;
       return {attentional, att.weights};

@@ -1,7 +1,8 @@
 #pragma once
-// The translator's model: an LSTM encoder over the source sentence and an LSTM decoder
-// that attends over the encoder's outputs at every step (Bahdanau et al. 2015 or Luong
-// et al. 2015), or does not attend at all (Sutskever et al. 2014), for comparison.
+// The translator's model: a recurrent encoder over the source sentence and a recurrent
+// decoder (LSTM, or GRU as in Cho et al. 2014) that attends over the encoder's outputs at
+// every step (Bahdanau et al. 2015, Luong et al. 2015, or the scaled dot product of Vaswani
+// et al. 2017), or does not attend at all (Sutskever et al. 2014), for comparison.
 #include <map>
 #include <memory>
 #include <string>
@@ -10,6 +11,8 @@
 #include "datasets/sequence_batch.h"
 #include "nn/layers/additive_attention.h"
 #include "nn/layers/embedding.h"
+#include "nn/layers/gru.h"
+#include "nn/layers/gru_cell.h"
 #include "nn/layers/linear.h"
 #include "nn/layers/lstm.h"
 #include "nn/layers/lstm_cell.h"
@@ -26,13 +29,25 @@ enum class AttentionKind {
   Bahdanau,      ///< additive score of the previous state; context feeds the LSTM input
   LuongDot,      ///< hᵀ k of the new state; context and state combined after the LSTM
   LuongGeneral,  ///< hᵀ W k of the new state; as LuongDot otherwise
+  ScaledDot,     ///< hᵀ k / √H of the new state (scaled dot-product attention); as LuongDot otherwise
   None,          ///< no attention: the decoder sees the source only through its initial state
 };
 
-/// "bahdanau", "luong-dot", "luong-general", "none" → the kind; throws on anything else.
+/// "bahdanau", "luong-dot", "luong-general", "scaled-dot", "none" → the kind; throws on anything else.
 AttentionKind parse_attention(const std::string& name);
 /// The kind's command-line name.
 std::string attention_name(AttentionKind kind);
+
+/// The recurrent cell of the encoder and the decoder.
+enum class CellKind {
+  LSTM,  ///< state (h, c)
+  GRU,   ///< state h only
+};
+
+/// "lstm", "gru" → the kind; throws on anything else.
+CellKind parse_cell(const std::string& name);
+/// The kind's command-line name.
+std::string cell_name(CellKind kind);
 
 /// Everything that fixes the model's shape; stored in checkpoints to rebuild it.
 struct Seq2SeqConfig {
@@ -46,10 +61,12 @@ struct Seq2SeqConfig {
   bool bidirectional = false;
   double dropout = 0.0;
   AttentionKind attention = AttentionKind::Bahdanau;
+  CellKind cell = CellKind::LSTM;
 
-  /// As checkpoint metadata ("model.hidden" = "256", ...).
+  /// As checkpoint metadata ("model.hidden" = "256", "model.cell" = "gru", ...).
   std::map<std::string, std::string> to_metadata() const;
-  /// Reads what to_metadata() wrote; throws naming the missing or malformed key.
+  /// Reads what to_metadata() wrote; throws naming the missing or malformed key. A checkpoint
+  /// without "model.cell" (written before the GRU existed) holds an LSTM.
   static Seq2SeqConfig from_metadata(const std::map<std::string, std::string>& metadata);
   /// Throws std::invalid_argument on impossible sizes (non-positive, odd hidden when bidirectional).
   void validate() const;
@@ -58,7 +75,8 @@ struct Seq2SeqConfig {
 /// What the decoder reads from the encoder, computed once per batch.
 struct Memory {
   Tensor outputs;  ///< encoder outputs [B, S, H], zero at padded positions: the attention values
-  Tensor keys;     ///< precomputed keys: W_k k + b (Bahdanau) [B, S, A], (W k)ᵀ (general) or kᵀ (dot) [B, H, S]
+  Tensor keys;     ///< precomputed keys: W_k k + b (Bahdanau) [B, S, A], (W k)ᵀ (general) or kᵀ (dot) [B, H, S],
+                   ///< k itself (scaled-dot) [B, S, H]
   Tensor mask;     ///< bool [B, S], true on real source tokens
   /// The rows `index` (int64 [K]) of every tensor, for beam search.
   Memory select_rows(const Tensor& index) const;
@@ -66,20 +84,20 @@ struct Memory {
 
 /// The decoder's recurrent state between steps.
 struct DecoderState {
-  std::vector<Tensor> h, c;  ///< per layer, [B, H]
+  std::vector<Tensor> h, c;  ///< per layer, [B, H]; c is empty for a GRU
   Tensor feed;               ///< Luong's attentional state h̃ of the previous step [B, H] (input feeding)
   /// The rows `index` (int64 [K]) of every tensor, for beam search.
   DecoderState select_rows(const Tensor& index) const;
 };
 
-/// Embedding → dropout → LSTM over padded batches (lengths), optionally bidirectional.
+/// Embedding → dropout → LSTM or GRU over padded batches (lengths), optionally bidirectional.
 class Encoder : public focus::nn::Module {
  public:
   explicit Encoder(const Seq2SeqConfig& config);
 
   /// source int64 [B, S], lengths int64 [B] → outputs [B, S, H] (zero past each length) and
   /// final states h_n, c_n [layers, B, H] at each sentence's last real token (both directions
-  /// joined when bidirectional).
+  /// joined when bidirectional); c_n is undefined for a GRU.
   struct Output {
     Tensor outputs, h_n, c_n;
   };
@@ -88,7 +106,8 @@ class Encoder : public focus::nn::Module {
   std::string type_name() const override { return "Encoder"; }
 
   std::shared_ptr<focus::nn::Embedding> embedding;
-  std::shared_ptr<focus::nn::LSTM> lstm;
+  std::shared_ptr<focus::nn::LSTM> lstm;  ///< LSTM cells only
+  std::shared_ptr<focus::nn::GRU> gru;    ///< GRU cells only
 
  private:
   Seq2SeqConfig config_;
@@ -100,7 +119,7 @@ struct StepOutput {
   Tensor attention;  ///< weights over the source [B, S] (undefined without attention)
 };
 
-/// Stacked LSTM cells, one step at a time, with the chosen attention and an output head.
+/// Stacked LSTM or GRU cells, one step at a time, with the chosen attention and an output head.
 class Decoder : public focus::nn::Module {
  public:
   explicit Decoder(const Seq2SeqConfig& config);
@@ -117,7 +136,8 @@ class Decoder : public focus::nn::Module {
   std::string type_name() const override { return "Decoder"; }
 
   std::shared_ptr<focus::nn::Embedding> embedding;
-  std::vector<std::shared_ptr<focus::nn::LSTMCell>> cells;
+  std::vector<std::shared_ptr<focus::nn::LSTMCell>> cells;     ///< LSTM cells only
+  std::vector<std::shared_ptr<focus::nn::GRUCell>> gru_cells;  ///< GRU cells only
   std::shared_ptr<focus::nn::AdditiveAttention> additive;  ///< Bahdanau only
   std::shared_ptr<focus::nn::LuongAttention> luong;        ///< Luong general only (dot has no parameters)
   std::shared_ptr<focus::nn::Linear> combine;              ///< attentional state: [context; h] → H
