@@ -27,7 +27,10 @@ void draw_text_centred_at(Image& image, int x, int y, const std::string& text, C
 std::string format_value(double v, bool integral, double largest) {
   if (!std::isfinite(v)) return fmt::format("{}", v);
   if (integral) return fmt::format("{:.0f}", v);
-  return largest < 100 ? fmt::format("{:.2f}", v) : fmt::format("{:.3g}", v);
+  std::string text = largest < 100 ? fmt::format("{:.2f}", v) : fmt::format("{:.3g}", v);
+  // A value that rounds to zero is shown as 0, without the sign of a tiny negative or of −0.
+  if (text.front() == '-' && text.find_first_not_of("-0.") == std::string::npos) text.erase(0, 1);
+  return text;
 }
 
 }  // namespace

@@ -30,10 +30,6 @@ void check_attention_inputs(const std::string& layer, const Tensor& query, int64
     throw std::invalid_argument(fmt::format("{}: mask must be bool [{}, {}] (true = real position) for {} {}, "
                                             "got {} {}", layer, keys.size(0), keys.size(1), keys_name,
                                             shape_str(keys.shape()), dtype_name(mask.dtype()), shape_str(mask.shape())));
-  // A row with nothing to attend to has no softmax (0/0): refuse it rather than let NaN through.
-  if (int64_t row = first_empty_mask_row(mask); row >= 0)
-    throw std::invalid_argument(
-        fmt::format("{}: row {} of the mask has no real position to attend to (all false)", layer, row));
 }
 
 int64_t first_empty_mask_row(const Tensor& mask) {
@@ -49,11 +45,21 @@ int64_t first_empty_mask_row(const Tensor& mask) {
 
 Tensor query_as_sequence(const Tensor& query) { return query.dim() == 2 ? query.unsqueeze(1) : query; }
 
+Tensor masked_softmax(const Tensor& scores, const Tensor& mask) {
+  // The mask row of a batch entry applies to each of its queries: [B, L] → [B, 1, L].
+  auto over_queries = [&](const Tensor& rows) { return scores.dim() == 3 ? rows.unsqueeze(1) : rows; };
+  if (first_empty_mask_row(mask) < 0)  // the common case: one masked_fill, one softmax
+    return softmax(masked_fill(scores, over_queries(logical_not(mask)), -INFINITY), -1);
+  // An empty row takes the softmax over all its positions (finite, so no NaN enters the graph) and
+  // is then multiplied by 0: weights 0, and 0 times whatever flows back.
+  Tensor has_real = gt(sum(to_dtype(mask, kInt64), {1}, /*keepdim=*/true), zeros({}, kInt64));  // [B, 1]
+  Tensor keep = logical_or(mask, logical_not(has_real));
+  Tensor weights = softmax(masked_fill(scores, over_queries(logical_not(keep)), -INFINITY), -1);
+  return weights * to_dtype(over_queries(has_real), scores.dtype());
+}
+
 AttentionContext attend(const Tensor& scores, const Tensor& values, const Tensor& mask, bool one_step) {
-  Tensor masked = scores;
-  if (mask.defined())  // [B, Lk] → [B, 1, Lk], broadcast over the queries
-    masked = masked_fill(scores, logical_not(mask).unsqueeze(1), -INFINITY);
-  Tensor weights = softmax(masked, 2);       // [B, Lq, Lk]
+  Tensor weights = mask.defined() ? masked_softmax(scores, mask) : softmax(scores, 2);  // [B, Lq, Lk]
   Tensor context = matmul(weights, values);  // [B, Lq, Lk]·[B, Lk, Dv] → [B, Lq, Dv]
   if (one_step) return {context.squeeze(1), weights.squeeze(1)};
   return {context, weights};

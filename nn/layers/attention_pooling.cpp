@@ -29,13 +29,9 @@ AttentionPoolingOutput AttentionPooling::forward(const Tensor& input, const Tens
       throw std::invalid_argument(fmt::format("AttentionPooling(dim={}): mask must be bool {}, got {} {}", dim,
                                               shape_str(scores.shape()), dtype_name(mask.dtype()),
                                               shape_str(mask.shape())));
-    // Padding gets −∞ so its weight is exactly 0; a row with no real position is an error.
-    if (int64_t row = first_empty_mask_row(mask); row >= 0)
-      throw std::invalid_argument(
-          fmt::format("AttentionPooling: row {} of the mask has no real position to attend to", row));
-    scores = masked_fill(scores, logical_not(mask), -INFINITY);
   }
-  Tensor weights = softmax(scores, 1);                             // [N, L]
+  // Padding gets weight exactly 0; a row with no real position pools to 0 (masked_softmax).
+  Tensor weights = mask.defined() ? masked_softmax(scores, mask) : softmax(scores, 1);  // [N, L]
   Tensor pooled = matmul(weights.unsqueeze(1), input).squeeze(1);  // [N, 1, L]·[N, L, D] → [N, D]
   last_attention_ = weights.detach();
   record_output_shape(pooled.shape());

@@ -483,3 +483,22 @@ TEST_CASE("image grids and attention overlays render (pictures to inspect)", "[d
   overlay(tiles[3], heat, 0.6).save_png(output_dir() / "overlay.png");
   colorbar(-0.5, 2.5, 200, 16, 2).save_png(output_dir() / "colorbar.png");
 }
+
+TEST_CASE("matrix_plot shows a value that rounds to zero as 0, never -0.00", "[data][png]") {
+  // −0 (a masked gradient: 0 · a negative number) and a tiny negative both print as 0.00.
+  const std::vector<std::string> rows{"a", "b"}, cols{"x", "y"};
+  auto plot = [&](double corner) {
+    return matrix_plot(from_vector(std::vector<double>{corner, 0.5, -0.25, 1.0}, {2, 2}), rows, cols, "values");
+  };
+  REQUIRE(plot(-0.0).bytes == plot(0.0).bytes);
+  REQUIRE(plot(-0.001).bytes != plot(0.0).bytes);  // its colour differs, but not its text: checked below
+  Image negative = plot(-0.001), zero = plot(0.0);
+  // The same text means the same pixels outside the cell colours: compare the value's ink only where
+  // both images are black or white.
+  int64_t differing_text = 0;
+  for (size_t i = 0; i + 2 < zero.bytes.size(); i += 3) {
+    auto grey = [&](const Image& img) { return img.bytes[i] == img.bytes[i + 1] && img.bytes[i + 1] == img.bytes[i + 2]; };
+    if (grey(zero) && grey(negative) && zero.bytes[i] != negative.bytes[i]) ++differing_text;
+  }
+  REQUIRE(differing_text == 0);
+}

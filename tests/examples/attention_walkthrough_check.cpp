@@ -37,8 +37,18 @@ TEST_CASE("attention_walkthrough: hand, autograd and finite-difference gradients
   REQUIRE(at != std::string::npos);
   const double difference = std::stod(output.substr(at + agreement.size()));
   CHECK(difference < 1e-9);
+  // One element of dZ worked out aloud agrees with autograd; the masked one is exactly 0 three ways.
+  CHECK(output.find("One element, dZ[1,2] = W[1,2] · (dW[1,2] − Σ_k W[1,k]·dW[1,k])") != std::string::npos);
+  CHECK(output.find("= -0.591195   (autograd: -0.591195)") != std::string::npos);
+  CHECK(output.find("= 0.000000: a key the mask hides") != std::string::npos);
+  CHECK(output.find("(autograd: 0.000000, finite differences: 0.000000)") != std::string::npos);
+  // The graph backward walks, with the leaves named.
+  const std::string graph = focus::testing::read_file(dir / "attention_graph.dot");
+  CHECK(graph.rfind("digraph", 0) == 0);
+  for (const char* node : {"SoftmaxBackward", "MaskedFillBackward", "MatmulBackward", "Q [3, 2]", "K [4, 2]", "V [4, 2]"})
+    CHECK(graph.find(node) != std::string::npos);
 
-  for (const char* name : {"attention_weights.png", "attention_grad.png"}) {
+  for (const char* name : {"attention_weights.png", "attention_grad.png", "attention_backward.png"}) {
     const std::filesystem::path path = dir / name;
     REQUIRE(std::filesystem::exists(path));
     int width = 0, height = 0, channels = 0;

@@ -194,12 +194,33 @@ TEST_CASE("additive_attention errors name the layer and the shapes", "[nn][atten
                       Catch::Contains(layer) && Catch::Contains("[2, 5, 7]") && Catch::Contains("[2, 6, 4]"));
   REQUIRE_THROWS_WITH(att(randn({2, 3}), keys, values, ones({2, 5}, kBool)),
                       Catch::Contains(layer) && Catch::Contains("[2, 5]") && Catch::Contains("[2, 6, 4]"));
-  Tensor one_empty_row = bool_mask({1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0}, {2, 6});
-  REQUIRE_THROWS_WITH(att(randn({2, 3}), keys, values, one_empty_row),
-                      Catch::Contains(layer) && Catch::Contains("row 1") && Catch::Contains("no real position"));
   REQUIRE_THROWS_WITH(att.forward_projected(randn({2, 3}), keys, values),
                       Catch::Contains("projected keys") && Catch::Contains("[B, Lk, 5]") &&
                           Catch::Contains("[2, 6, 4]"));
   REQUIRE_THROWS_WITH(att.project_keys(randn({2, 6, 3})), Catch::Contains(layer) && Catch::Contains("[2, 6, 3]"));
   REQUIRE_THROWS_WITH(nn::AdditiveAttention(3, 0, 5), Catch::Contains("AdditiveAttention"));
+}
+
+TEST_CASE("a query with nothing to attend to gets zero weights, a zero context and no gradient",
+          "[nn][attention]") {
+  // The policy of scaled_dot_product_attention and MultiheadAttention: no softmax exists over an
+  // empty row (0/0), so its weights are 0 rather than NaN or an error.
+  nn::AdditiveAttention att(3, 4, 5);
+  att.to(kFloat64);
+  Tensor query = randn({2, 3}, kFloat64), keys = randn({2, 6, 4}, kFloat64).requires_grad_(),
+         values = randn({2, 6, 7}, kFloat64).requires_grad_();
+  Tensor one_empty_row = bool_mask({1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0}, {2, 6});
+  auto [context, weights] = att(query, keys, values, one_empty_row);
+  REQUIRE(max(abs(weights.select(0, 1)).flatten(), 0).first.item<double>() == 0.0);
+  REQUIRE(max(abs(context.select(0, 1)).flatten(), 0).first.item<double>() == 0.0);
+  // The other row is what it is without the empty one.
+  auto alone = att(query.narrow(0, 0, 1), keys.narrow(0, 0, 1), values.narrow(0, 0, 1), one_empty_row.narrow(0, 0, 1));
+  REQUIRE(max(abs(context.narrow(0, 0, 1) - alone.context).flatten(), 0).first.item<double>() < 1e-12);
+  sum(context * context).backward();
+  REQUIRE(max(abs(keys.grad().select(0, 1)).flatten(), 0).first.item<double>() == 0.0);
+  REQUIRE(max(abs(values.grad().select(0, 1)).flatten(), 0).first.item<double>() == 0.0);
+  for (double g : keys.grad().to_vector<double>()) REQUIRE(std::isfinite(g));
+  // And the gradients of the rest are right.
+  Tensor k = keys.detach().requires_grad_(), v = values.detach().requires_grad_();
+  REQUIRE(nn::gradcheck(att, [&](Inputs in) { return att(query, in[0], in[1], one_empty_row).context; }, {k, v}));
 }

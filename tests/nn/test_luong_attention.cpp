@@ -191,8 +191,10 @@ TEST_CASE("luong_attention errors name the layer and the shapes", "[nn][attentio
                       Catch::Contains(layer) && Catch::Contains("[B, Lk, 4]") && Catch::Contains("[2, 6, 3]"));
   REQUIRE_THROWS_WITH(att(randn({2, 3}), keys, randn({2, 5, 7})),
                       Catch::Contains(layer) && Catch::Contains("[2, 5, 7]") && Catch::Contains("[2, 6, 4]"));
-  REQUIRE_THROWS_WITH(att(randn({2, 3}), keys, values, zeros({2, 6}, kBool)),
-                      Catch::Contains(layer) && Catch::Contains("no real position"));
+  // An all-false mask is no error: every query attends to nothing, so weights and context are 0.
+  auto nothing = att(randn({2, 3}), keys, values, zeros({2, 6}, kBool));
+  REQUIRE(max(abs(nothing.weights).flatten(), 0).first.item<double>() == 0.0);
+  REQUIRE(max(abs(nothing.context).flatten(), 0).first.item<double>() == 0.0);
   REQUIRE_THROWS_WITH(nn::LuongAttention(3, 4, nn::LuongScore::Dot),
                       Catch::Contains("LuongAttention") && Catch::Contains("query_dim == key_dim"));
   nn::LuongAttention concat(3, 4, nn::LuongScore::Concat);

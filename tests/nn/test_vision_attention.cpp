@@ -68,9 +68,17 @@ TEST_CASE("attention_pooling takes a softmax-weighted sum and respects the mask"
   Tensor xd = randn({2, 5, 4}, kFloat64).requires_grad_();
   REQUIRE(nn::gradcheck(pool, [&](Inputs in) { return pool(in[0], mask).pooled; }, {xd}));
   // A masked position gets exactly zero gradient.
-  Tensor probe = randn({2, 5, 4}, kFloat64).requires_grad_();
+  Tensor probe = randn({2, 5, 4}, pool.score_weight.dtype()).requires_grad_();  // gradcheck gave pool back as it was
   sum(pool(probe, mask).pooled).backward();
   REQUIRE(probe.grad().at({0, 3, 0}) == 0.0);
-  REQUIRE_THROWS_WITH(pool(xd.detach(), zeros({2, 5}, kBool)), Catch::Contains("no real position"));
+  // A row with no real position pools to zero, with zero gradient (masked_softmax's policy).
+  Tensor empty_second = from_vector(std::vector<int64_t>{1, 1, 0, 1, 0, 0, 0, 0, 0, 0}, {2, 5}).to(kBool);
+  Tensor x2 = randn({2, 5, 4}, pool.score_weight.dtype()).requires_grad_();
+  auto empty = pool(x2, empty_second);
+  REQUIRE(max(abs(empty.pooled.select(0, 1)), 0).first.item<double>() == 0.0);
+  REQUIRE(max(abs(empty.weights.select(0, 1)), 0).first.item<double>() == 0.0);
+  sum(empty.pooled).backward();
+  REQUIRE(max(abs(x2.grad().select(0, 1)).flatten(), 0).first.item<double>() == 0.0);
+  REQUIRE(nn::gradcheck(pool, [&](Inputs in) { return pool(in[0], empty_second).pooled; }, {xd}));
   REQUIRE_THROWS_WITH(pool(randn({2, 5, 3})), Catch::Contains("[N, L, 4]") && Catch::Contains("[2, 5, 3]"));
 }
