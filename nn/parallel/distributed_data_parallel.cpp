@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <exception>
 #include <stdexcept>
 
 #include "autograd/grad_mode.h"
@@ -144,15 +145,17 @@ void DistributedDataParallel::on_gradient_ready(int64_t param) {
   if (ready_[static_cast<size_t>(param)]) return;
   ready_[static_cast<size_t>(param)] = true;
   --buckets_[static_cast<size_t>(bucket_of_[static_cast<size_t>(param)])].pending;
-  reduce_ready_buckets();
+  start_ready_buckets();
 }
 
-void DistributedDataParallel::reduce_ready_buckets() {
-  while (next_bucket_ < buckets_.size() && buckets_[next_bucket_].pending == 0) reduce_bucket(buckets_[next_bucket_++]);
+void DistributedDataParallel::start_ready_buckets() {
+  while (next_bucket_ < buckets_.size() && buckets_[next_bucket_].pending == 0) start_bucket(buckets_[next_bucket_++]);
 }
 
 // grad = mean over ranks, through the bucket's flat buffer: one all-reduce for many parameters.
-void DistributedDataParallel::reduce_bucket(Bucket& bucket) {
+// The gradients are final, so they are copied now; the means go back into them once the
+// all-reduce is done (at once without overlap, at the end of backward with it).
+void DistributedDataParallel::start_bucket(Bucket& bucket) {
   NoGradGuard no_grad;
   for (size_t k = 0; k < bucket.params.size(); ++k) {
     const Tensor& p = params_[static_cast<size_t>(bucket.params[k])];
@@ -162,7 +165,16 @@ void DistributedDataParallel::reduce_bucket(Bucket& bucket) {
     else
       slice.zero_();  // this rank did not use it: it adds nothing to the sum
   }
-  dist::all_reduce(bucket.buffer, dist::ReduceOp::Mean);
+  if (options_.overlap_communication()) {
+    bucket.averaging = dist::all_reduce_async(bucket.buffer, dist::ReduceOp::Mean);
+  } else {
+    dist::all_reduce(bucket.buffer, dist::ReduceOp::Mean);
+    copy_mean_into_gradients(bucket);
+  }
+}
+
+void DistributedDataParallel::copy_mean_into_gradients(Bucket& bucket) {
+  NoGradGuard no_grad;
   for (size_t k = 0; k < bucket.params.size(); ++k) {
     Tensor& p = params_[static_cast<size_t>(bucket.params[k])];
     Tensor mean = bucket.buffer.narrow(0, bucket.offsets[k], p.numel()).reshape(p.shape());
@@ -175,8 +187,23 @@ void DistributedDataParallel::reduce_bucket(Bucket& bucket) {
 
 void DistributedDataParallel::finish_backward() {
   finish_queued_ = false;
-  // The buckets not complete yet hold parameters this rank did not use; reduce them in order.
-  while (next_bucket_ < buckets_.size()) reduce_bucket(buckets_[next_bucket_++]);
+  // The buckets not complete yet hold parameters this rank did not use; start them in order.
+  while (next_bucket_ < buckets_.size()) start_bucket(buckets_[next_bucket_++]);
+  if (options_.overlap_communication()) {
+    // Every bucket is waited for, even after one failed: none is left writing into its buffer
+    // while the next step fills it. The first failure is the one reported.
+    std::exception_ptr failure;
+    for (Bucket& bucket : buckets_) {
+      try {
+        bucket.averaging.wait();
+        bucket.averaging = dist::Work();
+        if (!failure) copy_mean_into_gradients(bucket);
+      } catch (...) {
+        if (!failure) failure = std::current_exception();
+      }
+    }
+    if (failure) std::rethrow_exception(failure);
+  }
   // Which parameters some rank used: the ones no rank used must keep no gradient (one more
   // small all-reduce, after the buckets, in the same place on every rank).
   int64_t* users = static_cast<int64_t*>(used_.data_ptr());

@@ -13,10 +13,12 @@
 // How: the parameters are cut into buckets in reverse registration order (backward reaches the
 // last layers first), about 1 MiB for the first and up to 25 MiB for the others, each with a
 // flat buffer kept from step to step. A post-accumulate-grad hook on every parameter counts the
-// gradients that are final; a complete bucket is averaged with one all-reduce while backward
-// goes on, always in bucket order on every rank (collectives must match). The end of backward
-// reduces what is left: buckets whose parameters got no gradient here (a branch this rank did
-// not take) contribute zeros. A parameter no rank used keeps no gradient, so optimizers skip it.
+// gradients that are final; a complete bucket is copied into its buffer and handed to
+// dist::all_reduce_async, which averages it on the communication thread while backward goes on
+// with earlier layers, always in bucket order on every rank (collectives must match). The end
+// of backward starts what is left: buckets whose parameters got no gradient here (a branch this
+// rank did not take) contribute zeros. It then waits for every bucket and copies the means into
+// the gradients. A parameter no rank used keeps no gradient, so optimizers skip it.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,6 +26,7 @@
 
 #include "autograd/hooks.h"
 #include "nn/module.h"
+#include "tensor/distributed/work.h"
 
 namespace focus::nn {
 
@@ -36,15 +39,21 @@ class DistributedDataParallelOptions {
   DistributedDataParallelOptions& bucket_cap_bytes(int64_t bytes) { bucket_cap_bytes_ = bytes; return *this; }
   /// Copy rank 0's buffers (BatchNorm's running statistics) to every rank before each forward.
   DistributedDataParallelOptions& broadcast_buffers(bool enabled) { broadcast_buffers_ = enabled; return *this; }
+  /// Average each complete bucket in the background while backward goes on (the default). Off,
+  /// each bucket is averaged on the backward thread as soon as it is complete, and backward waits
+  /// for it: the same gradients, bit for bit, without the overlap (to measure what it gains).
+  DistributedDataParallelOptions& overlap_communication(bool enabled) { overlap_communication_ = enabled; return *this; }
 
   int64_t first_bucket_bytes() const { return first_bucket_bytes_; }
   int64_t bucket_cap_bytes() const { return bucket_cap_bytes_; }
   bool broadcast_buffers() const { return broadcast_buffers_; }
+  bool overlap_communication() const { return overlap_communication_; }
 
  private:
   int64_t first_bucket_bytes_ = int64_t{1} << 20;
   int64_t bucket_cap_bytes_ = int64_t{25} << 20;
   bool broadcast_buffers_ = true;
+  bool overlap_communication_ = true;
 };
 
 class DistributedDataParallel {
@@ -94,11 +103,13 @@ class DistributedDataParallel {
     std::vector<int64_t> offsets;  // where each one's gradient starts in `buffer`
     Tensor buffer;                 // flat, the bucket's dtype and device, kept between steps
     int64_t pending = 0;           // parameters whose gradient is not final yet in this backward
+    dist::Work averaging;          // the all-reduce of `buffer` in flight (overlap_communication)
   };
 
   void on_gradient_ready(int64_t param);
-  void reduce_ready_buckets();
-  void reduce_bucket(Bucket& bucket);
+  void start_ready_buckets();
+  void start_bucket(Bucket& bucket);
+  void copy_mean_into_gradients(Bucket& bucket);
   void finish_backward();
   void check_same_model_on_every_rank() const;
 
@@ -111,7 +122,7 @@ class DistributedDataParallel {
   std::vector<bool> ready_;            // param index -> its gradient is final in this backward
   Tensor used_;                        // int64 [params]: how many ranks used each one (host, reused)
   std::vector<HookHandle> hooks_;
-  size_t next_bucket_ = 0;             // the next bucket to reduce, in order
+  size_t next_bucket_ = 0;             // the next bucket to start, in order
   bool sync_enabled_ = true;
   bool finish_queued_ = false;
 };

@@ -214,7 +214,7 @@ Work all_reduce_async(Tensor& tensor, ReduceOp op) {
   });
 }
 
-void all_reduce(Tensor& tensor, ReduceOp op) { all_reduce_async(tensor, op).wait(); }
+void all_reduce(Tensor& tensor, ReduceOp op) { nccl::all_reduce_async(tensor, op).wait(); }
 
 void broadcast(Tensor& tensor, int root) {
   const size_t bytes = static_cast<size_t>(tensor.numel()) * element_size(tensor.dtype());

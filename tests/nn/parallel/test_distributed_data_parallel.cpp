@@ -47,9 +47,10 @@ bool same_on_every_rank(int64_t value) {
 // 1/world) for `steps` steps; returns whether their parameters stayed bitwise equal.
 template <typename MakeOptimizer>
 bool replica_matches_reference(std::shared_ptr<nn::Sequential> replica, std::shared_ptr<nn::Sequential> reference,
-                               const Shape& input_shape, MakeOptimizer make_optimizer, int steps) {
+                               const Shape& input_shape, MakeOptimizer make_optimizer, int steps,
+                               nn::DistributedDataParallelOptions options = {}) {
   const int world = dist::world_size(), rank = dist::rank();
-  nn::DistributedDataParallel ddp(*replica);
+  nn::DistributedDataParallel ddp(*replica, options);
   reference->load_state_dict(replica->state_dict());  // rank 0's weights, which DDP just broadcast
   auto replica_optimizer = make_optimizer(*replica);
   auto reference_optimizer = make_optimizer(*reference);
@@ -89,6 +90,59 @@ TEST_CASE("DDP: replicas match one process that accumulates every share, bit for
   CHECK(replica_matches_reference(make_mlp(), make_mlp(), {8, 6}, adam, 20));
   CHECK(replica_matches_reference(make_cnn(), make_cnn(), {8, 2, 6, 6}, sgd, 20));
   CHECK(replica_matches_reference(make_cnn(), make_cnn(), {8, 2, 6, 6}, adam, 20));
+}
+
+TEST_CASE("DDP: overlapped and synchronous averaging, in one bucket or many, match the reference bit for bit",
+          "[ddp]") {
+  dist::init();
+  auto sgd = [](nn::Module& m) { return std::make_unique<optim::SGD>(optim::groups_of(m), optim::SGDOptions{0.1, 0.9}); };
+  using Options = nn::DistributedDataParallelOptions;
+  // One bucket per parameter: several all-reduces in flight at once while backward goes on.
+  for (bool overlap : {true, false}) {
+    INFO("overlap_communication " << overlap);
+    manual_seed(11);
+    CHECK(replica_matches_reference(make_cnn(), make_cnn(), {8, 2, 6, 6}, sgd, 10, Options().overlap_communication(overlap)));
+    CHECK(replica_matches_reference(make_cnn(), make_cnn(), {8, 2, 6, 6}, sgd, 10,
+                                    Options().overlap_communication(overlap).first_bucket_bytes(1).bucket_cap_bytes(1)));
+    CHECK(replica_matches_reference(make_mlp(), make_mlp(), {8, 6}, sgd, 10,
+                                    Options().overlap_communication(overlap).first_bucket_bytes(64).bucket_cap_bytes(200)));
+  }
+}
+
+TEST_CASE("DDP: with overlap, a bucket's mean reaches its gradients at the end of backward, not before", "[ddp]") {
+  dist::init();
+  if (dist::world_size() < 2) return;  // one rank averages nothing
+  const int rank = dist::rank();
+  for (bool overlap : {true, false}) {
+    INFO("overlap_communication " << overlap);
+    manual_seed(5);
+    auto model = make_mlp();  // 0.weight, 0.bias, 2.weight, 2.bias: buckets {3}, {2}, {1}, {0}
+    nn::DistributedDataParallel ddp(
+        *model, nn::DistributedDataParallelOptions().overlap_communication(overlap).first_bucket_bytes(1).bucket_cap_bytes(1));
+    // Registered after DDP's hook: when the first layer's weight is final, the last layer's bias
+    // (bucket 0) has long been complete. Rank r's data differs, so its own gradient is not the mean.
+    const Tensor last_bias = model->parameters()[3], first_weight = model->parameters()[0];
+    std::vector<float> seen_during_backward;
+    HookHandle spy = first_weight.register_post_accumulate_grad_hook(
+        [&](Tensor&) { seen_during_backward = last_bias.grad().to_vector<float>(); });
+    Generator data(70 + static_cast<uint64_t>(rank));
+    Tensor x = randn({4, 6}, {}, &data), labels = randint(0, 3, {4}, kInt64, &data);
+    Tensor own_gradient;
+    {
+      auto guard = ddp.no_sync();  // this rank's gradient alone, to compare with
+      nn::functional::cross_entropy(ddp(x), labels).backward();
+      own_gradient = last_bias.grad().clone();
+    }
+    model->zero_grad();
+    nn::functional::cross_entropy(ddp(x), labels).backward();
+    spy.remove();
+    const std::vector<float> mean = last_bias.grad().to_vector<float>();
+    CHECK(mean != own_gradient.to_vector<float>());
+    if (overlap)
+      CHECK(seen_during_backward == own_gradient.to_vector<float>());  // still being averaged
+    else
+      CHECK(seen_during_backward == mean);  // averaged as soon as its bucket was complete
+  }
 }
 
 TEST_CASE("DDP: every rank starts from rank 0's weights and buffers, whatever its seed", "[ddp]") {
@@ -174,9 +228,11 @@ struct Branches : nn::Module {
 
 TEST_CASE("DDP: parameters unused on some ranks never hang; unused everywhere keep no gradient", "[ddp]") {
   dist::init();
+  const bool overlap = GENERATE(true, false);
+  INFO("overlap_communication " << overlap);
   manual_seed(9);
   Branches model;
-  nn::DistributedDataParallel ddp(model);
+  nn::DistributedDataParallel ddp(model, nn::DistributedDataParallelOptions().overlap_communication(overlap));
   optim::AdamOptions o;
   o.lr = 0.1;
   optim::Adam adam(optim::groups_of(model), o);
