@@ -353,6 +353,7 @@ TEST_CASE("Conv2d layer gradcheck and state_dict round trip", "[conv2d][layer][g
   nn::Conv2d conv(nn::Conv2dOptions(2, 3, 3).padding(1).dilation({1, 2}));
   Tensor x = random({2, 2, 4, 5}, 100).requires_grad_();
   CHECK(nn::gradcheck(conv, [&](const std::vector<Tensor>& in) { return conv(in[0]); }, {x}));
+  conv.to(kFloat64);  // nn::gradcheck gave the layer back in float32
 
   nn::Conv2d copy(nn::Conv2dOptions(2, 3, 3).padding(1).dilation({1, 2}));
   copy.to(kFloat64);
