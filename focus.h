@@ -3,6 +3,7 @@
 
 #include "autograd/engine.h"
 #include "autograd/gradcheck.h"
+#include "autograd/gradient_norms.h"
 #include "autograd/grad_mode.h"
 #include "autograd/graphviz.h"
 #include "autograd/hooks.h"
@@ -23,6 +24,7 @@
 #include "nn/module_list.h"
 #include "nn/init.h"
 #include "nn/gradcheck.h"
+#include "nn/graphviz.h"
 #include "nn/serialize.h"
 #include "nn/functional.h"
 #include "nn/losses.h"

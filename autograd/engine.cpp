@@ -4,9 +4,11 @@
 
 #include <stdexcept>
 #include <algorithm>
+#include <cmath>
 #include <unordered_map>
 
 #include "autograd/grad_mode.h"
+#include "autograd/gradient_norms.h"
 #include "autograd/hooks.h"
 #include "autograd/node.h"
 #include "tensor/kernels.h"
@@ -17,6 +19,17 @@ namespace {
 
 // Gradients arriving at one node, one slot per output.
 using GradBuffer = std::vector<Tensor>;
+
+// sqrt(Σ_k ‖g_k‖²) over a node's defined output gradients, for a GradientNorms recorder.
+double gradient_norm(const GradBuffer& grads) {
+  double squares = 0;
+  for (const Tensor& g : grads)
+    if (g.defined() && g.numel() > 0) {
+      const Tensor g64 = kernels::contiguous_copy(g, kFloat64);
+      squares += kernels::sum(kernels::mul(g64, g64), {}, false).to(kCPU).item<double>();
+    }
+  return std::sqrt(squares);
+}
 
 void accumulate(Tensor& slot, const Tensor& grad) {
   if (!slot.defined())
@@ -155,6 +168,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
           impl->grad = impl->grad ? kernels::add(Tensor(impl->grad), g).impl_ptr() : g.impl_ptr();
         }
       }
+      if (GradientNorms* norms = GradientNorms::active()) norms->record(node, gradient_norm(grads));
       node->check_saved_versions();
       input_grads = node->backward(grads);
       check_input_grads(*node, input_grads);

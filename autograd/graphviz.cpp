@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -26,6 +28,14 @@ std::string escaped(const std::string& text) {
     out += c;
   }
   return out;
+}
+
+// The fill of a node whose gradient norm sits at `position` (0: the smallest of the graph, 1: the
+// largest, on a log scale), from pale yellow to red.
+std::string heat_colour(double position) {
+  const double t = std::clamp(position, 0.0, 1.0);
+  auto channel = [&](double from, double to) { return static_cast<int>(std::lround(from + t * (to - from))); };
+  return fmt::format("#{:02x}{:02x}{:02x}", channel(255, 227), channel(255, 26), channel(204, 28));
 }
 
 std::string shapes_of(const Node& node) {
@@ -81,6 +91,27 @@ std::string to_dot(const Tensor& root, const DotOptions& options) {
     }
   }
 
+  // The range of the recorded norms in this graph, for the fill colours (log scale; zero norms sit at
+  // the bottom).
+  double low = 0, high = 0;
+  bool any_norm = false;
+  if (options.gradient_norms)
+    for (const Node* node : order)
+      if (options.gradient_norms->has(node) && options.gradient_norms->of(node) > 0) {
+        const double log_norm = std::log10(options.gradient_norms->of(node));
+        low = any_norm ? std::min(low, log_norm) : log_norm;
+        high = any_norm ? std::max(high, log_norm) : log_norm;
+        any_norm = true;
+      }
+  // ", style=filled, fillcolor=..." and the norm's line for a node backward reached.
+  auto norm_of = [&](const Node* node, std::string& label_extra) -> std::string {
+    if (!options.gradient_norms || !options.gradient_norms->has(node)) return "";
+    const double norm = options.gradient_norms->of(node);
+    label_extra = fmt::format("\\n|grad| {:.3g}", norm);
+    const double position = norm > 0 && high > low ? (std::log10(norm) - low) / (high - low) : (norm > 0 ? 1.0 : 0.0);
+    return fmt::format(", style=filled, fillcolor=\"{}\"", heat_colour(position));
+  };
+
   // Each node's text, and the module it belongs to: a leaf's from its name, an op's when every named
   // parameter it reads directly belongs to one module.
   std::map<std::string, std::vector<std::string>> clusters;  // module -> node lines
@@ -92,8 +123,11 @@ std::string to_dot(const Tensor& root, const DotOptions& options) {
       auto named = names.find(acc->leaf().get());
       const std::string label = named == names.end() ? "leaf" : escaped(named->second);
       if (named != names.end()) module = module_of(named->second);
-      line = fmt::format("n{} [shape=ellipse, style=filled, fillcolor=lightblue, label=\"{} {}\"];", id, label,
-                         shape_str(acc->leaf()->shape));
+      std::string norm_text;
+      std::string fill = norm_of(node, norm_text);
+      if (fill.empty()) fill = ", style=filled, fillcolor=lightblue";
+      line = fmt::format("n{} [shape=ellipse{}, label=\"{} {}{}\"];", id, fill, label, shape_str(acc->leaf()->shape),
+                         norm_text);
     } else {
       std::set<std::string> modules;
       for (const Edge& edge : node->next_edges()) {
@@ -103,9 +137,12 @@ std::string to_dot(const Tensor& root, const DotOptions& options) {
         if (named != names.end()) modules.insert(module_of(named->second));
       }
       if (modules.size() == 1) module = *modules.begin();
+      std::string norm_text;
+      const std::string fill = norm_of(node, norm_text);
       line = options.edge_shapes && node != root.grad_fn().get()
-                 ? fmt::format("n{} [shape=box, label=\"{}\"];", id, node->name())
-                 : fmt::format("n{} [shape=box, label=\"{}\\n{}\"];", id, node->name(), shapes_of(*node));
+                 ? fmt::format("n{} [shape=box{}, label=\"{}{}\"];", id, fill, node->name(), norm_text)
+                 : fmt::format("n{} [shape=box{}, label=\"{}\\n{}{}\"];", id, fill, node->name(), shapes_of(*node),
+                               norm_text);
     }
     if (module.empty())
       loose += "  " + line + "\n";

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "autograd/gradient_norms.h"
 #include "tensor/tensor.h"
 
 namespace focus {
@@ -20,6 +21,11 @@ struct DotOptions {
   /// Label every edge with the shape of the tensor it carries (backward sends a gradient of that
   /// shape the other way).
   bool edge_shapes = true;
+  /// Norms recorded during a backward through this graph (autograd/gradient_norms.h; backward with
+  /// retain_graph so the graph is still there): each node shows the norm of the gradient that reached
+  /// it, and is filled from pale yellow (the smallest, on a log scale) to red (the largest), so
+  /// vanishing and exploding gradients stand out.
+  const GradientNorms* gradient_norms = nullptr;
 };
 
 /// The autograd graph behind `root` in Graphviz DOT: one box per op (its backward's name, and its

@@ -10,8 +10,8 @@
 // and checks that all three agree to 1e-9 (exit status 1 otherwise). It works one element of dL/dZ out
 // aloud, and the masked one. In --out it draws W and dL/dW as heat maps (attention_weights.png,
 // attention_grad.png), the four of W, dW, dZ and dQ side by side (attention_backward.png), and the
-// autograd graph of the step-by-step attention (attention_graph.dot; attention_graph.png when
-// Graphviz's `dot` is installed).
+// autograd graph of the step-by-step attention with the gradient norm at each node
+// (attention_graph.dot; attention_graph.png when Graphviz's `dot` is installed).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/gradient_norms.h"
 #include "autograd/graphviz.h"
 #include "datasets/pictures/heatmap.h"
 #include "datasets/pictures/plot.h"
@@ -162,11 +163,14 @@ int main(int argc, char** argv) {
     Tensor out = matmul(attention, v2);
     out.retain_grad();
     Tensor step_by_step_loss = sum(out * R);
-    // The graph backward walks, from the loss down to Q, K and V.
+    // The graph backward walks, from the loss down to Q, K and V, with the norm of the gradient that
+    // reached each node (kept with retain_graph to be drawn after the backward).
+    GradientNorms norms;
+    step_by_step_loss.backward({}, /*retain_graph=*/true);
     DotOptions names;
     names.leaf_names = {{"Q", q2}, {"K", k2}, {"V", v2}};
+    names.gradient_norms = &norms;
     graph = to_dot(step_by_step_loss, names);
-    step_by_step_loss.backward();
     dO_auto = out.grad(), dW_auto = attention.grad(), dZ_auto = scores.grad();
   }
 

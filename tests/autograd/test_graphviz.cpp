@@ -5,6 +5,8 @@
 #include <regex>
 
 #include "focus.h"
+#include "autograd/gradient_norms.h"
+#include "autograd/node.h"
 #include "nn/graphviz.h"
 
 using namespace focus;
@@ -80,4 +82,33 @@ TEST_CASE("nn::to_dot names the leaves by parameter and groups ops by module", "
   Tensor p = ones({2}).requires_grad_();
   odd.leaf_names = {{"a\"b", p}};
   CHECK(to_dot(sum(p * p), odd).find("a\\\"b [2]") != std::string::npos);
+}
+
+TEST_CASE("to_dot shows the gradient norm that reached each node, coloured on a log scale",
+          "[autograd][graphviz]") {
+  // loss = Σ (w ⊙ w) · 1e-3: the root gets 1, the product node ones [3] (norm √3), and w gets
+  // 2·1e-3·w — a gradient a thousand times smaller, drawn at the pale end.
+  Tensor w = tensor({1.0, 2.0, 2.0}, {3}, kFloat64).requires_grad_();
+  Tensor loss = sum((w * w) * 1e-3);
+  GradientNorms norms;
+  loss.backward({}, /*retain_graph=*/true);
+  REQUIRE(norms.has(loss.grad_fn().get()));
+  CHECK(norms.of(loss.grad_fn().get()) == Approx(1.0));
+  const Node* scaled = loss.grad_fn()->next_edges()[0].node.get();
+  CHECK(norms.of(scaled) == Approx(std::sqrt(3.0)));
+  CHECK(norms.size() >= 4);  // sum, two products, the leaf
+
+  DotOptions options;
+  options.leaf_names = {{"w", w}};
+  options.gradient_norms = &norms;
+  const std::string dot = to_dot(loss, options);
+  CHECK(dot.find("|grad| 1\\n") == std::string::npos);  // labels use DOT's \n, not a raw newline
+  CHECK(dot.find("SumBackward\\n[]\\n|grad| 1\"") != std::string::npos);
+  CHECK(dot.find("|grad| 1.73") != std::string::npos);
+  CHECK(dot.find("w [3]\\n|grad| 0.006") != std::string::npos);  // ‖2·1e-3·(1, 2, 2)‖ = 0.006
+  // The largest norm is the reddest, the smallest the palest.
+  CHECK(dot.find("fillcolor=\"#ffffcc\"") != std::string::npos);
+  CHECK(dot.find("fillcolor=\"#e31a1c\"") != std::string::npos);
+  // Only one recorder at a time on a thread.
+  CHECK_THROWS_WITH(GradientNorms(), Contains("already recording"));
 }
