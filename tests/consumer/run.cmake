@@ -1,22 +1,32 @@
-# Installs focus from BINARY into a private prefix, then configures, builds and
-# runs tests/consumer against it with find_package(focus).
-set(prefix ${BINARY}/consumer-install)
-set(work ${BINARY}/consumer-build)
+# Installs focus from BINARY into a private prefix, then configures, builds and runs a project against
+# it with find_package(focus): PROJECT (default SOURCE/tests/consumer), its program EXE (consumer), in
+# the folder NAME (consumer) of BINARY.
+if(NOT PROJECT)
+  set(PROJECT ${SOURCE}/tests/consumer)
+endif()
+if(NOT EXE)
+  set(EXE consumer)
+endif()
+if(NOT NAME)
+  set(NAME consumer)
+endif()
+set(prefix ${BINARY}/${NAME}-install)
+set(work ${BINARY}/${NAME}-build)
 file(REMOVE_RECURSE ${prefix} ${work})
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${BINARY} --prefix ${prefix} RESULT_VARIABLE rc OUTPUT_QUIET)
 if(rc)
   message(FATAL_ERROR "install failed (${rc})")
 endif()
-execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE}/tests/consumer -B ${work} -G ${GENERATOR}
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${PROJECT} -B ${work} -G ${GENERATOR}
                         -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release RESULT_VARIABLE rc)
 if(rc)
-  message(FATAL_ERROR "configuring the consumer failed (${rc})")
+  message(FATAL_ERROR "configuring ${PROJECT} failed (${rc})")
 endif()
 execute_process(COMMAND ${CMAKE_COMMAND} --build ${work} RESULT_VARIABLE rc)
 if(rc)
-  message(FATAL_ERROR "building the consumer failed (${rc})")
+  message(FATAL_ERROR "building ${PROJECT} failed (${rc})")
 endif()
-execute_process(COMMAND ${work}/consumer RESULT_VARIABLE rc)
+execute_process(COMMAND ${work}/${EXE} WORKING_DIRECTORY ${work} RESULT_VARIABLE rc)
 if(rc)
-  message(FATAL_ERROR "the consumer program failed (${rc})")
+  message(FATAL_ERROR "${EXE} failed (${rc})")
 endif()
