@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+#include <tuple>
+
 #include <stdexcept>
 
 namespace focus::optim {
@@ -60,7 +63,45 @@ OptimizerState Optimizer::state_dict() const {
   return state;
 }
 
+namespace {
+
+// Numbers read back from a saved state: an error names the key and the text, never a bare stod/stoll.
+double parse_number(const std::string& optimizer, const std::string& key, const std::string& text) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || !std::isfinite(value))
+    throw std::invalid_argument(
+        fmt::format("{}::load_state_dict: '{}' is {:?}, not a finite number", optimizer, key, text));
+  return value;
+}
+
+int64_t parse_count(const std::string& optimizer, const std::string& key, const std::string& text, int64_t limit) {
+  size_t used = 0;
+  long long value = -1;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || value < 0 || value > limit)
+    throw std::invalid_argument(fmt::format("{}::load_state_dict: '{}' is {:?}, not a count from 0 to {}", optimizer,
+                                            key, text, limit));
+  return value;
+}
+
+// A step count stays exact in the doubles of bias corrections (2^53), and far from int64 overflow.
+constexpr int64_t kMaxSteps = int64_t{1} << 53;
+
+}  // namespace
+
 void Optimizer::load_state_dict(const OptimizerState& state) {
+  // Everything is read and checked into locals first; the optimizer changes only once all of it is
+  // good, so a damaged state leaves it as it was.
   auto value = [&](const std::string& key) -> const std::string& {
     auto it = state.values.find(key);
     if (it == state.values.end())
@@ -70,38 +111,56 @@ void Optimizer::load_state_dict(const OptimizerState& state) {
   if (value("type") != type_name())
     throw std::invalid_argument(
         fmt::format("{}::load_state_dict: the state was saved by {}", type_name(), value("type")));
-  if (std::stoul(value("groups")) != groups_.size())
+  const int64_t group_count = parse_count(type_name(), "groups", value("groups"), 1 << 20);
+  if (group_count != static_cast<int64_t>(groups_.size()))
     throw std::invalid_argument(fmt::format("{}::load_state_dict: {} parameter groups saved, {} here", type_name(),
                                             value("groups"), groups_.size()));
   std::vector<const Tensor*> params;
+  std::vector<std::pair<double, double>> rates;  // (lr, weight_decay) per group
   for (size_t g = 0; g < groups_.size(); ++g) {
-    if (std::stoul(value(fmt::format("group.{}.size", g))) != groups_[g].params.size())
+    const std::string size_key = fmt::format("group.{}.size", g);
+    if (parse_count(type_name(), size_key, value(size_key), int64_t{1} << 40) !=
+        static_cast<int64_t>(groups_[g].params.size()))
       throw std::invalid_argument(fmt::format("{}::load_state_dict: group {} has {} parameters saved, {} here",
-                                              type_name(), g, value(fmt::format("group.{}.size", g)),
-                                              groups_[g].params.size()));
+                                              type_name(), g, value(size_key), groups_[g].params.size()));
     for (const Tensor& p : groups_[g].params) params.push_back(&p);
+    const std::string lr_key = fmt::format("group.{}.lr", g), decay_key = fmt::format("group.{}.weight_decay", g);
+    const double lr = parse_number(type_name(), lr_key, value(lr_key));
+    const double weight_decay = parse_number(type_name(), decay_key, value(decay_key));
+    if (lr < 0 || weight_decay < 0)
+      throw std::invalid_argument(fmt::format("{}::load_state_dict: group {} has lr {} and weight decay {}; both must "
+                                              "be >= 0",
+                                              type_name(), g, lr, weight_decay));
+    rates.emplace_back(lr, weight_decay);
   }
+  // The index in "state.<index>..." of a saved tensor or step count.
+  auto parameter_index = [&](const std::string& key, size_t first, size_t second) {
+    const std::string text = key.substr(first + 1, second - first - 1);
+    const int64_t index = parse_count(type_name(), key + " (its parameter index)", text,
+                                      static_cast<int64_t>(params.size()) - 1);
+    return static_cast<size_t>(index);
+  };
   std::map<size_t, std::map<std::string, Tensor>> buffers;
   for (const auto& [key, t] : state.tensors) {
     // key = "state.<index>.<name>"
     size_t first = key.find('.'), second = key.find('.', first + 1);
     if (key.rfind("state.", 0) != 0 || second == std::string::npos)
       throw std::invalid_argument(fmt::format("{}::load_state_dict: unexpected tensor '{}'", type_name(), key));
-    size_t index = std::stoul(key.substr(first + 1, second - first - 1));
-    if (index >= params.size() || t.shape() != params[index]->shape())
-      throw std::invalid_argument(fmt::format("{}::load_state_dict: '{}' of shape {} does not match parameter {}",
-                                              type_name(), key, shape_str(t.shape()), index));
+    const size_t index = parameter_index(key, first, second);
+    if (t.shape() != params[index]->shape() || !is_floating(t.dtype()))
+      throw std::invalid_argument(fmt::format("{}::load_state_dict: '{}' ({} {}) does not match parameter {} ({} {})",
+                                              type_name(), key, dtype_name(t.dtype()), shape_str(t.shape()), index,
+                                              dtype_name(params[index]->dtype()), shape_str(params[index]->shape())));
     buffers[index][key.substr(second + 1)] = t.clone().to(params[index]->device());
   }
   std::map<size_t, int64_t> steps;
   for (const auto& [key, text] : state.values) {
-    if (key.rfind("state.", 0) == 0 && key.size() > 5 && key.compare(key.size() - 5, 5, ".step") == 0)
-      steps[std::stoul(key.substr(6))] = std::stoll(text);
+    if (key.rfind("state.", 0) == 0 && key.size() > 5 && key.compare(key.size() - 5, 5, ".step") == 0) {
+      const size_t index = parameter_index(key, key.find('.'), key.size() - 5);
+      steps[index] = parse_count(type_name(), key, text, kMaxSteps);
+    }
   }
-  for (size_t g = 0; g < groups_.size(); ++g) {
-    groups_[g].lr = std::stod(value(fmt::format("group.{}.lr", g)));
-    groups_[g].weight_decay = std::stod(value(fmt::format("group.{}.weight_decay", g)));
-  }
+  for (size_t g = 0; g < groups_.size(); ++g) std::tie(groups_[g].lr, groups_[g].weight_decay) = rates[g];
   buffers_ = std::move(buffers);
   steps_ = std::move(steps);
 }

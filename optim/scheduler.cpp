@@ -36,14 +36,55 @@ std::map<std::string, std::string> LRScheduler::state_dict() const {
   return state;
 }
 
-void LRScheduler::load_state_dict(const std::map<std::string, std::string>& state) {
-  auto it = state.find("last_epoch");
-  if (it == state.end()) throw std::invalid_argument("LRScheduler::load_state_dict: missing 'last_epoch'");
-  last_epoch_ = std::stoll(it->second);
-  for (size_t g = 0; g < base_lrs_.size(); ++g) {
-    auto b = state.find(fmt::format("base_lr.{}", g));
-    if (b != state.end()) base_lrs_[g] = std::stod(b->second);
+namespace {
+
+// A saved field read back, named in the error with its text when it is not what it should be; the
+// scheduler changes only after every field has been read.
+std::string field(const std::map<std::string, std::string>& state, const std::string& scheduler, const std::string& key) {
+  auto it = state.find(key);
+  if (it == state.end()) throw std::invalid_argument(fmt::format("{}::load_state_dict: missing '{}'", scheduler, key));
+  return it->second;
+}
+
+double parse_real(const std::string& scheduler, const std::string& key, const std::string& text, bool allow_infinite) {
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
   }
+  if (used == 0 || used != text.size() || std::isnan(value) || (!allow_infinite && !std::isfinite(value)))
+    throw std::invalid_argument(fmt::format("{}::load_state_dict: '{}' is {:?}, not a number", scheduler, key, text));
+  return value;
+}
+
+int64_t parse_integer(const std::string& scheduler, const std::string& key, const std::string& text, int64_t lowest) {
+  size_t used = 0;
+  long long value = 0;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || value < lowest || value > (int64_t{1} << 53))
+    throw std::invalid_argument(
+        fmt::format("{}::load_state_dict: '{}' is {:?}, not an integer from {} to 2^53", scheduler, key, text, lowest));
+  return value;
+}
+
+}  // namespace
+
+void LRScheduler::load_state_dict(const std::map<std::string, std::string>& state) {
+  const std::string name = "LRScheduler";
+  const int64_t last_epoch = parse_integer(name, "last_epoch", field(state, name, "last_epoch"), -1);
+  std::vector<double> base_lrs = base_lrs_;
+  for (size_t g = 0; g < base_lrs.size(); ++g) {
+    const std::string key = fmt::format("base_lr.{}", g);
+    if (state.count(key)) base_lrs[g] = parse_real(name, key, state.at(key), /*allow_infinite=*/false);
+  }
+  last_epoch_ = last_epoch;
+  base_lrs_ = std::move(base_lrs);
   apply(last_epoch_);
 }
 
@@ -174,10 +215,12 @@ void ReduceLROnPlateau::load_state_dict(const std::map<std::string, std::string>
     if (it == state.end()) throw std::invalid_argument(fmt::format("ReduceLROnPlateau::load_state_dict: missing '{}'", key));
     return it->second;
   };
-  best_ = std::stod(get("best"));
-  num_bad_epochs_ = std::stoll(get("num_bad_epochs"));
-  cooldown_counter_ = std::stoll(get("cooldown_counter"));
-  last_epoch_ = std::stoll(get("last_epoch"));
+  const std::string name = "ReduceLROnPlateau";
+  const double best = parse_real(name, "best", get("best"), /*allow_infinite=*/true);  // ±inf before any epoch
+  const int64_t bad = parse_integer(name, "num_bad_epochs", get("num_bad_epochs"), 0);
+  const int64_t cooldown = parse_integer(name, "cooldown_counter", get("cooldown_counter"), 0);
+  const int64_t last_epoch = parse_integer(name, "last_epoch", get("last_epoch"), -1);
+  best_ = best, num_bad_epochs_ = bad, cooldown_counter_ = cooldown, last_epoch_ = last_epoch;
 }
 
 }  // namespace focus::optim

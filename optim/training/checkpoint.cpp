@@ -67,17 +67,34 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim:
     if (dynamic_cast<const std::invalid_argument*>(&e) && std::string(e.what()).find(path) == 0) throw;
     throw std::invalid_argument(fmt::format("{}: malformed epoch/step/metric values", path));
   }
+  if (state.epoch < 0 || state.global_step < 0)
+    throw std::invalid_argument(fmt::format("{}: malformed epoch/step/metric values (epoch {}, global_step {})", path,
+                                            state.epoch, state.global_step));
   if (scheduler && scheduler_state.empty())
     throw std::invalid_argument(fmt::format("{}: the checkpoint has no scheduler state", path));
 
-  // Everything parsed; now apply (model first: its errors are the most common).
+  // Everything parsed; now apply, as one transaction: what each part had is kept, and when any part
+  // refuses its state (a shape, an optimizer type, a random state) all of them get theirs back, so
+  // a damaged checkpoint changes nothing.
+  nn::StateDict model_before;
+  for (const auto& [name, t] : model.state_dict()) model_before.emplace_back(name, t.clone());
+  optim::OptimizerState optimizer_before = optimizer.state_dict();
+  for (auto& [name, t] : optimizer_before.tensors) t = t.clone();
+  const std::map<std::string, std::string> scheduler_before = scheduler ? scheduler->state_dict() : decltype(scheduler_before){};
+  const std::string generator_before = generator ? generator->state() : std::string();
   try {
-    model.load_state_dict(model_tensors, true);
+    model.load_state_dict(model_tensors, true);  // model first: its errors are the most common
     optimizer.load_state_dict(optimizer_state);
     if (scheduler) scheduler->load_state_dict(scheduler_state);
     if (generator) generator->set_state(get("rng_state"));
-  } catch (const std::invalid_argument& e) {
-    throw std::invalid_argument(fmt::format("{}: {}", path, e.what()));
+  } catch (const std::exception& e) {
+    model.load_state_dict(model_before, true);
+    optimizer.load_state_dict(optimizer_before);
+    if (scheduler) scheduler->load_state_dict(scheduler_before);
+    if (generator) generator->set_state(generator_before);
+    const std::string message = e.what();
+    // One prefix per message: errors that already name the file keep their own.
+    throw std::invalid_argument(message.rfind(path, 0) == 0 ? message : fmt::format("{}: {}", path, message));
   }
   return state;
 }

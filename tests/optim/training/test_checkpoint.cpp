@@ -2,7 +2,11 @@
 // save, load into fresh objects, 2 more steps — bit for bit.
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <filesystem>
+#include <tuple>
 
 #include "focus.h"
 #include "optim/adam.h"
@@ -104,4 +108,53 @@ TEST_CASE("a checkpoint with a missing scheduler or of another format is refused
   nn::save(run.net, path);  // a plain weights file, not a training checkpoint
   REQUIRE_THROWS_WITH(load_checkpoint(path, other.net, other.adam, nullptr, nullptr),
                       Catch::Contains("not a training checkpoint"));
+}
+
+TEST_CASE("a checkpoint damaged in any part changes nothing, and its error names the field", "[checkpoint]") {
+  const fs::path dir = fs::temp_directory_path() / ("focus-ckpt3-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string good = (dir / "good.safetensors").string();
+  Run saved;
+  for (int i = 0; i < 3; ++i) saved.step();
+  save_checkpoint(good, saved.net, saved.adam, &saved.schedule, &saved.gen, {2, 3, 0.5, {}});
+  const nn::SafetensorsContent content = nn::load_safetensors(good);
+
+  // Each damage: a metadata key and its new text, and what the error must say.
+  const std::vector<std::tuple<std::string, std::string, std::string>> damages{
+      {"optimizer/type", "SGD", "saved by SGD"},
+      {"optimizer/group.0.lr", "fast", "'group.0.lr' is \"fast\", not a finite number"},
+      {"optimizer/group.0.lr", "nan", "'group.0.lr' is \"nan\", not a finite number"},
+      {"optimizer/state.0.step", "9223372036854775807", "'state.0.step' is \"9223372036854775807\", not a count"},
+      {"optimizer/state.0.step", "-1", "'state.0.step' is \"-1\", not a count"},
+      {"optimizer/state.7.step", "3", "(its parameter index)' is \"7\""},
+      {"scheduler/last_epoch", "x", "'last_epoch' is \"x\", not an integer"},
+      {"scheduler/base_lr.0", "1e999", "'base_lr.0' is \"1e999\", not a number"},
+      {"rng_state", "garbage", "malformed state text"},
+      {"epoch", "-4", "malformed epoch/step/metric values"},
+  };
+  for (const auto& [key, text, message] : damages) {
+    nn::Metadata metadata = content.metadata;
+    REQUIRE(metadata.count(key) + (key == "optimizer/state.7.step") > 0);
+    metadata[key] = text;
+    const std::string damaged = (dir / "damaged.safetensors").string();
+    nn::save_safetensors(damaged, content.tensors, metadata);
+
+    Run target;  // fresh: its weights, optimizer, schedule and generator differ from the checkpoint's
+    target.step();
+    const std::string weights_before = fmt::format("{}", target.net.w1.to_vector<float>());
+    const auto optimizer_before = target.adam.state_dict().values;
+    const double lr_before = target.adam.param_groups()[0].lr;
+    const std::string generator_before = target.gen.state();
+    INFO(key << " = " << text);
+    REQUIRE_THROWS_WITH(load_checkpoint(damaged, target.net, target.adam, &target.schedule, &target.gen),
+                        Catch::Contains(damaged) && Catch::Contains(message));
+    CHECK(fmt::format("{}", target.net.w1.to_vector<float>()) == weights_before);
+    CHECK(target.adam.state_dict().values == optimizer_before);
+    CHECK(target.adam.param_groups()[0].lr == lr_before);
+    CHECK(target.gen.state() == generator_before);
+  }
+  // The undamaged checkpoint still loads.
+  Run resumed;
+  CHECK(load_checkpoint(good, resumed.net, resumed.adam, &resumed.schedule, &resumed.gen).global_step == 3);
+  fs::remove_all(dir);
 }
