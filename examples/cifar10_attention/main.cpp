@@ -129,7 +129,7 @@ int run(const Flags& flags) {
     if (checkpoint.empty()) throw std::runtime_error("--predict needs --checkpoint FILE (e.g. runs/.../best.safetensors)");
     auto info = cifar::read_model_name(checkpoint);
     auto model = cifar::make_model(info);
-    nn::load(*model, checkpoint, /*strict=*/false);
+    training::load_model_weights(checkpoint, *model);
     model->eval();
     cifar::predict_image(*model, flags.predict, kMean, kStd, fs::path(flags.predict).replace_extension(".attention.png"));
     return 0;
@@ -157,7 +157,7 @@ int run(const Flags& flags) {
     std::shared_ptr<cifar::Classifier> model;
     dist::on_every_rank([&] {
       model = cifar::make_model(cifar::read_model_name(flags.eval));
-      nn::load(*model, flags.eval, /*strict=*/false);
+      training::load_model_weights(flags.eval, *model);
     });
     model->to(device);
     Evaluation test = evaluate(*model, test_loader);

@@ -32,6 +32,18 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const opt
   nn::save_safetensors(path, tensors, metadata);
 }
 
+void load_model_weights(const std::string& path, nn::Module& model) {
+  nn::SafetensorsContent content = nn::load_safetensors(path);
+  nn::StateDict weights;
+  for (auto& [name, t] : content.tensors)
+    if (name.rfind(kOptimizerPrefix, 0) != 0) weights.emplace_back(name, t);
+  try {
+    model.load_state_dict(weights, /*strict=*/true);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(fmt::format("{}: {}", path, e.what()));
+  }
+}
+
 TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer& optimizer,
                               optim::LRScheduler* scheduler, Generator* generator) {
   nn::SafetensorsContent content = nn::load_safetensors(path);

@@ -25,6 +25,12 @@ struct TrainingState {
 void save_checkpoint(const std::string& path, const nn::Module& model, const optim::Optimizer& optimizer,
                      const optim::LRScheduler* scheduler, const Generator* generator, const TrainingState& state);
 
+/// Loads only the model's weights from a training checkpoint (or from a plain weights file written
+/// by nn::save), strictly: every parameter and buffer of `model` must be there with its shape, and
+/// nothing else but the optimizer's tensors, which are skipped. For evaluating and predicting: a
+/// checkpoint of another model is an error naming what differs, never random weights.
+void load_model_weights(const std::string& path, nn::Module& model);
+
 /// Restores everything save_checkpoint() wrote into the given objects and returns
 /// the training state. Validates the file fully before changing anything.
 TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer& optimizer,

@@ -267,7 +267,7 @@ void TrainingRun::load_best() {
   bool found = false;
   dist::on_main_rank([&] {
     found = fs::exists(best_checkpoint());
-    if (found) nn::load(model_, best_checkpoint().string(), /*strict=*/false);
+    if (found) load_model_weights(best_checkpoint().string(), model_);
   });
   if (dist::world_size() == 1) return;
   // Only rank 0 needs the file: the weights travel (the other hosts may not share its disk).

@@ -27,6 +27,7 @@
 #include "generated_cifar.h"
 #include "datasets/data_root.h"
 #include "nn/json.h"
+#include "nn/serialize.h"
 
 namespace fs = std::filesystem;
 using focus::testing::TempDirectory;
@@ -355,6 +356,23 @@ TEST_CASE("cifar10_attention: --resume and --eval refuse damaged or mismatched c
       CHECK(snapshot(bad) == bad_before);
       CHECK(snapshot(run_dir) == run_before);
     }
+  }
+
+  // A well-formed file with the checkpoint's metadata and no weights: evaluating it would score random
+  // weights, so --eval and --predict refuse it by the missing names.
+  {
+    focus::nn::SafetensorsContent checkpoint = focus::nn::load_safetensors((run_dir / "last.safetensors").string());
+    const fs::path weightless = bad / "weightless.safetensors";
+    focus::nn::save_safetensors(weightless.string(), {}, checkpoint.metadata);
+    for (const std::string& use : {fmt::format("--eval {}", quoted(weightless)),
+                                   fmt::format("--predict {} --checkpoint {}", quoted(bad / "x.png"), quoted(weightless))}) {
+      const Run run = run_cifar(common + " " + use);
+      INFO(use << " →\n" << run.output);
+      CHECK(run.status == 1);
+      CHECK(run.output.find("error: " + weightless.string() + ": ") != std::string::npos);
+      CHECK(run.output.find("missing") != std::string::npos);
+    }
+    fs::remove(weightless);
   }
 
   // Well-formed checkpoints that cannot continue this run.
