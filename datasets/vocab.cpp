@@ -150,14 +150,18 @@ Vocab Vocab::load(const std::string& path) {
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.pop_back();  // tolerate a file edited on Windows
     if (line.empty()) throw fail("empty line (every line must hold one token)");
-    if (!utf8::is_valid(line)) throw fail("invalid UTF-8");
+    if (!utf8::is_valid(line)) throw fail(fmt::format("invalid UTF-8 in {:?}", line));
+    // A line break inside a token could never be written back by save() nor produced by a tokenizer:
+    // such a token would silently turn into <unk>.
+    if (line.find('\r') != std::string::npos)
+      throw fail(fmt::format("token {:?} contains a carriage return (a token is one line of text)", line));
     if (line_number <= kNumSpecial) {
       const std::string& expected = special_tokens()[static_cast<size_t>(line_number - 1)];
-      if (line != expected) throw fail(fmt::format("expected special token '{}', found '{}'", expected, line));
+      if (line != expected) throw fail(fmt::format("expected special token '{}', found {:?}", expected, line));
       continue;
     }
     if (vocab.contains(line)) {
-      throw fail(fmt::format("token '{}' already appeared on line {}", line, vocab.id(line) + 1));
+      throw fail(fmt::format("token {:?} already appeared on line {}", line, vocab.id(line) + 1));
     }
     vocab.add(line);
   }

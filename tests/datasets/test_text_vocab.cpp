@@ -112,7 +112,7 @@ TEST_CASE("Vocab load errors name the file and the line", "[text][vocab]") {
   REQUIRE_THROWS_WITH(Vocab::load(path), Catch::Contains(path) && Catch::Contains("line 7: empty line"));
 
   write_file(path, specials + "a\nb\na\n");
-  REQUIRE_THROWS_WITH(Vocab::load(path), Catch::Contains("line 7: token 'a' already appeared on line 5"));
+  REQUIRE_THROWS_WITH(Vocab::load(path), Catch::Contains("line 7: token \"a\" already appeared on line 5"));
 
   write_file(path, "<pad>\n<eos>\n<sos>\n<unk>\n");
   REQUIRE_THROWS_WITH(Vocab::load(path), Catch::Contains("line 2: expected special token '<sos>'"));
@@ -129,6 +129,12 @@ TEST_CASE("Vocab load errors name the file and the line", "[text][vocab]") {
   // CRLF line endings (a file edited on Windows) still load.
   write_file(path, "<pad>\r\n<sos>\r\n<eos>\r\n<unk>\r\nx\r\n");
   REQUIRE(Vocab::load(path).tokens().back() == "x");
+  // A carriage return inside a token is refused (save() could not write it, and no tokenizer makes
+  // it: it would become <unk>), and shown escaped rather than moving the cursor.
+  write_file(path, specials + "ab\rcd\n");
+  REQUIRE_THROWS_WITH(Vocab::load(path), Catch::Contains("line 5: token \"ab\\rcd\" contains a carriage return"));
+  write_file(path, specials + "x\r\r\n");
+  REQUIRE_THROWS_WITH(Vocab::load(path), Catch::Contains("line 5: token \"x\\r\" contains a carriage return"));
 }
 
 TEST_CASE("Vocab save refuses tokens that cannot be one per line", "[text][vocab]") {
