@@ -209,7 +209,18 @@ SafetensorsContent load_safetensors(const std::string& path) {
     if (entry.begin < 0 || entry.end < entry.begin || entry.end > data_size)
       throw fail(fmt::format("tensor '{}': data_offsets [{}, {}] are out of range of the {}-byte data section",
                              name, entry.begin, entry.end, data_size));
-    int64_t expected = shape_numel(entry.shape) * static_cast<int64_t>(element_size(entry.dtype));
+    // Counted with overflow checks: a shape like [3, 6148914691236517206] must not wrap around to a
+    // byte count that fits the data section.
+    int64_t elements = 0, expected = 0;
+    try {
+      elements = shape_numel(entry.shape);
+    } catch (const std::overflow_error&) {
+      throw fail(fmt::format("tensor '{}': shape {} has more elements than an int64 can count", name,
+                             shape_str(entry.shape)));
+    }
+    if (__builtin_mul_overflow(elements, static_cast<int64_t>(element_size(entry.dtype)), &expected))
+      throw fail(fmt::format("tensor '{}': shape {} of {} has more bytes than an int64 can count", name,
+                             shape_str(entry.shape), dtype.string()));
     if (entry.end - entry.begin != expected)
       throw fail(fmt::format("tensor '{}': {} bytes of data for shape {} of {} ({} bytes expected)", name,
                              entry.end - entry.begin, shape_str(entry.shape), dtype.string(), expected));

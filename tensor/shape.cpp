@@ -9,7 +9,11 @@ namespace focus {
 
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t s : shape) n *= s;
+  for (int64_t s : shape)
+    // A shape read from a file can be any numbers: wrapping around would make a huge tensor look
+    // small enough for the bytes that are there.
+    if (__builtin_mul_overflow(n, s, &n))
+      throw std::overflow_error(fmt::format("shape {}: more elements than an int64 can count", shape_str(shape)));
   return n;
 }
 

@@ -137,6 +137,14 @@ TEST_CASE("every kind of corrupt file gives an error naming the file and the pro
   expect(framed("{\"a\": {\"dtype\": \"BOOL\", \"shape\": [1], \"data_offsets\": [0, 1]}}", "\x07"),
          "not a valid bool");
   expect(framed("{\"a\": {\"shape\": [1], \"data_offsets\": [0, 4]}}", std::string(4, '\0')), "no 'dtype'");
+  // Shapes whose element or byte count overflows int64: 3 × 6148914691236517206 wraps around to 2,
+  // and 2 float32 are the 8 bytes present — the wrap must be caught, not loaded as 1.8e19 elements.
+  expect(framed("{\"a\": {\"dtype\": \"F32\", \"shape\": [3, 6148914691236517206], \"data_offsets\": [0, 8]}}",
+                std::string(8, '\0')),
+         "more elements than an int64 can count");
+  expect(framed("{\"a\": {\"dtype\": \"F32\", \"shape\": [4611686018427387904], \"data_offsets\": [0, 8]}}",
+                std::string(8, '\0')),
+         "more bytes than an int64 can count");
   REQUIRE_THROWS_WITH(nn::load_safetensors((dir / "missing.safetensors").string()),
                       Catch::Contains("missing.safetensors") && Catch::Contains("cannot open"));
 }

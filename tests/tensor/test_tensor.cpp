@@ -194,3 +194,12 @@ TEST_CASE("empty_for_overwrite gives a tensor of the shape, poisoned when FOCUS_
     for (double v : t.to_vector<double>()) REQUIRE(std::isnan(v));
   REQUIRE(empty({4}).to_vector<float>() == std::vector<float>(4, 0.0f));  // empty() still clears
 }
+
+TEST_CASE("an element count that overflows int64 is an error, not a wrapped-around small number", "[tensor]") {
+  REQUIRE(shape_numel({3, 4, 5}) == 60);
+  REQUIRE(shape_numel({}) == 1);
+  REQUIRE(shape_numel({0, int64_t{1} << 62, 7}) == 0);
+  REQUIRE_THROWS_WITH(shape_numel({3, 6148914691236517206}),
+                      Catch::Contains("[3, 6148914691236517206]") && Catch::Contains("more elements than an int64"));
+  REQUIRE_THROWS_AS(empty({int64_t{1} << 32, int64_t{1} << 32}), std::overflow_error);
+}
