@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <memory>
 #include <stdexcept>
 
@@ -25,9 +26,39 @@ bool is_image_file(const fs::path& path) {
 struct StbFree {
   void operator()(unsigned char* p) const { stbi_image_free(p); }
 };
+
+// The formats focus decodes, told by their first bytes, never by the name: stb_image knows more
+// (GIF, HDR, TGA, PSD, PIC, PNM), and those decoders have been made to allocate gigabytes or abort
+// on a few crafted bytes, so a file in any of them is refused before a decoder sees it.
+const char* image_format(const std::string& head) {
+  if (head.rfind("\x89PNG\r\n\x1a\n", 0) == 0) return "PNG";
+  if (head.rfind("\xff\xd8\xff", 0) == 0) return "JPEG";
+  if (head.rfind("BM", 0) == 0) return "BMP";
+  return nullptr;
+}
+
+// Checks that `path` is a PNG, JPEG or BMP whose header gives a size from 1×1 to kMaxImagePixels,
+// before anything is decoded. `who` starts the message.
+void check_image_file(const fs::path& path, const char* who) {
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (!file) throw std::runtime_error(fmt::format("{}: cannot open {}", who, path.string()));
+  char bytes[8] = {};
+  const size_t got = std::fread(bytes, 1, sizeof bytes, file);
+  std::fclose(file);
+  if (!image_format(std::string(bytes, got)))
+    throw std::runtime_error(fmt::format("{}: {} is not a PNG, JPEG or BMP file (its first bytes are {:?})", who,
+                                         path.string(), std::string(bytes, got)));
+  int w = 0, h = 0, channels = 0;
+  if (stbi_info(path.c_str(), &w, &h, &channels) == 0)
+    throw std::runtime_error(fmt::format("{}: cannot read {}: {}", who, path.string(), stbi_failure_reason()));
+  if (w < 1 || h < 1 || static_cast<int64_t>(w) * h > kMaxImagePixels)
+    throw std::runtime_error(fmt::format("{}: {} says it is {}x{} pixels; focus reads images of 1 to {} pixels", who,
+                                         path.string(), w, h, kMaxImagePixels));
+}
 }  // namespace
 
 Tensor load_image(const std::filesystem::path& path, int64_t height, int64_t width) {
+  check_image_file(path, "load_image");
   int file_width = 0, file_height = 0, file_channels = 0;
   // Asking for 3 channels makes stb expand grey and drop alpha for us.
   std::unique_ptr<unsigned char, StbFree> pixels(stbi_load(path.c_str(), &file_width, &file_height, &file_channels, 3));
@@ -81,10 +112,7 @@ ImageFolder::ImageFolder(const std::filesystem::path& root, int64_t image_size) 
                                            dir.string()));
     std::sort(images.begin(), images.end());
     for (fs::path& image : images) {
-      int w = 0, h = 0, channels = 0;
-      if (stbi_info(image.c_str(), &w, &h, &channels) == 0)
-        throw std::runtime_error(
-            fmt::format("ImageFolder: cannot read {}: {}", image.string(), stbi_failure_reason()));
+      check_image_file(image, "ImageFolder");
       files_.push_back({std::move(image), label});
     }
   }

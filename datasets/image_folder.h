@@ -10,11 +10,16 @@
 
 namespace focus::data {
 
-/// Reads an image file (PNG, JPEG, BMP, or anything else stb_image knows) as
+/// The largest image load_image decodes, in pixels (64 megapixels, 192 MiB of RGB): a header can
+/// claim any size, and the check comes before the decoder allocates.
+inline constexpr int64_t kMaxImagePixels = int64_t{1} << 26;
+
+/// Reads a PNG, JPEG or BMP file (told by its first bytes, whatever its name) as
 /// float32 [3, height, width] in [0, 1]: grey images are repeated over the
 /// three channels, alpha is dropped, and the picture is resampled to the size
-/// asked for (a size <= 0 keeps the file's own). Throws naming the path and
-/// stb_image's reason when the file cannot be decoded.
+/// asked for (a size <= 0 keeps the file's own). Throws naming the path when it
+/// is another format, when its header gives no pixels or more than
+/// kMaxImagePixels, or when it cannot be decoded (with stb_image's reason).
 Tensor load_image(const std::filesystem::path& path, int64_t height, int64_t width);
 /// Square version: `size`×`size`, e.g. load_image(path, 32) for a CIFAR model.
 Tensor load_image(const std::filesystem::path& path, int64_t size);

@@ -106,11 +106,40 @@ TEST_CASE("unreadable images are reported with their path and stb's reason", "[d
   write_folder(tmp.path());
   std::ofstream(tmp / "dog" / "broken.png", std::ios::binary) << "this is not a PNG file";
   REQUIRE_THROWS_WITH(ImageFolder(tmp.path(), 4),
-                      Catch::Contains("ImageFolder: cannot read") && Catch::Contains("broken.png") &&
-                          Catch::Contains("unknown image type"));
+                      Catch::Contains("ImageFolder: ") && Catch::Contains("broken.png is not a PNG, JPEG or BMP file") &&
+                          Catch::Contains("\"this is \""));
   REQUIRE_THROWS_WITH(load_image(tmp / "dog" / "broken.png", 4),
-                      Catch::Contains("load_image: cannot read") && Catch::Contains("broken.png: unknown image type"));
-  REQUIRE_THROWS_WITH(load_image(tmp / "missing.png", 4), Catch::Contains("missing.png"));
+                      Catch::Contains("load_image: ") && Catch::Contains("broken.png is not a PNG, JPEG or BMP"));
+  REQUIRE_THROWS_WITH(load_image(tmp / "missing.png", 4), Catch::Contains("cannot open") && Catch::Contains("missing.png"));
+  // A PNG signature over a damaged header still reaches stb's reason.
+  std::ofstream(tmp / "bad_header.png", std::ios::binary) << std::string("\x89PNG\r\n\x1a\n", 8) << "garbage!";
+  REQUIRE_THROWS_WITH(load_image(tmp / "bad_header.png", 4), Catch::Contains("load_image: cannot read") &&
+                                                                  Catch::Contains("bad_header.png: "));
+}
+
+TEST_CASE("only PNG, JPEG and BMP are decoded, told by their bytes; absurd sizes stop before decoding",
+          "[data][image_folder]") {
+  TempDirectory tmp("imagefolder");
+  // Formats stb_image also knows, named .png: a 14-byte GIF header that makes stb's GIF decoder clear
+  // about 1.9 GB, and a 42-byte HDR file with no width that ends in an abort when resized.
+  std::ofstream(tmp / "gif.png", std::ios::binary) << std::string("GIF89a\xff\xff\xff\xff\x00\x00\x00\x00", 14);
+  std::ofstream(tmp / "hdr.png", std::ios::binary) << "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 0\n";
+  for (const char* name : {"gif.png", "hdr.png"})
+    REQUIRE_THROWS_WITH(load_image(tmp / name, 4), Catch::Contains(name) && Catch::Contains("not a PNG, JPEG or BMP"));
+  // A real PNG whose header claims 10000 x 10000 pixels: refused by size before any allocation.
+  write_png(tmp / "small.png", 2, 2, 3, solid(2, 2, 1, 2, 3));
+  std::string bytes;
+  {
+    std::ifstream in(tmp / "small.png", std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  bytes.replace(16, 8, std::string("\x00\x00\x27\x10\x00\x00\x27\x10", 8));  // IHDR width and height
+  std::ofstream(tmp / "huge.png", std::ios::binary) << bytes;
+  REQUIRE_THROWS_WITH(load_image(tmp / "huge.png", 4),
+                      Catch::Contains("huge.png says it is 10000x10000 pixels") && Catch::Contains("1 to 67108864"));
+  // A JPEG named .bmp is still read as the JPEG it is.
+  REQUIRE(stbi_write_jpg((tmp / "photo.bmp").c_str(), 4, 4, 3, solid(4, 4, 0, 0, 255).data(), 95) != 0);
+  REQUIRE(load_image(tmp / "photo.bmp", 4).shape() == Shape{3, 4, 4});
 }
 
 TEST_CASE("an image whose header is fine but whose data is cut off fails in get", "[data][image_folder]") {
