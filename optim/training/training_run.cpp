@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "autograd/grad_mode.h"
+#include "autograd/ops.h"
 #include "nn/serialize.h"
 #include "optim/training/summary.h"
 #include "tensor/config.h"
@@ -166,6 +167,8 @@ void TrainingRun::begin_epoch(int64_t epoch, int64_t steps) {
 void TrainingRun::record_step(const StepReport& rank_report) {
   if (!in_epoch_) throw std::logic_error("TrainingRun::record_step: call begin_epoch first");
   const StepReport report = dist::world_size() > 1 ? combine_over_ranks(rank_report) : rank_report;
+  for (const auto& [name, value] : report.metrics)
+    if (!std::isfinite(value)) stop_on_non_finite(name, value);
   std::vector<std::pair<std::string, double>> shown;
   for (const auto& [name, value] : report.metrics) {
     auto it = std::find_if(means_.begin(), means_.end(), [&](const auto& m) { return m.first == name; });
@@ -177,6 +180,31 @@ void TrainingRun::record_step(const StepReport& rank_report) {
   ++step_in_epoch_;
   epoch_items_ += report.items;
   if (bar_) bar_->update(step_in_epoch_, report.items, shown);
+}
+
+void TrainingRun::stop_on_non_finite(const std::string& metric, double value) const {
+  // The gradient most likely to blame: a non-finite one first, else the largest by norm.
+  std::string culprit = "no parameter has a gradient";
+  double worst = -1;
+  bool worst_finite = true;
+  for (const auto& [name, parameter] : model_.named_parameters()) {
+    const Tensor grad = parameter.grad();
+    if (!grad.defined()) continue;
+    const double norm = std::sqrt(sum(grad.to(kFloat64) * grad.to(kFloat64)).item<double>());
+    const bool finite = std::isfinite(norm);
+    if ((worst_finite && !finite) || (finite == worst_finite && norm > worst)) {
+      worst = norm, worst_finite = finite;
+      culprit = fmt::format("the largest gradient is {}'s, norm {}", name, norm);
+    }
+  }
+  const std::string message = fmt::format(
+      "training diverged: {} is {} at epoch {}, step {} of the epoch (global step {}); {}. Nothing was saved over "
+      "{}; lower the learning rate, or clip gradients, and resume from {}",
+      column_name(metric), value, epoch_ + 1, step_in_epoch_ + 1, state_.global_step + 1, culprit,
+      best_checkpoint().filename().string(), last_checkpoint().string());
+  // Every rank sees the same combined metrics, so every rank stops here with the same message.
+  if (dist::world_size() > 1) throw dist::JobError(message, 0);
+  throw std::runtime_error(message);
 }
 
 bool TrainingRun::end_epoch(const Validation& rank_validation) {

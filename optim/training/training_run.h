@@ -69,7 +69,9 @@ struct RunOptions {
 /// What one training step reports: how many items it saw (images, target tokens), and its
 /// metrics as means over those items, e.g. {"loss", 0.81}, {"acc%", 0.64}. The epoch's value of
 /// each is the item-weighted mean; metrics.csv gets it as "train_<name>" (a trailing '%' only
-/// asks for display as a percentage: the column holds the fraction). On several ranks each
+/// asks for display as a percentage: the column holds the fraction). A metric that is NaN or infinite
+/// stops the run with an error naming the step and the parameter with the largest (or a non-finite)
+/// gradient, before anything is written. On several ranks each
 /// reports its own share of the step (the same metric names in the same order on every rank);
 /// the kit adds up the items and weights each rank's means by its items.
 struct StepReport {
@@ -147,6 +149,9 @@ class TrainingRun {
  private:
   // Saves a checkpoint on rank 0, with every rank's generator state (collective).
   void save(const std::filesystem::path& path);
+  // A step reported a NaN or infinite metric: throws, naming the step and the parameter whose gradient
+  // is non-finite or largest, before anything is logged or saved.
+  [[noreturn]] void stop_on_non_finite(const std::string& metric, double value) const;
 
   RunOptions options_;
   nn::Module& model_;

@@ -222,3 +222,35 @@ TEST_CASE("a damaged metrics.csv stops a resume before anything is written", "[t
                       Contains("metrics.csv line 3") && Contains("'oops' is not a number"));
   REQUIRE(testing::read_file(dir / "run" / "last.safetensors") == checkpoint);
 }
+
+TEST_CASE("a diverging run stops with the step and the largest gradient named, and keeps its best checkpoint",
+          "[training_run]") {
+  testing::TempDirectory tmp("training-run");
+  Fixture f;
+  // Epoch 1 trains normally and saves best.safetensors; in epoch 2 the learning rate explodes.
+  {
+    TrainingRun run(options_for(tmp / "run", 1), f.model, f.optimizer);
+    REQUIRE(f.fit(run) == 0);
+  }
+  const std::string best_before = testing::read_file(tmp / "run" / "best.safetensors");
+  const std::string metrics_before = testing::read_file(tmp / "run" / "metrics.csv");
+  f.optimizer.param_groups()[0].lr = 1e30;
+  RunOptions resume = options_for(tmp / "run", 2);
+  resume.resume = tmp / "run";
+  TrainingRun run(resume, f.model, f.optimizer);
+  for (optim::ParamGroup& group : f.optimizer.param_groups()) group.lr = 1e30;  // after the checkpoint's rate
+  try {
+    f.fit(run);
+    FAIL("the run did not stop");
+  } catch (const std::runtime_error& e) {
+    const std::string message = e.what();
+    INFO(message);
+    CHECK(message.find("training diverged: loss is") != std::string::npos);
+    CHECK(message.find("at epoch 2, step ") != std::string::npos);
+    CHECK((message.find("the largest gradient is weight's") != std::string::npos ||
+           message.find("the largest gradient is bias's") != std::string::npos));
+    CHECK(message.find("Nothing was saved over best.safetensors") != std::string::npos);
+  }
+  CHECK(testing::read_file(tmp / "run" / "best.safetensors") == best_before);
+  CHECK(testing::read_file(tmp / "run" / "metrics.csv") == metrics_before);
+}
