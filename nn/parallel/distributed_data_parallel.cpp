@@ -121,6 +121,19 @@ Tensor DistributedDataParallel::operator()(const Tensor& input) {
 }
 
 void DistributedDataParallel::before_forward() {
+  // A backward that threw after its first gradient never reached its end-of-backward callback (the
+  // engine drops the queue): its counts and flags must not carry over into this step, where they
+  // would silently skip the averaging. Its all-reduces in flight are waited for and forgotten.
+  if (finish_queued_) {
+    finish_queued_ = false;
+    for (Bucket& bucket : buckets_) {
+      try {
+        bucket.averaging.wait();
+      } catch (...) {  // that step has already failed with its own error
+      }
+      bucket.averaging = dist::Work();
+    }
+  }
   if (!options_.broadcast_buffers() || dist::world_size() == 1) return;
   NoGradGuard no_grad;
   for (auto& [name, b] : buffers_) dist::broadcast(b, 0);

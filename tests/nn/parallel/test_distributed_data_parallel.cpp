@@ -213,6 +213,50 @@ TEST_CASE("DDP: no_sync accumulates locally; the next backward averages the sum"
 }
 
 namespace {
+// An identity op whose backward fails: it sits under the model, so its backward runs last, after
+// every parameter's gradient (and DDP's hooks) but before the end of backward.
+class FailingBackward : public Node {
+ public:
+  std::string name() const override { return "FailingBackward"; }
+  std::vector<Tensor> backward(const std::vector<Tensor>&) override {
+    throw std::runtime_error("a backward that fails");
+  }
+};
+Tensor with_failing_backward(const Tensor& x) {
+  Tensor y = kernels::contiguous_copy(x);
+  connect(std::make_shared<FailingBackward>(), {x}, {y});
+  return y;
+}
+}  // namespace
+
+TEST_CASE("DDP: a backward that throws midway leaves nothing behind for the next step", "[ddp]") {
+  dist::init();
+  const int world = dist::world_size(), rank = dist::rank();
+  manual_seed(3);
+  auto model = make_mlp(), reference = make_mlp();
+  nn::DistributedDataParallel ddp(*model);
+  reference->load_state_dict(model->state_dict());
+  Generator data(11);
+  const Tensor x = randn({4 * world, 6}, {}, &data), y = randint(0, 3, {4 * world}, kInt64, &data);
+  // Every rank fails at the same point, after its buckets have started.
+  Tensor failing = x.narrow(0, 4 * rank, 4).clone().requires_grad_();
+  CHECK_THROWS_WITH(nn::functional::cross_entropy(ddp(with_failing_backward(failing)), y.narrow(0, 4 * rank, 4)).backward(),
+                    Contains("a backward that fails"));
+  // The next step averages as if the failed one had never happened.
+  model->zero_grad();
+  nn::functional::cross_entropy(ddp(x.narrow(0, 4 * rank, 4)), y.narrow(0, 4 * rank, 4)).backward();
+  for (int r = 0; r < world; ++r)
+    (nn::functional::cross_entropy((*reference)(x.narrow(0, 4 * r, 4)), y.narrow(0, 4 * r, 4)) * (1.0 / world))
+        .backward();
+  const auto mine = model->parameters(), expected = reference->parameters();
+  for (size_t i = 0; i < mine.size(); ++i) {
+    const std::vector<float> got = mine[i].grad().to_vector<float>(), want = expected[i].grad().to_vector<float>();
+    REQUIRE(got.size() == want.size());
+    for (size_t k = 0; k < got.size(); ++k) CHECK(got[k] == Approx(want[k]).margin(1e-7).epsilon(1e-6));
+  }
+}
+
+namespace {
 // Branch `a` always runs; `b` only where the caller says; `c` never.
 struct Branches : nn::Module {
   std::shared_ptr<nn::Linear> a, b, c;
