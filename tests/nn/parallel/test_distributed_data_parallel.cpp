@@ -92,6 +92,59 @@ TEST_CASE("DDP: replicas match one process that accumulates every share, bit for
   CHECK(replica_matches_reference(make_cnn(), make_cnn(), {8, 2, 6, 6}, adam, 20));
 }
 
+TEST_CASE("DDP: N ranks x batch 8 train like one process on the whole batch of 8N, within 1e-5 per step", "[ddp]") {
+  // The mean loss over 8N examples is the mean of N equal shares' means, so the gradients agree
+  // mathematically; only the order of the float sums differs (one GEMM over 8N rows against N over
+  // 8, then the all-reduce).
+  dist::init();
+  const int world = dist::world_size(), rank = dist::rank();
+  auto sgd = [](nn::Module& m) { return std::make_unique<optim::SGD>(optim::groups_of(m), optim::SGDOptions{0.1, 0.9}); };
+  auto adam = [](nn::Module& m) {
+    optim::AdamOptions o;
+    o.lr = 1e-2;
+    return std::make_unique<optim::Adam>(optim::groups_of(m), o);
+  };
+  auto run = [&](std::shared_ptr<nn::Sequential> replica, std::shared_ptr<nn::Sequential> whole, const Shape& share_shape,
+                 auto make_optimizer) {
+    nn::DistributedDataParallel ddp(*replica);
+    whole->load_state_dict(replica->state_dict());
+    auto replica_optimizer = make_optimizer(*replica);
+    auto whole_optimizer = make_optimizer(*whole);
+    Generator data(77);
+    double worst = 0;
+    for (int step = 0; step < 20; ++step) {
+      Shape global = share_shape;
+      global[0] *= world;
+      Tensor x = randn(global, {}, &data), labels = randint(0, 3, {global[0]}, kInt64, &data);
+      const int64_t share = share_shape[0];
+      replica_optimizer->zero_grad();
+      Tensor rank_loss = nn::functional::cross_entropy(ddp(x.narrow(0, rank * share, share)),
+                                                       labels.narrow(0, rank * share, share));
+      rank_loss.backward();
+      replica_optimizer->step();
+      whole_optimizer->zero_grad();
+      Tensor whole_loss = nn::functional::cross_entropy((*whole)(x), labels);
+      whole_loss.backward();
+      whole_optimizer->step();
+      // The job's loss is the mean of the ranks' (equal shares).
+      const double job_loss = dist::all_reduce(rank_loss.item<double>(), dist::ReduceOp::Mean);
+      worst = std::max(worst, std::abs(job_loss - whole_loss.item<double>()) / std::abs(whole_loss.item<double>()));
+      const auto mine = replica->parameters(), expected = whole->parameters();
+      for (size_t i = 0; i < mine.size(); ++i) {
+        const std::vector<float> got = mine[i].to_vector<float>(), want = expected[i].to_vector<float>();
+        for (size_t k = 0; k < got.size(); ++k)
+          worst = std::max(worst, std::abs(static_cast<double>(got[k]) - want[k]) / std::max(1.0, std::abs(double{want[k]})));
+      }
+    }
+    return worst;
+  };
+  manual_seed(5);
+  CHECK(run(make_mlp(), make_mlp(), {8, 6}, sgd) <= 1e-5);
+  CHECK(run(make_mlp(), make_mlp(), {8, 6}, adam) <= 1e-5);
+  CHECK(run(make_cnn(), make_cnn(), {8, 2, 6, 6}, sgd) <= 1e-5);
+  CHECK(run(make_cnn(), make_cnn(), {8, 2, 6, 6}, adam) <= 1e-5);
+}
+
 TEST_CASE("DDP: overlapped and synchronous averaging, in one bucket or many, match the reference bit for bit",
           "[ddp]") {
   dist::init();
