@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <stdexcept>
 
 namespace focus::nn::json {
@@ -92,6 +93,13 @@ class Parser {
       char c = text_[pos_++];
       if (c == '"') return out;
       if (static_cast<unsigned char>(c) < 0x20) fail("no control characters in a string");
+      if (static_cast<unsigned char>(c) >= 0x80) {  // a multi-byte character: copied whole once checked
+        --pos_;
+        const size_t length = utf8_length();
+        out.append(text_, pos_, length);
+        pos_ += length;
+        continue;
+      }
       if (c != '\\') {
         out += c;
         continue;
@@ -127,8 +135,30 @@ class Parser {
     return v;
   }
 
+  // The length of the UTF-8 sequence at pos_ (2 to 4 bytes), which must be a valid encoding of one
+  // code point: no stray continuation byte, no overlong form, no surrogate, nothing past U+10FFFF
+  // (RFC 8259 requires UTF-8; the safetensors library refuses anything else too).
+  size_t utf8_length() const {
+    const auto byte = [&](size_t i) { return static_cast<unsigned char>(text_[pos_ + i]); };
+    const unsigned char lead = byte(0);
+    size_t length = 0;
+    uint32_t cp = 0, smallest = 0;
+    if (lead >= 0xC2 && lead <= 0xDF) length = 2, cp = lead & 0x1F, smallest = 0x80;
+    else if (lead >= 0xE0 && lead <= 0xEF) length = 3, cp = lead & 0x0F, smallest = 0x800;
+    else if (lead >= 0xF0 && lead <= 0xF4) length = 4, cp = lead & 0x07, smallest = 0x10000;
+    else fail("valid UTF-8");
+    if (pos_ + length > text_.size()) fail("valid UTF-8");
+    for (size_t i = 1; i < length; ++i) {
+      if ((byte(i) & 0xC0) != 0x80) fail("valid UTF-8");
+      cp = (cp << 6) | (byte(i) & 0x3F);
+    }
+    if (cp < smallest || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) fail("valid UTF-8");
+    return length;
+  }
+
   uint32_t code_point() {
     uint32_t cp = hex4();
+    if (cp >= 0xDC00 && cp < 0xE000) fail("a high surrogate before a low one");
     if (cp >= 0xD800 && cp < 0xDC00) {  // surrogate pair
       if (!literal("\\u")) fail("a low surrogate");
       uint32_t low = hex4();
@@ -156,29 +186,52 @@ class Parser {
     }
   }
 
+  // A number as RFC 8259 writes it: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, read with
+  // from_chars (exact, and the same in every C locale, where stod would read "0,5" in German).
+  // Integers must fit int64; other numbers a finite double.
   Value number() {
-    size_t start = pos_;
-    if (pos_ < text_.size() && text_[pos_] == '-') ++pos_;
-    bool digits = false, floating = false;
-    while (pos_ < text_.size()) {
-      char c = text_[pos_];
-      if (c >= '0' && c <= '9') digits = true;
-      else if (c == '.' || c == 'e' || c == 'E' || c == '+' || (c == '-' && pos_ > start)) floating = true;
-      else break;
-      ++pos_;
-    }
-    if (!digits) {
+    const size_t start = pos_;
+    const auto digits = [&] {
+      const size_t first = pos_;
+      while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') ++pos_;
+      return pos_ - first;
+    };
+    const auto next_is = [&](char c) { return pos_ < text_.size() && text_[pos_] == c; };
+    if (next_is('-')) ++pos_;
+    const size_t integer_start = pos_;
+    const size_t integer_digits = digits();
+    if (integer_digits == 0 || (integer_digits > 1 && text_[integer_start] == '0')) {
       pos_ = start;
       fail("a value");
     }
-    std::string token = text_.substr(start, pos_ - start);
-    try {
-      if (!floating) return {static_cast<int64_t>(std::stoll(token))};
-      return {std::stod(token)};
-    } catch (const std::exception&) {
-      pos_ = start;
-      fail("a number in range");
+    bool floating = false;
+    if (next_is('.')) {
+      ++pos_, floating = true;
+      if (digits() == 0) fail("a digit after '.'");
     }
+    if (next_is('e') || next_is('E')) {
+      ++pos_, floating = true;
+      if (next_is('+') || next_is('-')) ++pos_;
+      if (digits() == 0) fail("a digit in the exponent");
+    }
+    const char* first = text_.data() + start;
+    const char* last = text_.data() + pos_;
+    if (!floating) {
+      int64_t integer = 0;
+      const auto [end, error] = std::from_chars(first, last, integer);
+      if (error != std::errc() || end != last) {
+        pos_ = start;
+        fail("an integer within int64");
+      }
+      return {integer};
+    }
+    double number = 0;
+    const auto [end, error] = std::from_chars(first, last, number);
+    if (error != std::errc() || end != last) {
+      pos_ = start;
+      fail("a number within double's range");
+    }
+    return {number};
   }
 
   const std::string& text_;
