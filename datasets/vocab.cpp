@@ -3,13 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <fstream>
 #include <stdexcept>
-#include <system_error>
-#include <unistd.h>
 
 #include "datasets/tokenizer.h"
+#include "tensor/atomic_file.h"
 
 namespace focus::data {
 
@@ -115,25 +113,12 @@ void Vocab::save(const std::string& path) const {
           "Vocab::save: token {} contains a line break and cannot be written one per line to '{}'", i, path));
     }
   }
-  // Unique per process so two writers never share a temporary file.
-  const std::string temporary = fmt::format("{}.tmp.{}", path, static_cast<long>(::getpid()));
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(fmt::format("Vocab::save: cannot open '{}' for writing", temporary));
-    for (const std::string& t : tokens_) out << t << '\n';
-    out.flush();
-    if (!out) {
-      std::error_code ignored;
-      std::filesystem::remove(temporary, ignored);
-      throw std::runtime_error(fmt::format("Vocab::save: writing '{}' failed", temporary));
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) {
-    std::error_code ignored;
-    std::filesystem::remove(temporary, ignored);
-    throw std::runtime_error(fmt::format("Vocab::save: cannot rename '{}' to '{}': {}", temporary, path, error.message()));
+  std::string text;
+  for (const std::string& t : tokens_) text += t + '\n';
+  try {
+    write_file_atomically(path, text);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(fmt::format("Vocab::save: {}", e.what()));
   }
 }
 

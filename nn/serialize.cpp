@@ -1,20 +1,17 @@
 #include "nn/serialize.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
-#include <random>
 #include <stdexcept>
 
 #include <fmt/ranges.h>
 
 #include "nn/json.h"
+#include "tensor/atomic_file.h"
 #include "tensor/kernels.h"
 
 namespace focus::nn {
@@ -42,24 +39,14 @@ bool parse_dtype(const std::string& name, DType& out) {
   return true;
 }
 
-// Writes everything or throws; honours the testing hook.
-void write_all(int fd, const void* data, size_t size, const std::string& path, int64_t& written) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    size_t chunk = size;
-    if (fail_after_bytes >= 0) {
-      if (written >= fail_after_bytes) throw std::runtime_error(fmt::format("simulated failure while writing {}", path));
-      chunk = std::min<size_t>(chunk, static_cast<size_t>(fail_after_bytes - written));
-    }
-    ssize_t n = ::write(fd, p, chunk);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw std::runtime_error(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
-    }
-    p += n;
-    size -= static_cast<size_t>(n);
-    written += n;
-  }
+// Appends to the file; honours the testing hook by writing only up to its byte count, then throwing
+// as a crash mid-write would stop the save.
+void write_counted(AtomicFileWriter& file, const void* data, size_t size, int64_t& written) {
+  const size_t room = static_cast<size_t>(std::max<int64_t>(0, fail_after_bytes - written));
+  const size_t allowed = fail_after_bytes < 0 ? size : std::min(size, room);
+  file.write(data, allowed);
+  written += static_cast<int64_t>(allowed);
+  if (allowed < size) throw std::runtime_error(fmt::format("simulated failure while writing {}", file.path().string()));
 }
 
 }  // namespace
@@ -100,39 +87,16 @@ void save_safetensors(const std::string& path, const StateDict& tensors, const M
   // The format pads the header with spaces to a multiple of 8 so data is aligned.
   while (header.size() % 8 != 0) header += ' ';
 
-  std::filesystem::path target(path);
-  std::filesystem::path folder = target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
-  std::random_device entropy;
-  std::string temp = (folder / fmt::format(".{}.tmp-{:08x}", target.filename().string(), entropy())).string();
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error(fmt::format("cannot create {}: {}", temp, std::strerror(errno)));
-  try {
-    int64_t written = 0;
-    uint64_t length = header.size();
-    unsigned char le[8];
-    for (int i = 0; i < 8; ++i) le[i] = static_cast<unsigned char>(length >> (8 * i));
-    write_all(fd, le, 8, path, written);
-    write_all(fd, header.data(), header.size(), path, written);
-    for (const Tensor& c : host)
-      write_all(fd, c.data_ptr(), c.numel() * element_size(c.dtype()), path, written);
-    if (::fsync(fd) != 0) throw std::runtime_error(fmt::format("cannot sync {}: {}", temp, std::strerror(errno)));
-  } catch (...) {
-    ::close(fd);
-    ::unlink(temp.c_str());
-    throw;
-  }
-  ::close(fd);
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    int error = errno;
-    ::unlink(temp.c_str());
-    throw std::runtime_error(fmt::format("cannot replace {}: {}", path, std::strerror(error)));
-  }
-  // Make the rename itself durable.
-  int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
+  // The header and each tensor go straight from memory into the file: no second copy of the model.
+  AtomicFileWriter file(path);
+  int64_t written = 0;
+  uint64_t length = header.size();
+  unsigned char le[8];
+  for (int i = 0; i < 8; ++i) le[i] = static_cast<unsigned char>(length >> (8 * i));
+  write_counted(file, le, 8, written);
+  write_counted(file, header.data(), header.size(), written);
+  for (const Tensor& c : host) write_counted(file, c.data_ptr(), c.numel() * element_size(c.dtype()), written);
+  file.commit();
 }
 
 SafetensorsContent load_safetensors(const std::string& path) {
@@ -173,41 +137,43 @@ SafetensorsContent load_safetensors(const std::string& path) {
   };
   std::vector<Entry> entries;
   SafetensorsContent content;
-  for (const auto& [name, value] : root.object()) {
+  for (const auto& item : root.object()) {
+    const std::string& name = item.first;  // not a structured binding: the lambda below captures it
+    const json::Value& value = item.second;
     if (name == "__metadata__") {
       if (!value.is_object()) throw fail("__metadata__ is not an object");
       for (const auto& [key, v] : value.object()) {
-        if (!v.is_string()) throw fail(fmt::format("metadata '{}' is not a string", key));
+        if (!v.is_string()) throw fail(fmt::format("metadata {:?} is not a string", key));
         content.metadata[key] = v.string();
       }
       continue;
     }
-    if (!value.is_object()) throw fail(fmt::format("entry '{}' is not an object", name));
+    if (!value.is_object()) throw fail(fmt::format("entry {:?} is not an object", name));
     const json::Object& info = value.object();
     auto field = [&](const char* key) -> const json::Value& {
       auto it = info.find(key);
-      if (it == info.end()) throw fail(fmt::format("tensor '{}' has no '{}'", name, key));
+      if (it == info.end()) throw fail(fmt::format("tensor {:?} has no {:?}", name, key));
       return it->second;
     };
     Entry entry{name, kFloat32, {}, 0, 0};
     const json::Value& dtype = field("dtype");
     if (!dtype.is_string() || !parse_dtype(dtype.string(), entry.dtype))
-      throw fail(fmt::format("tensor '{}' has unknown dtype {}", name,
-                             dtype.is_string() ? "'" + dtype.string() + "'" : "(not a string)"));
+      throw fail(fmt::format("tensor {:?} has unknown dtype {}", name,
+                             dtype.is_string() ? fmt::format("{:?}", dtype.string()) : "(not a string)"));
     const json::Value& shape = field("shape");
-    if (!shape.is_array()) throw fail(fmt::format("tensor '{}': shape is not an array", name));
+    if (!shape.is_array()) throw fail(fmt::format("tensor {:?}: shape is not an array", name));
     for (const json::Value& s : shape.array()) {
-      if (!s.is_integer() || s.integer() < 0) throw fail(fmt::format("tensor '{}': invalid shape entry", name));
+      if (!s.is_integer() || s.integer() < 0) throw fail(fmt::format("tensor {:?}: invalid shape entry", name));
       entry.shape.push_back(s.integer());
     }
     const json::Value& offsets = field("data_offsets");
     if (!offsets.is_array() || offsets.array().size() != 2 || !offsets.array()[0].is_integer() ||
         !offsets.array()[1].is_integer())
-      throw fail(fmt::format("tensor '{}': data_offsets must be [begin, end]", name));
+      throw fail(fmt::format("tensor {:?}: data_offsets must be [begin, end]", name));
     entry.begin = offsets.array()[0].integer();
     entry.end = offsets.array()[1].integer();
     if (entry.begin < 0 || entry.end < entry.begin || entry.end > data_size)
-      throw fail(fmt::format("tensor '{}': data_offsets [{}, {}] are out of range of the {}-byte data section",
+      throw fail(fmt::format("tensor {:?}: data_offsets [{}, {}] are out of range of the {}-byte data section",
                              name, entry.begin, entry.end, data_size));
     // Counted with overflow checks: a shape like [3, 6148914691236517206] must not wrap around to a
     // byte count that fits the data section.
@@ -215,22 +181,22 @@ SafetensorsContent load_safetensors(const std::string& path) {
     try {
       elements = shape_numel(entry.shape);
     } catch (const std::overflow_error&) {
-      throw fail(fmt::format("tensor '{}': shape {} has more elements than an int64 can count", name,
+      throw fail(fmt::format("tensor {:?}: shape {} has more elements than an int64 can count", name,
                              shape_str(entry.shape)));
     }
     if (__builtin_mul_overflow(elements, static_cast<int64_t>(element_size(entry.dtype)), &expected))
-      throw fail(fmt::format("tensor '{}': shape {} of {} has more bytes than an int64 can count", name,
+      throw fail(fmt::format("tensor {:?}: shape {} of {} has more bytes than an int64 can count", name,
                              shape_str(entry.shape), dtype.string()));
     if (entry.end - entry.begin != expected)
-      throw fail(fmt::format("tensor '{}': {} bytes of data for shape {} of {} ({} bytes expected)", name,
+      throw fail(fmt::format("tensor {:?}: {} bytes of data for shape {} of {} ({} bytes expected)", name,
                              entry.end - entry.begin, shape_str(entry.shape), dtype.string(), expected));
     entries.push_back(std::move(entry));
   }
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
   int64_t covered = 0;
   for (const Entry& e : entries) {
-    if (e.begin < covered) throw fail(fmt::format("tensor '{}' overlaps the tensor before it", e.name));
-    if (e.begin > covered && e.end > e.begin) throw fail(fmt::format("a hole in the data before tensor '{}'", e.name));
+    if (e.begin < covered) throw fail(fmt::format("tensor {:?} overlaps the tensor before it", e.name));
+    if (e.begin > covered && e.end > e.begin) throw fail(fmt::format("a hole in the data before tensor {:?}", e.name));
     covered = std::max(covered, e.end);
   }
   if (covered != data_size)
@@ -241,11 +207,11 @@ SafetensorsContent load_safetensors(const std::string& path) {
     Tensor t = empty(e.shape, TensorOptions(e.dtype));
     in.seekg(8 + static_cast<std::streamoff>(header_length) + e.begin);
     in.read(static_cast<char*>(t.data_ptr()), e.end - e.begin);
-    if (!in) throw fail(fmt::format("cannot read the data of tensor '{}'", e.name));
+    if (!in) throw fail(fmt::format("cannot read the data of tensor {:?}", e.name));
     if (e.dtype == kBool)  // only 0 and 1 are valid bools; anything else would be undefined behaviour
       for (int64_t i = 0; i < t.numel(); ++i)
         if (reinterpret_cast<const unsigned char*>(t.data_ptr())[i] > 1)
-          throw fail(fmt::format("tensor '{}': byte {} is not a valid bool", e.name, i));
+          throw fail(fmt::format("tensor {:?}: byte {} is not a valid bool", e.name, i));
     content.tensors.emplace_back(e.name, t);
   }
   return content;

@@ -4,8 +4,8 @@
 //   N bytes  JSON: {"conv1.weight": {"dtype": "F32", "shape": [32, 3, 3, 3],
 //                   "data_offsets": [begin, end]}, ..., "__metadata__": {"k": "v"}}
 //   rest     raw little-endian tensor data; offsets are relative to its start.
-// Saving is atomic: a temporary file in the same folder, fsync, then rename, so an
-// interrupted save leaves the previous file intact.
+// Saving is atomic (tensor/atomic_file.h): a temporary file in the same folder, fsync, then
+// rename, so an interrupted save, a crash or a full disk leaves the previous file intact.
 #include <map>
 #include <string>
 

@@ -101,18 +101,16 @@ void MetricsLog::truncate_after(int64_t epochs) {
 
 void MetricsLog::append(const MetricsRow& row) {
   std::map<std::string, double> values;
-  bool new_column = false;
   for (const auto& [name, value] : row) {
     if (!values.emplace(name, value).second)
       throw std::invalid_argument(fmt::format("{}: the row names column '{}' twice", path_.string(), name));
-    if (!has_column(name)) columns_.push_back(name), new_column = true;
+    if (!has_column(name)) columns_.push_back(name);
   }
   if (!values.count("epoch")) throw std::invalid_argument(fmt::format("{}: a row needs an 'epoch'", path_.string()));
   rows_.push_back(std::move(values));
-  if (new_column) return rewrite();
-  std::ofstream out(path_, std::ios::app);
-  out << format_row(columns_, rows_.back()) << '\n' << std::flush;
-  if (!out) throw std::runtime_error(fmt::format("cannot append to {}", path_.string()));
+  // The whole file again rather than an append: a crash mid-append would leave half a row, and
+  // one row per epoch makes rewriting cheap.
+  rewrite();
 }
 
 void MetricsLog::rewrite() const {

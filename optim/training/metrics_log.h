@@ -13,7 +13,8 @@ namespace focus::training {
 using MetricsRow = std::vector<std::pair<std::string, double>>;
 
 /// The per-epoch log of a training run, a CSV file with a header naming its columns. Every
-/// row reaches the disk when it is appended, so a crash loses nothing. Reading an existing
+/// row reaches the disk when it is appended (the file is rewritten atomically), so a crash loses
+/// nothing and never leaves half a row. Reading an existing
 /// file checks every cell and names the file, line and column of the first one that is not a
 /// number. Columns are looked up by name, never by position, so a program that logs one more
 /// column can still resume an older run: the file is rewritten with the union of the columns
@@ -26,7 +27,7 @@ class MetricsLog {
   /// Drops the rows after epoch `epochs` (a resumed run replaces them) and rewrites the file
   /// atomically if any were dropped.
   void truncate_after(int64_t epochs);
-  /// Appends a row (it must have "epoch"). A column the file lacks rewrites it with that column added.
+  /// Appends a row (it must have "epoch"). A column the file lacks is added, older rows leave it empty.
   void append(const MetricsRow& row);
 
   const std::filesystem::path& path() const { return path_; }

@@ -122,7 +122,7 @@ TEST_CASE("every kind of corrupt file gives an error naming the file and the pro
   expect(framed("{\"a\": 1}", "").substr(0, 8) + "{}", "beyond the file size");
   expect(framed("{\"a\": {\"dtype\": \"F32\", ", four_floats), "malformed JSON");
   expect(framed("{\"a\": {\"dtype\": \"F16\", \"shape\": [4], \"data_offsets\": [0, 8]}}", four_floats),
-         "unknown dtype 'F16'");
+         "unknown dtype \"F16\"");
   expect(framed("{\"a\": {\"dtype\": \"F32\", \"shape\": [4], \"data_offsets\": [0, 32]}}", four_floats),
          "out of range");
   expect(framed("{\"a\": {\"dtype\": \"F32\", \"shape\": [4], \"data_offsets\": [0, 12]}}", four_floats),
@@ -136,7 +136,7 @@ TEST_CASE("every kind of corrupt file gives an error naming the file and the pro
          "follow the last tensor");
   expect(framed("{\"a\": {\"dtype\": \"BOOL\", \"shape\": [1], \"data_offsets\": [0, 1]}}", "\x07"),
          "not a valid bool");
-  expect(framed("{\"a\": {\"shape\": [1], \"data_offsets\": [0, 4]}}", std::string(4, '\0')), "no 'dtype'");
+  expect(framed("{\"a\": {\"shape\": [1], \"data_offsets\": [0, 4]}}", std::string(4, '\0')), "no \"dtype\"");
   // Shapes whose element or byte count overflows int64: 3 × 6148914691236517206 wraps around to 2,
   // and 2 float32 are the 8 bytes present — the wrap must be caught, not loaded as 1.8e19 elements.
   expect(framed("{\"a\": {\"dtype\": \"F32\", \"shape\": [3, 6148914691236517206], \"data_offsets\": [0, 8]}}",
