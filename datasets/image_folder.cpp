@@ -4,17 +4,24 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 
-#include <stb_image.h>  // the implementations are in libstb
-#include <stb_image_resize.h>
+#include <stb_image_resize.h>  // the implementation is in libstb
 
 namespace focus::data {
 
 namespace {
 namespace fs = std::filesystem;
+
+// A PNG's or BMP's size sits in its first few dozen bytes, a JPEG's after its metadata segments,
+// nearly always within 64 KiB. The construction-time check reads that much, and the whole file
+// only when it was not enough.
+constexpr size_t kHeaderReadBytes = size_t{64} << 10;
+constexpr size_t kWholeFile = SIZE_MAX;
 
 bool is_image_file(const fs::path& path) {
   std::string extension = path.extension().string();
@@ -23,56 +30,79 @@ bool is_image_file(const fs::path& path) {
   return extension == ".png" || extension == ".jpg" || extension == ".jpeg" || extension == ".bmp";
 }
 
-struct StbFree {
-  void operator()(unsigned char* p) const { stbi_image_free(p); }
+struct FileCloser {
+  void operator()(std::FILE* file) const { std::fclose(file); }
 };
 
-// The formats focus decodes, told by their first bytes, never by the name: stb_image knows more
-// (GIF, HDR, TGA, PSD, PIC, PNM), and those decoders have been made to allocate gigabytes or abort
-// on a few crafted bytes, so a file in any of them is refused before a decoder sees it.
-const char* image_format(const std::string& head) {
-  if (head.rfind("\x89PNG\r\n\x1a\n", 0) == 0) return "PNG";
-  if (head.rfind("\xff\xd8\xff", 0) == 0) return "JPEG";
-  if (head.rfind("BM", 0) == 0) return "BMP";
-  return nullptr;
+// The first `wanted` bytes of the file, or all of it when shorter. Throws naming the path when it
+// cannot be read or holds more than kMaxImageFileBytes.
+std::vector<unsigned char> read_file_start(const fs::path& path, size_t wanted) {
+  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+  if (!file) throw std::runtime_error(fmt::format("{}: cannot open: {}", path.string(), std::strerror(errno)));
+  std::error_code no_size;  // not a regular file: a pipe or device tells its size only by ending
+  const uintmax_t file_bytes = fs::file_size(path, no_size);
+  if (!no_size && file_bytes > static_cast<uintmax_t>(kMaxImageFileBytes))
+    throw std::runtime_error(
+        fmt::format("{}: the file is {} bytes; focus reads image files of up to {} bytes (256 MiB)", path.string(),
+                    file_bytes, kMaxImageFileBytes));
+  // One byte over the limit tells a file that grew past it (or a device that never ends).
+  const size_t limit = std::min(wanted, static_cast<size_t>(kMaxImageFileBytes) + 1);
+  std::vector<unsigned char> bytes(std::min(limit, no_size ? kHeaderReadBytes : static_cast<size_t>(file_bytes) + 1));
+  size_t have = 0;
+  for (;;) {
+    have += std::fread(bytes.data() + have, 1, bytes.size() - have, file.get());
+    if (have < bytes.size() || bytes.size() == limit) break;  // the end of the file, or enough
+    bytes.resize(std::min(limit, 2 * bytes.size()));
+  }
+  if (std::ferror(file.get()))
+    throw std::runtime_error(fmt::format("{}: cannot read: {}", path.string(), std::strerror(errno)));
+  bytes.resize(have);
+  if (have > static_cast<size_t>(kMaxImageFileBytes))
+    throw std::runtime_error(fmt::format("{}: the file is over {} bytes; focus reads image files of up to 256 MiB",
+                                         path.string(), kMaxImageFileBytes));
+  return bytes;
 }
 
-// Checks that `path` is a PNG, JPEG or BMP whose header gives a size from 1×1 to kMaxImagePixels,
-// before anything is decoded. `who` starts the message.
-void check_image_file(const fs::path& path, const char* who) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (!file) throw std::runtime_error(fmt::format("{}: cannot open {}", who, path.string()));
-  char bytes[8] = {};
-  const size_t got = std::fread(bytes, 1, sizeof bytes, file);
-  std::fclose(file);
-  if (!image_format(std::string(bytes, got)))
-    throw std::runtime_error(fmt::format("{}: {} is not a PNG, JPEG or BMP file (its first bytes are {:?})", who,
-                                         path.string(), std::string(bytes, got)));
-  int w = 0, h = 0, channels = 0;
-  if (stbi_info(path.c_str(), &w, &h, &channels) == 0)
-    throw std::runtime_error(fmt::format("{}: cannot read {}: {}", who, path.string(), stbi_failure_reason()));
-  if (w < 1 || h < 1 || static_cast<int64_t>(w) * h > kMaxImagePixels)
-    throw std::runtime_error(fmt::format("{}: {} says it is {}x{} pixels; focus reads images of 1 to {} pixels", who,
-                                         path.string(), w, h, kMaxImagePixels));
+// Runs `read`, putting `who` (the function the user called) in front of its error message.
+template <typename Read>
+auto with_caller(const char* who, Read&& read) {
+  try {
+    return read();
+  } catch (const std::runtime_error& error) {
+    throw std::runtime_error(fmt::format("{}: {}", who, error.what()));
+  }
+}
+
+// Checks format, size and colour space from the header alone, before anything is decoded.
+void check_image_header(const fs::path& path) {
+  const std::vector<unsigned char> start = read_file_start(path, kHeaderReadBytes);
+  if (start.size() < kHeaderReadBytes) {  // the whole file
+    read_image_header(start, path.string());
+    return;
+  }
+  try {
+    read_image_header(start, path.string());
+  } catch (const std::runtime_error&) {
+    read_image_header(read_file_start(path, kWholeFile), path.string());  // a JPEG header past 64 KiB
+  }
 }
 }  // namespace
 
 Tensor load_image(const std::filesystem::path& path, int64_t height, int64_t width) {
-  check_image_file(path, "load_image");
-  int file_width = 0, file_height = 0, file_channels = 0;
-  // Asking for 3 channels makes stb expand grey and drop alpha for us.
-  std::unique_ptr<unsigned char, StbFree> pixels(stbi_load(path.c_str(), &file_width, &file_height, &file_channels, 3));
-  if (!pixels)
-    throw std::runtime_error(fmt::format("load_image: cannot read {}: {}", path.string(), stbi_failure_reason()));
+  const DecodedImage decoded =
+      with_caller("load_image", [&] { return decode_image(read_file_start(path, kWholeFile), path.string()); });
+  const auto file_width = static_cast<int>(decoded.width);  // at most kMaxImagePixels
+  const auto file_height = static_cast<int>(decoded.height);
   const int out_width = width > 0 ? static_cast<int>(width) : file_width;
   const int out_height = height > 0 ? static_cast<int>(height) : file_height;
   std::unique_ptr<unsigned char[]> resized;
-  const unsigned char* source = pixels.get();
+  const unsigned char* source = decoded.rgb.data();
   if (out_width != file_width || out_height != file_height) {
     // stb's filtered resampler: bilinear-like when enlarging, and it averages
     // the covered area when shrinking (plain bilinear would alias, e.g. 500 → 32).
     resized = std::make_unique<unsigned char[]>(static_cast<size_t>(out_width) * out_height * 3);
-    if (stbir_resize_uint8(pixels.get(), file_width, file_height, 0, resized.get(), out_width, out_height, 0, 3) == 0)
+    if (stbir_resize_uint8(decoded.rgb.data(), file_width, file_height, 0, resized.get(), out_width, out_height, 0,
+                           3) == 0)
       throw std::runtime_error(fmt::format("load_image: cannot resize {} from {}x{} to {}x{}", path.string(),
                                            file_width, file_height, out_width, out_height));
     source = resized.get();
@@ -112,7 +142,7 @@ ImageFolder::ImageFolder(const std::filesystem::path& root, int64_t image_size) 
                                            dir.string()));
     std::sort(images.begin(), images.end());
     for (fs::path& image : images) {
-      check_image_file(image, "ImageFolder");
+      with_caller("ImageFolder", [&] { check_image_header(image); });
       files_.push_back({std::move(image), label});
     }
   }

@@ -5,21 +5,24 @@
 #include <vector>
 
 #include "datasets/dataset.h"
+#include "datasets/image_decode.h"  // kMaxImagePixels
 #include "datasets/image_example.h"
 #include "tensor/tensor.h"
 
 namespace focus::data {
 
-/// The largest image load_image decodes, in pixels (64 megapixels, 192 MiB of RGB): a header can
-/// claim any size, and the check comes before the decoder allocates.
-inline constexpr int64_t kMaxImagePixels = int64_t{1} << 26;
+/// The largest image file load_image and ImageFolder read, in bytes (256 MiB): the file is read
+/// whole into memory before decoding.
+inline constexpr int64_t kMaxImageFileBytes = int64_t{256} << 20;
 
 /// Reads a PNG, JPEG or BMP file (told by its first bytes, whatever its name) as
 /// float32 [3, height, width] in [0, 1]: grey images are repeated over the
 /// three channels, alpha is dropped, and the picture is resampled to the size
-/// asked for (a size <= 0 keeps the file's own). Throws naming the path when it
-/// is another format, when its header gives no pixels or more than
-/// kMaxImagePixels, or when it cannot be decoded (with stb_image's reason).
+/// asked for (a size <= 0 keeps the file's own). Decoding is decode_image's
+/// (datasets/image_decode.h). Throws "load_image: <path>: <what>" when the file
+/// cannot be read or is over kMaxImageFileBytes, is another format, its header
+/// gives no pixels or more than kMaxImagePixels, or its data is truncated or
+/// corrupt (with the decoder's reason).
 Tensor load_image(const std::filesystem::path& path, int64_t height, int64_t width);
 /// Square version: `size`×`size`, e.g. load_image(path, 32) for a CIFAR model.
 Tensor load_image(const std::filesystem::path& path, int64_t size);
@@ -31,8 +34,8 @@ Tensor load_image(const std::filesystem::path& path, int64_t size);
 /// Classes are the subfolder names in sorted order (class id = position);
 /// within a class, files are sorted by name. Only .png, .jpg, .jpeg and .bmp
 /// files are taken (any case). Every file's header is checked at construction
-/// so an unreadable file is reported before training starts; pixels are
-/// decoded in `get`.
+/// (format, size, colour space: "ImageFolder: <path>: <what>") so an unreadable
+/// file is reported before training starts; pixels are decoded in `get`.
 class ImageFolder : public Dataset<ImageExample> {
  public:
   /// Images are resized to image_size×image_size.
