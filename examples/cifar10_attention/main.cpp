@@ -8,8 +8,10 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <new>
 #include <numeric>
 
 #include "datasets/cifar10.h"
@@ -18,6 +20,7 @@
 #include "datasets/distributed_sampler.h"
 #include "datasets/image_folder.h"
 #include "datasets/subset.h"
+#include "datasets/printable_text.h"
 #include "datasets/transforms.h"
 #include "focus.h"
 #include "models.h"
@@ -69,8 +72,11 @@ fs::path find_cifar(const std::string& flag) {
     if (data::has_data_root()) candidates.push_back(data::data_root() / "cifar-10-batches-bin");
     candidates.push_back("data/cifar-10-batches-bin");
   }
+  // The error_code forms: a folder the system cannot look into (a name too long, say) is one without the data.
+  std::error_code error;
   for (const fs::path& p : candidates)
-    if (fs::exists(p / "data_batch_1.bin") || fs::exists(p / "cifar-10-batches-bin" / "data_batch_1.bin")) return p;
+    if (fs::exists(p / "data_batch_1.bin", error) || fs::exists(p / "cifar-10-batches-bin" / "data_batch_1.bin", error))
+      return p;
   throw std::runtime_error(fmt::format(
       "CIFAR-10 not found (looked in {}). Download it with scripts/download-cifar10.sh [dir], then pass "
       "--data DIR/cifar-10-batches-bin or set FOCUS_DATA to the folder holding cifar-10-batches-bin/",
@@ -309,6 +315,7 @@ int run(const Flags& flags) {
   return 0;
 }
 
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -348,12 +355,12 @@ int main(int argc, char** argv) {
   try {
     return run(f);
   } catch (const dist::JobError& e) {  // every rank stopped here together: one message, a clean exit
-    if (dist::is_main()) fmt::print(stderr, "error: {}\n", e.what());
+    if (dist::is_main()) fmt::print(stderr, "error: {}\n", data::error_text(e));
     return 1;
   } catch (const std::exception& e) {
     // One rank alone failed: the others would wait for it forever, so it ends the whole job.
-    if (dist::world_size() > 1) dist::abort(fmt::format("error: {}", e.what()));
-    fmt::print(stderr, "error: {}\n", e.what());
+    if (dist::world_size() > 1) dist::abort(fmt::format("error: {}", data::error_text(e)));
+    fmt::print(stderr, "error: {}\n", data::error_text(e));
     return 1;
   }
 }

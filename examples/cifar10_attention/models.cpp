@@ -69,10 +69,15 @@ Tensor AttentionNet::forward(const Tensor& images) {
   return (*classifier)((*dropout)(mean(x, {2, 3})));
 }
 
+const std::vector<std::string>& model_names() {
+  static const std::vector<std::string> names{"seed", "attention"};
+  return names;
+}
+
 std::shared_ptr<Classifier> make_model(const std::string& name) {
   if (name == "seed") return std::make_shared<SeedNet>();
   if (name == "attention") return std::make_shared<AttentionNet>();
-  throw std::invalid_argument(fmt::format("unknown model '{}': expected seed or attention", name));
+  throw std::invalid_argument(fmt::format("unknown model {:?}: expected seed or attention", name));
 }
 
 }  // namespace cifar

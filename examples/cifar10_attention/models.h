@@ -3,6 +3,7 @@
 // stronger CNN with channel and spatial attention.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "focus.h"
 #include "nn/layers/batch_norm2d.h"
@@ -58,6 +59,8 @@ class AttentionNet : public Classifier {
   std::shared_ptr<focus::nn::Linear> classifier;
 };
 
+/// The names make_model knows: "seed", "attention".
+const std::vector<std::string>& model_names();
 /// "seed" or "attention"; throws naming the valid choices otherwise.
 std::shared_ptr<Classifier> make_model(const std::string& name);
 

@@ -1,7 +1,9 @@
 #include "report.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -23,6 +25,11 @@ std::string read_model_name(const std::string& checkpoint) {
   auto it = meta.find("user/model");
   if (it == meta.end())
     throw std::runtime_error(fmt::format("{}: not a CIFAR-10 training checkpoint (no model name in its metadata)", checkpoint));
+  // Checked here, where the file is known: make_model's own message could not say which file.
+  const std::vector<std::string>& names = model_names();
+  if (std::find(names.begin(), names.end(), it->second) == names.end())
+    throw std::runtime_error(fmt::format("{}: metadata 'model' is {:?}: expected one of {}", checkpoint,
+                                         it->second.substr(0, 200), fmt::join(names, ", ")));
   return it->second;
 }
 

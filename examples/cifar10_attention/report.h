@@ -13,7 +13,8 @@
 
 namespace cifar {
 
-/// The model name stored in a training checkpoint's metadata ("seed" or "attention").
+/// The model name stored in a training checkpoint's metadata, one of model_names(); anything else
+/// (no name, an unknown one) throws naming the file and the value, escaped.
 std::string read_model_name(const std::string& checkpoint);
 
 /// Test accuracy and a per-class table on the console.

@@ -4,12 +4,15 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <stdexcept>
 
 #include "datasets/date_task.h"
 #include "datasets/sentence_pairs.h"
+#include "metadata_fields.h"
+#include "translator_limits.h"
 
 namespace translate {
 
@@ -20,12 +23,6 @@ namespace {
 
 // The longest date rendering ("Wednesday, the 30th of September, 2009") is under 40 characters.
 constexpr int64_t kDateMaxSource = 48;
-
-std::string meta_get(const std::map<std::string, std::string>& metadata, const std::string& key) {
-  auto it = metadata.find(key);
-  if (it == metadata.end()) throw std::runtime_error(fmt::format("no '{}' in the checkpoint's metadata", key));
-  return it->second;
-}
 
 data::SentencePairsOptions pair_options(const CorpusOptions& options) {
   data::SentencePairsOptions o;
@@ -50,17 +47,19 @@ std::map<std::string, std::string> CorpusOptions::to_metadata() const {
 }
 
 CorpusOptions CorpusOptions::from_metadata(const std::map<std::string, std::string>& metadata) {
+  const MetadataFields fields(metadata);
+  constexpr int64_t kAnyCount = std::numeric_limits<int64_t>::max();
   CorpusOptions o;
-  o.task = meta_get(metadata, "data.task");
-  o.data_path = meta_get(metadata, "data.path");
-  o.reverse = meta_get(metadata, "data.reverse") == "1";
-  o.max_length = std::stoll(meta_get(metadata, "data.max_length"));
-  o.max_pairs = std::stoll(meta_get(metadata, "data.max_pairs"));
-  o.min_freq = std::stoll(meta_get(metadata, "data.min_freq"));
-  o.max_vocab = std::stoll(meta_get(metadata, "data.max_vocab"));
-  o.date_train = std::stoll(meta_get(metadata, "data.date_train"));
-  o.date_eval = std::stoll(meta_get(metadata, "data.date_eval"));
-  o.seed = std::stoull(meta_get(metadata, "data.seed"));
+  o.task = fields.choice("data.task", {"dates", "pairs"});
+  o.data_path = fields.text("data.path");
+  o.reverse = fields.flag("data.reverse");
+  o.max_length = fields.integer("data.max_length", 0, limits::kMaxSentenceTokens);
+  o.max_pairs = fields.integer("data.max_pairs", 0, kAnyCount);
+  o.min_freq = fields.integer("data.min_freq", 1, kAnyCount);
+  o.max_vocab = fields.integer("data.max_vocab", 0, limits::kMaxVocab);
+  o.date_train = fields.integer("data.date_train", 1, limits::kMaxDateExamples);
+  o.date_eval = fields.integer("data.date_eval", 1, limits::kMaxDateExamples);
+  o.seed = fields.unsigned_integer("data.seed");
   return o;
 }
 
@@ -184,13 +183,38 @@ EncodedInput encode_input(const std::string& text, const data::Tokenizer& tokeni
     int64_t id = vocab.id(token);
     input.ids.push_back(id);
     input.tokens.push_back(id == data::Vocab::kUnk ? vocab.token(data::Vocab::kUnk) : token);
-    if (id == data::Vocab::kUnk) unknown.push_back("'" + token + "'");
+    if (id == data::Vocab::kUnk) unknown.push_back(quoted(token, limits::kMaxLabelCharacters));  // typed bytes, escaped
   }
   if (!unknown.empty())
     input.notes.push_back(fmt::format("{} not in the vocabulary, read as <unk>: {}",
                                       unknown.size() == 1 ? "1 token is" : fmt::format("{} tokens are", unknown.size()),
                                       fmt::join(unknown, " ")));
   return input;
+}
+
+bool read_input_line(std::istream& in, InputLine& line, int64_t max_bytes) {
+  line.text.clear();
+  line.bytes = 0;
+  std::streambuf* buffer = in.rdbuf();
+  bool any = false;
+  int last = 0;
+  for (int c = buffer->sbumpc(); c != std::char_traits<char>::eof(); c = buffer->sbumpc()) {
+    any = true;
+    if (c == '\n') break;
+    // Count every byte, keep only what may be read: a line of a gigabyte costs max_bytes of memory.
+    if (line.bytes < max_bytes) line.text += static_cast<char>(c);
+    ++line.bytes;
+    last = c;
+  }
+  if (!any) {
+    in.setstate(std::ios::eofbit);
+    return false;
+  }
+  if (last == '\r') {  // a Windows line ending is not part of the sentence
+    --line.bytes;
+    if (static_cast<int64_t>(line.text.size()) > line.bytes) line.text.pop_back();
+  }
+  return true;
 }
 
 }  // namespace translate

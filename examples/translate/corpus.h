@@ -3,6 +3,7 @@
 // train / validation / test, with vocabularies and tokenizers, and the encoding of
 // sentences typed by a user.
 #include <cstdint>
+#include <istream>
 #include <map>
 #include <memory>
 #include <string>
@@ -85,8 +86,18 @@ struct EncodedInput {
 };
 
 /// Tokenises and encodes `text`; unknown tokens become <unk> and input over `max_length` tokens
-/// is truncated, each with a note. Throws std::invalid_argument on empty (or all-space) input.
+/// is truncated, each with a note (typed bytes in notes are escaped). Throws std::invalid_argument
+/// on empty (or all-space) input.
 EncodedInput encode_input(const std::string& text, const focus::data::Tokenizer& tokenizer,
                           const focus::data::Vocab& vocab, int64_t max_length);
+
+/// One line a user typed or piped in.
+struct InputLine {
+  std::string text;   ///< the line without its '\n' (and '\r'), cut after max_bytes
+  int64_t bytes = 0;  ///< how long the line really was
+};
+/// Reads the next line of `in` into `line`, holding at most `max_bytes` of it however long it is
+/// (line.bytes > max_bytes tells the caller it was cut). Returns false at the end of the input.
+bool read_input_line(std::istream& in, InputLine& line, int64_t max_bytes);
 
 }  // namespace translate

@@ -10,6 +10,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "datasets/vocab.h"
+#include "translator_limits.h"
 
 namespace translate {
 
@@ -90,7 +91,8 @@ Translation finish(const Hypothesis& h, bool ended, double alpha, int64_t source
 
 std::vector<Translation> beam_search_batch(Seq2Seq& model, const Tensor& source, const Tensor& lengths,
                                            const Tensor& mask, int64_t beam, int64_t max_length, double length_alpha) {
-  if (beam < 1) throw std::invalid_argument(fmt::format("beam_search: beam must be at least 1, got {}", beam));
+  if (beam < 1 || beam > limits::kMaxBeam)
+    throw std::invalid_argument(fmt::format("beam_search: beam must be from 1 to {}, got {}", limits::kMaxBeam, beam));
   NoGradGuard no_grad;
   const int64_t B = source.size(0);
   const Device device = model.device();

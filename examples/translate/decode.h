@@ -36,6 +36,7 @@ std::vector<Translation> greedy_decode(Seq2Seq& model, const Tensor& source, con
 /// log p / length^length_alpha (length counts <eos>; alpha 0 = no normalisation, 1 = per token).
 /// Stops when `beam` hypotheses are finished or after `max_length` tokens (unfinished ones then
 /// compete too). With beam = 1 it makes exactly the greedy choices. Runs on the model's device.
+/// Throws std::invalid_argument unless 1 <= beam <= limits::kMaxBeam (translator_limits.h).
 Translation beam_search(Seq2Seq& model, const std::vector<int64_t>& source, int64_t beam, int64_t max_length,
                         double length_alpha = 1.0);
 

@@ -13,13 +13,16 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <new>
 
 #include "corpus.h"
 #include "datasets/data_root.h"
 #include "decode.h"
 #include "optim/training/training_run.h"
+#include "datasets/printable_text.h"
 #include "report.h"
 #include "seq2seq.h"
 #include "tensor/distributed/agreement.h"
@@ -27,6 +30,7 @@
 #include "tensor/generator.h"
 #include "tensor/parallel.h"
 #include "training.h"
+#include "translator_limits.h"
 
 using namespace focus;
 using namespace translate;
@@ -106,12 +110,12 @@ int train_command(const Flags& f) {
   CorpusOptions data;
   Seq2SeqConfig config;
   if (!f.resume.empty()) {
-    // A resumed run rebuilds the model and data exactly as they were.
+    // A resumed run rebuilds the model and data exactly as they were (the metadata checked against
+    // the weights before that model is built).
     dist::on_every_rank([&] {
-      std::map<std::string, std::string> metadata =
-          read_checkpoint_metadata(training::resume_checkpoint_file(f.resume));
-      config = Seq2SeqConfig::from_metadata(metadata);
-      data = CorpusOptions::from_metadata(metadata);
+      TranslatorCheckpoint checkpoint = read_translator_checkpoint(training::resume_checkpoint_file(f.resume));
+      config = checkpoint.config;
+      data = checkpoint.corpus;
     });
   } else {
     data.task = f.data.empty() ? f.task : "pairs";
@@ -169,36 +173,56 @@ int run_command(const Flags& f) {
   const Device device = Device::parse_available(f.device);
   LoadedTranslator t = load_translator(f.checkpoint);
   t.model->to(device);
-  std::vector<std::string> lines = f.sentences;
-  if (lines.empty())
-    for (std::string line; std::getline(std::cin, line);) lines.push_back(line);
   const fs::path plots = f.plots.empty() ? t.file.parent_path() : fs::path(f.plots);
-  fs::create_directories(plots);
+  std::error_code error;
+  fs::create_directories(plots, error);
+  if (error)
+    throw std::runtime_error(fmt::format("cannot create the folder {} for the attention pictures: {}", plots.string(),
+                                         error.message()));
   const int64_t max_source = task_max_source_length(t.corpus);
   int failures = 0;
-  for (size_t n = 0; n < lines.size(); ++n) {
+  int64_t number = 0;
+  // Each line on its own: a bad one is reported and skipped, and the next is translated.
+  auto translate_line = [&](const InputLine& line) {
+    ++number;
+    if (line.bytes > limits::kMaxInputBytes) {
+      fmt::print(stderr, "line {}: {} bytes, more than the {} a line may have: skipped\n", number, line.bytes,
+                 limits::kMaxInputBytes);
+      ++failures;
+      return;
+    }
     EncodedInput input;
     try {
-      input = encode_input(lines[n], t.source_tokenizer, t.source_vocab, max_source);
+      input = encode_input(line.text, t.source_tokenizer, t.source_vocab, max_source);
     } catch (const std::invalid_argument& e) {
-      fmt::print(stderr, "line {}: {}\n", n + 1, e.what());
+      fmt::print(stderr, "line {}: {}\n", number, e.what());
       ++failures;
-      continue;
+      return;
     }
-    for (const std::string& note : input.notes) fmt::print(stderr, "note: {}\n", note);
+    for (const std::string& note : input.notes) fmt::print(stderr, "note: line {}: {}\n", number, note);
     Translation tr = beam_search(*t.model, input.ids, std::max<int64_t>(1, f.beam),
                                  default_max_length(static_cast<int64_t>(input.ids.size())));
     const std::string translation = t.target_tokenizer.detokenize(t.target_vocab.decode(tr.tokens));
-    fmt::print("{}\n", translation);
+    fmt::print("{}\n", data::printable(translation));
+    std::fflush(stdout);  // one answer per line, as it comes, for a user typing or a program piping
     if (tr.attention.defined()) {
       // One row label per generated id, specials included, so rows and labels line up.
       std::vector<std::string> rows;
       for (int64_t id : tr.tokens) rows.push_back(t.target_vocab.token(id));
       if (tr.ended) rows.push_back(t.target_vocab.token(data::Vocab::kEos));
-      fs::path png = plots / fmt::format("attention_{}.png", n + 1);
-      save_attention_png(png, tr.attention, input.tokens, rows, fmt::format("{} -> {}", lines[n], translation));
+      fs::path png = plots / fmt::format("attention_{}.png", number);
+      save_attention_png(png, tr.attention, input.tokens, rows, fmt::format("{} -> {}", line.text, translation));
       fmt::print(stderr, "attention: {}\n", png.string());
     }
+  };
+  if (!f.sentences.empty()) {
+    for (const std::string& sentence : f.sentences)
+      translate_line({sentence.substr(0, static_cast<size_t>(limits::kMaxInputBytes)),
+                      static_cast<int64_t>(sentence.size())});
+  } else {
+    // Read as the lines come (never the whole input at once), each held to kMaxInputBytes.
+    InputLine line;
+    while (read_input_line(std::cin, line, limits::kMaxInputBytes)) translate_line(line);
   }
   return failures ? 1 : 0;
 }
@@ -213,9 +237,14 @@ int eval_command(const Flags& f) {
                 nullptr, nullptr, nullptr, task_max_source_length(t.corpus), ""};
   std::shared_ptr<const PairDataset> test;
   std::string what;
+  // Whether --data is the file the checkpoint trained on (data.path in its metadata); a path the system
+  // cannot check (missing, a name too long) is simply another file.
+  auto same_file = [](const std::string& a, const std::string& b) {
+    std::error_code error;
+    return !a.empty() && !b.empty() && fs::equivalent(a, b, error) && !error;
+  };
   dist::on_every_rank([&] {
-  if (t.corpus.task == "dates" || (!f.data.empty() && fs::exists(f.data) && !t.corpus.data_path.empty() &&
-                                   fs::equivalent(f.data, t.corpus.data_path))) {
+  if (t.corpus.task == "dates" || same_file(f.data, t.corpus.data_path)) {
     if (t.corpus.task == "dates" && !f.data.empty())
       throw std::runtime_error("--data: this checkpoint was trained on the date task, whose test set is generated");
     // The training data: rebuild the same split and evaluate on its held-out test part.
@@ -236,6 +265,7 @@ int eval_command(const Flags& f) {
   return 0;
 }
 
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -250,18 +280,21 @@ int main(int argc, char** argv) {
   train->add_option("--data", f.data, "sentence pairs, one 'source<TAB>target' per line (implies --task pairs); "
                                       "default $FOCUS_DATA/translation/eng-fra.tsv");
   train->add_flag("--reverse", f.reverse, "translate the second column into the first");
-  train->add_option("--max-len", f.max_len, "drop pairs with more tokens on either side")->check(CLI::PositiveNumber);
+  train->add_option("--max-len", f.max_len, "drop pairs with more tokens on either side")
+      ->check(CLI::Range(int64_t{1}, limits::kMaxSentenceTokens));
   train->add_option("--max-pairs", f.max_pairs, "use a random sample of N pairs (0 = all)")->check(CLI::NonNegativeNumber);
   train->add_option("--min-freq", f.min_freq, "training tokens seen fewer times become <unk>")->check(CLI::PositiveNumber);
   train->add_option("--max-vocab", f.max_vocab, "largest vocabulary per side, specials included (0 = no limit)")
-      ->check(CLI::NonNegativeNumber);
-  train->add_option("--date-examples", f.date_train, "dates: training examples")->check(CLI::PositiveNumber);
+      ->check(CLI::Range(int64_t{0}, limits::kMaxVocab));
+  train->add_option("--date-examples", f.date_train, "dates: training examples")
+      ->check(CLI::Range(int64_t{1}, limits::kMaxDateExamples));
   train->add_option("--epochs", f.epochs, "training epochs")->check(CLI::PositiveNumber);
   train->add_option("--batch-size", f.batch_size, "sentence pairs per step")->check(CLI::PositiveNumber);
   train->add_option("--lr", f.lr, "Adam learning rate (with --resume: replaces the saved one)")->check(CLI::PositiveNumber);
-  train->add_option("--embed", f.embed, "embedding size")->check(CLI::PositiveNumber);
-  train->add_option("--hidden", f.hidden, "recurrent state size")->check(CLI::PositiveNumber);
-  train->add_option("--layers", f.layers, "recurrent layers (encoder and decoder)")->check(CLI::PositiveNumber);
+  train->add_option("--embed", f.embed, "embedding size")->check(CLI::Range(int64_t{1}, limits::kMaxWidth));
+  train->add_option("--hidden", f.hidden, "recurrent state size")->check(CLI::Range(int64_t{1}, limits::kMaxWidth));
+  train->add_option("--layers", f.layers, "recurrent layers (encoder and decoder)")
+      ->check(CLI::Range(int64_t{1}, limits::kMaxLayers));
   train->add_option("--cell", f.cell, "lstm (default) | gru: the recurrent cell of the encoder and the decoder")
       ->check(CLI::IsMember({"lstm", "gru"}));
   train->add_flag("--bidirectional,!--no-bidirectional", f.bidirectional,
@@ -281,23 +314,33 @@ int main(int argc, char** argv) {
   train->add_option("--out", f.out, "run folder (default runs/translate-<task>-<attention>-<time>)");
   train->add_option("--resume", f.resume, "continue a run: its folder or a checkpoint (RUN/last.safetensors)");
   train->add_flag("--overwrite", f.overwrite, "start afresh in an --out folder that holds an earlier run");
-  train->footer(kRecipeHelp);
+  train->footer(std::string(kRecipeHelp) + "\n" + limits::limits_help());
 
   CLI::App* run = app.add_subcommand("run", "translate sentences (arguments, or lines on stdin)");
   run->add_option("--checkpoint", f.checkpoint, "run folder or .safetensors file")->required();
-  run->add_option("--beam", f.beam, "beam width (1 = greedy)")->check(CLI::PositiveNumber);
+  run->add_option("--beam", f.beam, fmt::format("beam width (1 = greedy, at most {})", limits::kMaxBeam))
+      ->check(CLI::Range(int64_t{1}, limits::kMaxBeam));
   run->add_option("--plots", f.plots, "folder for attention_<n>.png (default: the checkpoint's folder)");
   run->add_option("--threads", f.threads, "CPU threads")->check(CLI::PositiveNumber);
   run->add_option("--device", f.device, "cpu (default), cuda or cuda:N");
   run->add_option("sentences", f.sentences, "sentences to translate");
+  run->footer(
+      fmt::format("Each sentence (argument, or line of stdin, translated as it comes) gives one line on stdout;\n"
+                  "notes and errors go to stderr as 'line N: ...'. A line of more than {} bytes is refused (its\n"
+                  "number and length reported, then the next line is read; the exit status is then 1). A sentence\n"
+                  "longer than the model reads (the checkpoint's --max-len; 48 characters for dates) is truncated to\n"
+                  "the tokens it reads, with a note. attention_<N>.png draws at most {} x {} tokens.",
+                  limits::kMaxInputBytes, limits::kMaxPictureTokens, limits::kMaxPictureTokens));
 
   CLI::App* eval = app.add_subcommand("eval", "test BLEU / exact match of a checkpoint");
   eval->add_option("--checkpoint", f.checkpoint, "run folder or .safetensors file")->required();
   eval->add_option("--data", f.data, "sentence pairs (the training file: its held-out test split)");
-  eval->add_option("--beam", f.beam, "beam width (1 = greedy)")->check(CLI::PositiveNumber);
+  eval->add_option("--beam", f.beam, fmt::format("beam width (1 = greedy, at most {})", limits::kMaxBeam))
+      ->check(CLI::Range(int64_t{1}, limits::kMaxBeam));
   eval->add_option("--batch-size", f.batch_size, "sentences per batch")->check(CLI::PositiveNumber);
   eval->add_option("--threads", f.threads, "CPU threads")->check(CLI::PositiveNumber);
   eval->add_option("--device", f.device, "cpu (default), cuda or cuda:N");
+  app.footer(limits::limits_help());
 
   CLI11_PARSE(app, argc, argv);
   f.lr_given = train->count("--lr") > 0;
@@ -308,12 +351,12 @@ int main(int argc, char** argv) {
     if (run->parsed()) return run_command(f);
     return eval_command(f);
   } catch (const dist::JobError& e) {  // every rank stopped here together: one message, a clean exit
-    if (dist::is_main()) fmt::print(stderr, "error: {}\n", e.what());
+    if (dist::is_main()) fmt::print(stderr, "error: {}\n", data::error_text(e));
     return 1;
   } catch (const std::exception& e) {
     // One rank alone failed: the others would wait for it forever, so it ends the whole job.
-    if (dist::world_size() > 1) dist::abort(fmt::format("error: {}", e.what()));
-    fmt::print(stderr, "error: {}\n", e.what());
+    if (dist::world_size() > 1) dist::abort(fmt::format("error: {}", data::error_text(e)));
+    fmt::print(stderr, "error: {}\n", data::error_text(e));
     return 1;
   }
 }

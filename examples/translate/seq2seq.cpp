@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <set>
 #include <stdexcept>
 
 #include "autograd/ops.h"
@@ -10,6 +11,8 @@
 #include "nn/functional/loss.h"
 #include "nn/layers/attention_context.h"
 #include "datasets/vocab.h"
+#include "metadata_fields.h"
+#include "translator_limits.h"
 
 namespace translate {
 
@@ -67,32 +70,20 @@ std::map<std::string, std::string> Seq2SeqConfig::to_metadata() const {
 }
 
 Seq2SeqConfig Seq2SeqConfig::from_metadata(const std::map<std::string, std::string>& metadata) {
-  auto get = [&](const std::string& key) -> const std::string& {
-    auto it = metadata.find(key);
-    if (it == metadata.end()) throw std::runtime_error(fmt::format("no '{}' in the checkpoint's metadata", key));
-    return it->second;
-  };
-  auto integer = [&](const std::string& key) {
-    const std::string& text = get(key);
-    try {
-      size_t used = 0;
-      int64_t value = std::stoll(text, &used);
-      if (used == text.size()) return value;
-    } catch (const std::exception&) {
-    }
-    throw std::runtime_error(fmt::format("checkpoint metadata '{}' = '{}' is not an integer", key, text));
-  };
+  const MetadataFields fields(metadata);
   Seq2SeqConfig config;
-  config.source_vocab = integer("model.source_vocab");
-  config.target_vocab = integer("model.target_vocab");
-  config.embed = integer("model.embed");
-  config.hidden = integer("model.hidden");
-  config.layers = integer("model.layers");
-  config.bidirectional = get("model.bidirectional") == "1";
-  config.dropout = std::stod(get("model.dropout"));
-  config.attention = parse_attention(get("model.attention"));
+  const int64_t smallest_vocab = data::Vocab::kNumSpecial + 1;  // the specials and one real token
+  config.source_vocab = fields.integer("model.source_vocab", smallest_vocab, limits::kMaxVocab);
+  config.target_vocab = fields.integer("model.target_vocab", smallest_vocab, limits::kMaxVocab);
+  config.embed = fields.integer("model.embed", 1, limits::kMaxWidth);
+  config.hidden = fields.integer("model.hidden", 1, limits::kMaxWidth);
+  config.layers = fields.integer("model.layers", 1, limits::kMaxLayers);
+  config.bidirectional = fields.flag("model.bidirectional");
+  config.dropout = fields.number_below("model.dropout", 0.0, 1.0);
+  config.attention = parse_attention(
+      fields.choice("model.attention", {"bahdanau", "luong-dot", "luong-general", "scaled-dot", "none"}));
   // Checkpoints from before the GRU have no "model.cell": they hold LSTMs.
-  config.cell = metadata.count("model.cell") ? parse_cell(get("model.cell")) : CellKind::LSTM;
+  config.cell = fields.has("model.cell") ? parse_cell(fields.choice("model.cell", {"lstm", "gru"})) : CellKind::LSTM;
   config.validate();
   return config;
 }
@@ -100,13 +91,96 @@ Seq2SeqConfig Seq2SeqConfig::from_metadata(const std::map<std::string, std::stri
 void Seq2SeqConfig::validate() const {
   if (source_vocab <= data::Vocab::kNumSpecial || target_vocab <= data::Vocab::kNumSpecial || embed <= 0 ||
       hidden <= 0 || layers <= 0)
+    throw std::invalid_argument(fmt::format("Seq2Seq: sizes must be positive ({})", describe()));
+  if (source_vocab > limits::kMaxVocab || target_vocab > limits::kMaxVocab || embed > limits::kMaxWidth ||
+      hidden > limits::kMaxWidth || layers > limits::kMaxLayers)
     throw std::invalid_argument(fmt::format(
-        "Seq2Seq: sizes must be positive (source_vocab={}, target_vocab={}, embed={}, hidden={}, layers={})",
-        source_vocab, target_vocab, embed, hidden, layers));
+        "Seq2Seq: sizes beyond the translator's limits ({}): vocabularies at most {}, embed and hidden at most {}, "
+        "layers at most {}",
+        describe(), limits::kMaxVocab, limits::kMaxWidth, limits::kMaxLayers));
   if (bidirectional && hidden % 2 != 0)
     throw std::invalid_argument(
         fmt::format("Seq2Seq: a bidirectional encoder splits hidden={} between two directions: it must be even", hidden));
-  if (dropout < 0 || dropout >= 1) throw std::invalid_argument(fmt::format("Seq2Seq: dropout {} not in [0, 1)", dropout));
+  if (!(dropout >= 0 && dropout < 1))
+    throw std::invalid_argument(fmt::format("Seq2Seq: dropout {} not in [0, 1)", dropout));
+  // Within the limits above no product overflows: the largest tensor has 10^7 · 65,536 elements.
+  int64_t parameters = 0;
+  for (const auto& [name, shape] : parameter_shapes()) parameters += shape_numel(shape);
+  if (parameters > limits::kMaxParameters)
+    throw std::invalid_argument(fmt::format("Seq2Seq: {} parameters, more than the {} the translator builds ({})",
+                                            parameters, limits::kMaxParameters, describe()));
+}
+
+std::string Seq2SeqConfig::describe() const {
+  return fmt::format("source_vocab={}, target_vocab={}, embed={}, hidden={}, layers={}, bidirectional={}, cell={}, "
+                     "attention={}",
+                     source_vocab, target_vocab, embed, hidden, layers, bidirectional ? 1 : 0, cell_name(cell),
+                     attention_name(attention));
+}
+
+std::vector<std::pair<std::string, Shape>> Seq2SeqConfig::parameter_shapes() const {
+  // What the constructors below register (and the layers under them: nn::LSTM / nn::GRU name their
+  // weights as PyTorch does, "weight_ih_l1_reverse"), in registration order.
+  std::vector<std::pair<std::string, Shape>> shapes;
+  auto add = [&](std::string name, Shape shape) { shapes.emplace_back(std::move(name), std::move(shape)); };
+  const int64_t gates = cell == CellKind::GRU ? 3 : 4, H = hidden;
+  const int64_t directions = bidirectional ? 2 : 1, per_direction = H / directions;
+  const std::string rnn = cell == CellKind::GRU ? "encoder.gru." : "encoder.lstm.";
+  add("encoder.embedding.weight", {source_vocab, embed});
+  for (int64_t l = 0; l < layers; ++l)
+    for (int64_t d = 0; d < directions; ++d) {
+      const std::string suffix = fmt::format("_l{}{}", l, d == 1 ? "_reverse" : "");
+      add(rnn + "weight_ih" + suffix, {gates * per_direction, l == 0 ? embed : directions * per_direction});
+      add(rnn + "weight_hh" + suffix, {gates * per_direction, per_direction});
+      add(rnn + "bias_ih" + suffix, {gates * per_direction});
+      add(rnn + "bias_hh" + suffix, {gates * per_direction});
+    }
+  add("decoder.embedding.weight", {target_vocab, embed});
+  const int64_t first_input = embed + (attention == AttentionKind::None ? 0 : H);
+  for (int64_t l = 0; l < layers; ++l) {
+    const std::string prefix = fmt::format("decoder.cell{}.", l);
+    add(prefix + "weight_ih", {gates * H, l == 0 ? first_input : H});
+    add(prefix + "weight_hh", {gates * H, H});
+    add(prefix + "bias_ih", {gates * H});
+    add(prefix + "bias_hh", {gates * H});
+  }
+  if (attention == AttentionKind::Bahdanau) {
+    add("decoder.attention.v", {H});
+    add("decoder.attention.query_proj.weight", {H, H});
+    add("decoder.attention.key_proj.weight", {H, H});
+    add("decoder.attention.key_proj.bias", {H});
+  }
+  if (attention == AttentionKind::LuongGeneral) add("decoder.attention.linear.weight", {H, H});
+  if (attention != AttentionKind::None) {
+    add("decoder.combine.weight", {H, 2 * H});
+    add("decoder.combine.bias", {H});
+  }
+  add("decoder.out.weight", {target_vocab, H});
+  add("decoder.out.bias", {target_vocab});
+  return shapes;
+}
+
+void Seq2SeqConfig::check_parameter_shapes(const std::map<std::string, Shape>& tensors) const {
+  const std::vector<std::pair<std::string, Shape>> expected = parameter_shapes();
+  std::vector<std::string> problems;
+  for (const auto& [name, shape] : expected) {
+    auto it = tensors.find(name);
+    if (it == tensors.end())
+      problems.push_back(fmt::format("the weights have no tensor {}, which the metadata implies ({})", name,
+                                     shape_str(shape)));
+    else if (it->second != shape)
+      problems.push_back(fmt::format("tensor {} has shape {}, the metadata implies {}", name, shape_str(it->second),
+                                     shape_str(shape)));
+  }
+  std::set<std::string> known;
+  for (const auto& [name, shape] : expected) known.insert(name);
+  for (const auto& [name, shape] : tensors)
+    if (!known.count(name))
+      problems.push_back(fmt::format("the weights have a tensor {} that the metadata does not imply", quoted(name)));
+  if (problems.empty()) return;
+  const std::string more = problems.size() > 1 ? fmt::format(" (and {} more differences)", problems.size() - 1) : "";
+  throw std::invalid_argument(
+      fmt::format("metadata ({}) does not match the weights: {}{}", describe(), problems.front(), more));
 }
 
 Memory Memory::select_rows(const Tensor& index) const {

@@ -65,11 +65,24 @@ struct Seq2SeqConfig {
 
   /// As checkpoint metadata ("model.hidden" = "256", "model.cell" = "gru", ...).
   std::map<std::string, std::string> to_metadata() const;
-  /// Reads what to_metadata() wrote; throws naming the missing or malformed key. A checkpoint
-  /// without "model.cell" (written before the GRU existed) holds an LSTM.
+  /// Reads what to_metadata() wrote, every number parsed whole and within translator_limits.h;
+  /// throws std::invalid_argument naming the missing or malformed key, its value (escaped) and what
+  /// was expected. A checkpoint without "model.cell" (written before the GRU existed) holds an LSTM.
   static Seq2SeqConfig from_metadata(const std::map<std::string, std::string>& metadata);
-  /// Throws std::invalid_argument on impossible sizes (non-positive, odd hidden when bidirectional).
+  /// Throws std::invalid_argument on impossible sizes (non-positive, odd hidden when bidirectional)
+  /// and on sizes over translator_limits.h's (each one, and the parameter count), before anything
+  /// is allocated.
   void validate() const;
+
+  /// Every parameter Seq2Seq(config) registers, by name, with its shape: worked out from the sizes
+  /// alone, allocating nothing (tests check it against the built model).
+  std::vector<std::pair<std::string, focus::Shape>> parameter_shapes() const;
+  /// Throws std::invalid_argument unless `tensors` (a checkpoint's model tensors, name → shape) are
+  /// exactly parameter_shapes(): a checkpoint whose metadata disagrees with its own weights is
+  /// refused before the model it describes is built, naming the first tensor that differs.
+  void check_parameter_shapes(const std::map<std::string, focus::Shape>& tensors) const;
+  /// "source_vocab=17, target_vocab=22, embed=8, hidden=16, layers=1, ..." for messages.
+  std::string describe() const;
 };
 
 /// What the decoder reads from the encoder, computed once per batch.

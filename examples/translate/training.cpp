@@ -14,6 +14,7 @@
 #include "optim/adam.h"
 #include "optim/clip_grad.h"
 #include "optim/training/training_run.h"
+#include "datasets/printable_text.h"
 #include "report.h"
 #include "tensor/config.h"
 #include "tensor/cuda/backend.h"
@@ -23,6 +24,7 @@
 namespace translate {
 
 using namespace focus;
+using focus::data::printable;
 namespace fs = std::filesystem;
 
 namespace {
@@ -95,8 +97,9 @@ Evaluation evaluate(Seq2Seq& model, const PairDataset& dataset, const Corpus& co
       std::vector<std::string> reference = corpus.target_tokenizer.tokenize(batch.target_texts[static_cast<size_t>(b)]);
       if (candidate == reference) ++exact;
       if (static_cast<int64_t>(result.samples.size()) < samples)
-        result.samples.push_back({batch.source_texts[static_cast<size_t>(b)], batch.target_texts[static_cast<size_t>(b)],
-                                  corpus.target_tokenizer.detokenize(candidate)});
+        result.samples.push_back({printable(batch.source_texts[static_cast<size_t>(b)]),  // text from a file, for a log
+                                  printable(batch.target_texts[static_cast<size_t>(b)]),
+                                  printable(corpus.target_tokenizer.detokenize(candidate))});
       candidates.push_back(std::move(candidate));
       references.push_back(std::move(reference));
     }
@@ -157,51 +160,54 @@ double train_step(Seq2Seq& model, optim::Optimizer& optimizer, const data::Seque
 
 fs::path checkpoint_file(const std::string& argument) {
   fs::path path(argument);
-  if (fs::is_directory(path)) path /= "best.safetensors";
-  if (!fs::exists(path))
-    throw std::runtime_error(fmt::format("checkpoint {} does not exist (pass a run folder holding best.safetensors, "
+  // The error_code forms: a name the system refuses (too long, say) is reported like a missing file.
+  std::error_code error;
+  if (fs::is_directory(path, error)) path /= "best.safetensors";
+  if (!fs::exists(path, error))
+    throw std::runtime_error(fmt::format("checkpoint {} does not exist{} (pass a run folder holding best.safetensors, "
                                          "or a .safetensors file)",
-                                         path.string()));
+                                         path.string(), error ? fmt::format(" ({})", error.message()) : ""));
   return path;
 }
 
-std::map<std::string, std::string> read_checkpoint_metadata(const fs::path& file) {
+TranslatorCheckpoint read_translator_checkpoint(const fs::path& file) {
+  TranslatorCheckpoint checkpoint;
+  checkpoint.file = file;
   nn::SafetensorsContent content;
   try {
+    // Safe to read whole: load_safetensors checks every size in the header against the bytes present.
     content = nn::load_safetensors(file.string());
   } catch (const std::exception& e) {
-    throw std::runtime_error(fmt::format("cannot read checkpoint: {}", e.what()));
+    throw std::runtime_error(fmt::format("cannot read checkpoint: {}", e.what()));  // names the file already
   }
-  std::map<std::string, std::string> metadata;
   for (const auto& [key, value] : content.metadata)
-    if (key.rfind("user/", 0) == 0) metadata[key.substr(5)] = value;
-  if (!metadata.count("model.attention"))
+    if (key.rfind("user/", 0) == 0) checkpoint.metadata[key.substr(5)] = value;
+  if (!checkpoint.metadata.count("model.attention"))
     throw std::runtime_error(fmt::format("{}: not a translator checkpoint (no model configuration in its metadata)",
                                          file.string()));
-  return metadata;
+  std::map<std::string, Shape> shapes;
+  for (auto& [name, tensor] : content.tensors)
+    if (name.rfind("optimizer.", 0) != 0) {
+      shapes[name] = tensor.shape();
+      checkpoint.weights.emplace_back(name, tensor);
+    }
+  try {
+    checkpoint.config = Seq2SeqConfig::from_metadata(checkpoint.metadata);
+    checkpoint.corpus = CorpusOptions::from_metadata(checkpoint.metadata);
+    // Before anything is built: the model the metadata describes must be the one the weights are.
+    checkpoint.config.check_parameter_shapes(shapes);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{}: {}", file.string(), e.what()));
+  }
+  return checkpoint;
 }
-
-namespace {
-// The model's tensors of a checkpoint (the optimizer's moments are stored beside them).
-nn::StateDict model_weights(const fs::path& file) {
-  nn::StateDict weights;
-  for (auto& [name, tensor] : nn::load_safetensors(file.string()).tensors)
-    if (name.rfind("optimizer.", 0) != 0) weights.emplace_back(name, tensor);
-  return weights;
-}
-}  // namespace
 
 LoadedTranslator load_translator(const std::string& argument) {
   LoadedTranslator t;
   t.file = checkpoint_file(argument);
-  std::map<std::string, std::string> metadata = read_checkpoint_metadata(t.file);
-  Seq2SeqConfig config;
-  try {
-    config = Seq2SeqConfig::from_metadata(metadata);
-    t.corpus = CorpusOptions::from_metadata(metadata);
-  } catch (const std::exception& e) {
-    throw std::runtime_error(fmt::format("{}: {}", t.file.string(), e.what()));
-  }
+  TranslatorCheckpoint checkpoint = read_translator_checkpoint(t.file);
+  const Seq2SeqConfig& config = checkpoint.config;
+  t.corpus = checkpoint.corpus;
   const fs::path folder = t.file.parent_path();
   t.source_vocab = data::Vocab::load((folder / "source_vocab.txt").string());
   t.target_vocab = data::Vocab::load((folder / "target_vocab.txt").string());
@@ -212,7 +218,7 @@ LoadedTranslator load_translator(const std::string& argument) {
   std::tie(t.source_tokenizer, t.target_tokenizer) = task_tokenizers(t.corpus);
   t.model = std::make_unique<Seq2Seq>(config);
   try {
-    t.model->load_state_dict(model_weights(t.file));
+    t.model->load_state_dict(checkpoint.weights);
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("{}: {}", t.file.string(), e.what()));
   }

@@ -102,8 +102,21 @@ LoadedTranslator load_translator(const std::string& argument);
 
 /// The checkpoint file a `--checkpoint` argument names: the file itself, or DIR/best.safetensors.
 std::filesystem::path checkpoint_file(const std::string& argument);
-/// The metadata a checkpoint was saved with (the user part, without its "user/" prefix). Throws with
-/// the file's name when it is missing, corrupt, or not a translator checkpoint.
-std::map<std::string, std::string> read_checkpoint_metadata(const std::filesystem::path& file);
+
+/// A translator checkpoint, read and checked against itself: its metadata parsed (every number whole
+/// and within translator_limits.h) and the shapes of its model tensors compared with those the
+/// metadata implies (Seq2SeqConfig::check_parameter_shapes), so a checkpoint whose metadata promises
+/// a bigger model than its weights is refused before that model is built.
+struct TranslatorCheckpoint {
+  std::filesystem::path file;
+  std::map<std::string, std::string> metadata;  ///< the user part, without its "user/" prefix
+  Seq2SeqConfig config;
+  CorpusOptions corpus;
+  focus::nn::StateDict weights;  ///< the model's tensors (the optimizer's moments left out)
+};
+/// Reads `file`. Every problem (missing, corrupt, not a translator checkpoint, a malformed or
+/// out-of-range metadata value, metadata that does not match the weights) throws
+/// std::runtime_error with the file's name in front, once.
+TranslatorCheckpoint read_translator_checkpoint(const std::filesystem::path& file);
 
 }  // namespace translate

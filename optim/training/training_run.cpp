@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <stdexcept>
 
@@ -62,10 +63,18 @@ void clear_run_folder(const RunOptions& options) {
 const std::string kWorldSizeKey = "world_size";
 std::string rng_state_key(int rank) { return fmt::format("rng_state_rank_{}", rank); }
 
-// A checkpoint's world size: what it says, or 1 for one saved without (a single-process run).
-int64_t checkpoint_world_size(const TrainingState& state) {
+// A checkpoint's world size: what it says, or 1 for one saved without (a single-process run). The
+// text is the file's: parsed whole, and a bad one named with its file (never a bare "stoll").
+int64_t checkpoint_world_size(const TrainingState& state, const fs::path& file) {
   auto it = state.metadata.find(kWorldSizeKey);
-  return it == state.metadata.end() ? 1 : std::stoll(it->second);
+  if (it == state.metadata.end()) return 1;
+  const std::string& text = it->second;
+  int64_t count = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), count);
+  if (error != std::errc() || end != text.data() + text.size() || count < 1)
+    throw std::runtime_error(fmt::format("{}: metadata '{}' is {:?}: expected a process count of 1 or more",
+                                         file.string(), kWorldSizeKey, text.substr(0, 200)));
+  return count;
 }
 
 // The step's report for the whole job: items summed over the ranks, each metric the items-weighted
@@ -114,7 +123,7 @@ TrainingRun::TrainingRun(RunOptions options, nn::Module& model, optim::Optimizer
     // send); a problem on any rank stops all of them.
     dist::on_every_rank([&] {
       state_ = load_checkpoint(options_.resume.string(), model_, optimizer_, scheduler_, generator_);
-      const int64_t trained_on = checkpoint_world_size(state_);
+      const int64_t trained_on = checkpoint_world_size(state_, options_.resume);
       if (trained_on != dist::world_size())
         throw std::runtime_error(fmt::format(
             "--resume {}: the checkpoint was trained by {} process(es) and this job has {}; the data order and "
@@ -170,7 +179,9 @@ void TrainingRun::record_step(const StepReport& rank_report) {
   for (const auto& [name, value] : report.metrics)
     if (!std::isfinite(value)) stop_on_non_finite(name, value);
   std::vector<std::pair<std::string, double>> shown;
-  for (const auto& [name, value] : report.metrics) {
+  for (const auto& metric : report.metrics) {
+    const std::string& name = metric.first;  // not a structured binding: the lambda captures it
+    const double value = metric.second;
     auto it = std::find_if(means_.begin(), means_.end(), [&](const auto& m) { return m.first == name; });
     if (it == means_.end()) it = means_.insert(means_.end(), {name, RunningMean()});
     it->second.add(value, report.items);

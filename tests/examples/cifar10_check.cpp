@@ -375,6 +375,63 @@ TEST_CASE("cifar10_attention: --resume and --eval refuse damaged or mismatched c
     fs::remove(weightless);
   }
 
+  // Crafted metadata: an unknown model name, control bytes, bytes that are not UTF-8 (patched into the
+  // file: a writer may refuse them), a world size that is not a number. Each is refused by a message
+  // that names the file once and shows the value escaped, before any model is built.
+  {
+    const focus::nn::SafetensorsContent checkpoint =
+        focus::nn::load_safetensors((run_dir / "last.safetensors").string());
+    struct Crafted {
+      std::string name, key, value, message;
+    };
+    const std::vector<Crafted> crafted{
+        {"resnet.safetensors", "user/model", "resnet", "metadata 'model' is \"resnet\": expected one of seed, attention"},
+        {"control.safetensors", "user/model", "seed\x1b[2J", "metadata 'model' is \"seed\\x1b[2J\": expected one of"},
+        {"bytes.safetensors", "user/model", "@@@@", "\"\\xc3(\\xff@\": expected one of"},
+        {"world.safetensors", "user/world_size", "abc", "metadata 'world_size' is \"abc\": expected a process count"},
+    };
+    for (const Crafted& c : crafted) {
+      focus::nn::Metadata metadata = checkpoint.metadata;
+      metadata[c.key] = c.value;
+      const fs::path file = bad / c.name;
+      focus::nn::save_safetensors(file.string(), checkpoint.tensors, metadata);
+      if (c.value == "@@@@") {
+        std::string bytes = read_file(file);
+        const size_t at = bytes.find("@@@@");
+        REQUIRE(at != std::string::npos);
+        bytes.replace(at, 4, "\xc3\x28\xff@");
+        write_file(file, bytes);
+      }
+      std::vector<std::string> uses{fmt::format("--epochs 2 --resume {}", quoted(file))};
+      if (c.key == "user/model") {
+        uses.push_back(fmt::format("--eval {}", quoted(file)));
+        uses.push_back(fmt::format("--predict {} --checkpoint {}", quoted(bad / "x.png"), quoted(file)));
+      }
+      for (const std::string& use : uses) {
+        const Run run = run_cifar(common + " " + use);
+        INFO(use << " →\n" << run.output);
+        CHECK(run.status == 1);
+        CHECK(run.output.find("error: ") != std::string::npos);
+        size_t named = 0;
+        for (size_t at = run.output.find(file.string()); at != std::string::npos;
+             at = run.output.find(file.string(), at + 1))
+          ++named;
+        CHECK(named == 1);
+        // Bytes that are not UTF-8 may be refused by the header's reader before the name is read.
+        if (c.value == "@@@@")
+          CHECK((run.output.find(c.message) != std::string::npos || run.output.find("UTF-8") != std::string::npos));
+        else
+          CHECK(run.output.find(c.message) != std::string::npos);
+        CHECK(std::none_of(run.output.begin(), run.output.end(), [](char c) {
+          const auto byte = static_cast<unsigned char>(c);
+          return (byte < 0x20 && byte != '\n') || byte == 0x7f;  // bytes from the file are shown escaped
+        }));
+        CHECK(snapshot(run_dir) == run_before);
+      }
+      fs::remove(file);
+    }
+  }
+
   // Well-formed checkpoints that cannot continue this run.
   const std::string last = quoted(run_dir / "last.safetensors");
   const std::vector<std::pair<std::string, std::string>> refused{

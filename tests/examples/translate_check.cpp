@@ -1,11 +1,13 @@
 // The translator example: its model learns (a tiny reversal task) with LSTM or GRU cells and each
 // kind of attention, beam search with one beam is greedy decoding, padding does not change a
 // sentence's encoding or decoding, checkpoints reload and translate identically (the cell and the
-// attention come back from the metadata), and the program reports bad input clearly.
+// attention come back from the metadata), and the program reports bad input clearly: crafted
+// checkpoint metadata is refused before anything is built, and no input line makes a huge picture.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <sstream>
 #include <string>
@@ -15,8 +17,12 @@
 #include "corpus.h"
 #include "decode.h"
 #include "focus.h"
+#include "metadata_fields.h"
+#include "nn/serialize.h"
+#include "report.h"
 #include "seq2seq.h"
 #include "training.h"
+#include "translator_limits.h"
 
 using namespace focus;
 using namespace translate;
@@ -339,7 +345,8 @@ TEST_CASE("translate: the cell is in the checkpoint metadata, and none means an 
   metadata.erase("model.cell");
   CHECK(Seq2SeqConfig::from_metadata(metadata).cell == CellKind::LSTM);
   metadata["model.cell"] = "rnn";
-  CHECK_THROWS_WITH(Seq2SeqConfig::from_metadata(metadata), Contains("unknown cell 'rnn'") && Contains("lstm or gru"));
+  CHECK_THROWS_WITH(Seq2SeqConfig::from_metadata(metadata),
+                    Contains("metadata 'model.cell' is \"rnn\"") && Contains("one of lstm, gru"));
   CHECK_THROWS_WITH(parse_attention("dot"), Contains("scaled-dot"));
 
   // Parameter names: the GRU's are PyTorch's under the encoder's "gru" and the decoder's "cell<l>".
@@ -385,7 +392,7 @@ TEST_CASE("translate: user input — unknown words, empty and over-long sentence
   CHECK(in.tokens == std::vector<std::string>{"je", "suis", "<unk>", "content", "."});
   CHECK(in.ids[2] == data::Vocab::kUnk);
   REQUIRE(in.notes.size() == 1);
-  CHECK_THAT(in.notes[0], Contains("<unk>") && Contains("'très'"));
+  CHECK_THAT(in.notes[0], Contains("<unk>") && Contains("\"très\""));  // quoted, escaped where not printable
 
   CHECK_THROWS_WITH(encode_input("", tokenizer, vocab, 10), Contains("empty input"));
   CHECK_THROWS_WITH(encode_input("   \t ", tokenizer, vocab, 10), Contains("empty input"));
@@ -454,7 +461,7 @@ TEST_CASE("translate: the program trains, translates, evaluates and reports bad 
   // Two sentences as arguments: one with an unknown word, one empty.
   out = run(exe + " run --checkpoint " + run_dir + " --plots " + run_dir + " \"I am zorglub.\" \"\"", &status);
   CHECK(status == 1);  // the empty line is an error, after the other sentence is translated
-  CHECK_THAT(out, Contains("'zorglub'") && Contains("<unk>") && Contains("line 2: empty input"));
+  CHECK_THAT(out, Contains("\"zorglub\"") && Contains("<unk>") && Contains("line 2: empty input"));
   CHECK(std::filesystem::exists(dir / "run" / "attention_1.png"));
 
   // Over-long input on stdin is truncated with a warning.
@@ -530,4 +537,306 @@ TEST_CASE("translate: the program trains, resumes and runs a GRU with scaled-dot
   out = run(exe + " train --cell rnn --data " + (dir / "pairs.tsv").string(), &status);
   CHECK(status != 0);
   CHECK_THAT(out, Contains("--cell"));
+}
+
+// ---- untrusted checkpoints and input ------------------------------------------------------------------
+
+namespace {
+
+// A tiny run folder (best.safetensors of tiny_config(Bahdanau): embed 16, hidden 32, and the
+// vocabularies) whose metadata `edit` may then change, as a damaged or hostile file would.
+std::filesystem::path write_tiny_translator(const std::filesystem::path& folder,
+                                            const std::function<void(nn::Metadata&)>& edit = {}) {
+  manual_seed(1);
+  const Seq2SeqConfig config = tiny_config(AttentionKind::Bahdanau);
+  Seq2Seq model(config);
+  optim::Adam adam(optim::groups_of(model));
+  training::TrainingState state;
+  state.metadata = config.to_metadata();
+  CorpusOptions data_options;
+  data_options.task = "pairs";
+  for (const auto& [k, v] : data_options.to_metadata()) state.metadata[k] = v;
+  std::filesystem::create_directories(folder);
+  const std::filesystem::path file = folder / "best.safetensors";
+  training::save_checkpoint(file.string(), model, adam, nullptr, nullptr, state);
+  letters().save((folder / "source_vocab.txt").string());
+  letters().save((folder / "target_vocab.txt").string());
+  if (edit) {
+    nn::SafetensorsContent content = nn::load_safetensors(file.string());
+    edit(content.metadata);
+    nn::save_safetensors(file.string(), content.tensors, content.metadata);
+  }
+  return file;
+}
+
+// How often `part` occurs in `text` (a message names its file once).
+size_t occurrences(const std::string& text, const std::string& part) {
+  size_t count = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++count;
+  return count;
+}
+
+bool has_control_bytes(const std::string& text) {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return (byte < 0x20 && byte != '\n') || byte == 0x7f;
+  });
+}
+
+// Width and height of a PNG file, from its IHDR chunk.
+std::pair<uint32_t, uint32_t> png_size(const std::filesystem::path& path) {
+  const std::string bytes = read_file(path);
+  REQUIRE(bytes.size() >= 24);
+  auto be32 = [&](size_t at) {
+    uint32_t v = 0;
+    for (size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(bytes[at + i]);
+    return v;
+  };
+  return {be32(16), be32(20)};
+}
+
+}  // namespace
+
+TEST_CASE("translate: checkpoint metadata is parsed whole and within the stated limits", "[translate][untrusted]") {
+  struct Case {
+    std::string key, value, message;
+  };
+  const std::vector<Case> cases{
+      {"user/model.hidden", "4000000000", "metadata 'model.hidden' is \"4000000000\": expected an integer from 1 to 65536"},
+      {"user/model.hidden", "-1", "metadata 'model.hidden' is \"-1\": expected an integer from 1 to 65536"},
+      {"user/model.hidden", "abc", "metadata 'model.hidden' is \"abc\": expected an integer from 1 to 65536"},
+      {"user/model.hidden", "32 ", "metadata 'model.hidden' is \"32 \": expected an integer"},
+      {"user/model.hidden", "\x1b[31m", "metadata 'model.hidden' is \"\\x1b[31m\": expected an integer"},
+      {"user/model.embed", "", "no 'model.embed' in the checkpoint's metadata"},  // "" = the key removed
+      {"user/model.layers", "65", "metadata 'model.layers' is \"65\": expected an integer from 1 to 64"},
+      {"user/model.source_vocab", "10000001", "expected an integer from 5 to 10000000"},
+      {"user/model.bidirectional", "yes", "metadata 'model.bidirectional' is \"yes\": expected 0 or 1"},
+      {"user/model.dropout", "nan", "metadata 'model.dropout' is \"nan\": expected a number from 0 up to"},
+      {"user/model.attention", "bahdanau\n", "metadata 'model.attention' is \"bahdanau\\n\": expected one of"},
+      {"user/data.seed", "-1", "metadata 'data.seed' is \"-1\": expected an integer from 0 to 18446744073709551615"},
+      {"user/data.max_length", "1000000", "metadata 'data.max_length' is \"1000000\": expected an integer from 0 to 1000"},
+      {"user/data.date_train", "99999999999", "metadata 'data.date_train' is \"99999999999\""},
+      {"user/data.task", "resnet", "metadata 'data.task' is \"resnet\": expected one of dates, pairs"},
+  };
+  testing::TempDirectory dir("translate-metadata");
+  for (const Case& c : cases) {
+    INFO(c.key << " = " << c.value);
+    const auto file = write_tiny_translator(dir / "run", [&](nn::Metadata& metadata) {
+      if (c.value.empty()) metadata.erase(c.key);
+      else metadata[c.key] = c.value;
+    });
+    try {
+      load_translator((dir / "run").string());
+      FAIL("loaded");
+    } catch (const std::exception& e) {
+      const std::string message = e.what();
+      CHECK_THAT(message, Contains(c.message));
+      CHECK(message.rfind(file.string() + ": ", 0) == 0);  // the file first, once
+      CHECK(occurrences(message, file.string()) == 1);
+      CHECK_FALSE(has_control_bytes(message));
+    }
+  }
+}
+
+TEST_CASE("translate: metadata that does not match the weights is refused before the model is built",
+          "[translate][untrusted]") {
+  testing::TempDirectory dir("translate-mismatch");
+  // hidden=6000 on a hidden=32 checkpoint once built a 2 GB model (16 s) before the shapes were compared.
+  const auto file = write_tiny_translator(dir / "run", [](nn::Metadata& m) { m["user/model.hidden"] = "6000"; });
+  CHECK_THROWS_WITH(load_translator((dir / "run").string()),
+                    Contains(file.string() + ": metadata (") && Contains("hidden=6000") &&
+                        Contains("does not match the weights: tensor encoder.lstm.weight_ih_l0 has shape [128, 16], "
+                                 "the metadata implies [24000, 16]"));
+  // More layers than the file holds, another cell, no attention: each differs from the tensors.
+  write_tiny_translator(dir / "run", [](nn::Metadata& m) { m["user/model.layers"] = "64"; });
+  CHECK_THROWS_WITH(load_translator((dir / "run").string()),
+                    Contains("the weights have no tensor encoder.lstm.weight_ih_l1"));
+  write_tiny_translator(dir / "run", [](nn::Metadata& m) { m["user/model.cell"] = "gru"; });
+  CHECK_THROWS_WITH(load_translator((dir / "run").string()),
+                    Contains("the weights have no tensor encoder.gru.weight_ih_l0"));
+  write_tiny_translator(dir / "run", [](nn::Metadata& m) { m["user/model.attention"] = "none"; });
+  CHECK_THROWS_WITH(load_translator((dir / "run").string()),
+                    Contains("tensor decoder.cell0.weight_ih has shape [128, 48], the metadata implies [128, 16]"));
+
+  // The program: refused at once, one line naming the file, for run, eval and a resumed training run.
+  write_tiny_translator(dir / "run", [](nn::Metadata& m) { m["user/model.hidden"] = "6000"; });
+  const std::string exe = TRANSLATE_EXE;
+  for (const std::string& command :
+       {exe + " run --checkpoint " + (dir / "run").string() + " 'a b c'",
+        exe + " eval --checkpoint " + (dir / "run").string() + " --data " + (dir / "missing.tsv").string(),
+        exe + " train --epochs 3 --threads 1 --resume " + file.string()}) {
+    const testing::CommandResult result = testing::run_command(command + " 2>&1");
+    INFO(command << " →\n" << result.output);
+    CHECK(result.status == 1);
+    CHECK(result.output.rfind("error: " + file.string() + ": metadata (", 0) == 0);
+    CHECK(occurrences(result.output, file.string()) == 1);
+    CHECK(result.seconds < 10);  // nothing big allocated (the model described would take seconds to build)
+  }
+  // Control bytes from the file reach the terminal escaped.
+  write_tiny_translator(dir / "run", [](nn::Metadata& m) { m["user/model.cell"] = "gru\x1b]0;x\x07"; });
+  const testing::CommandResult escaped =
+      testing::run_command(exe + " run --checkpoint " + (dir / "run").string() + " 'a b c' 2>&1");
+  INFO(escaped.output);
+  CHECK(escaped.status == 1);
+  CHECK_THAT(escaped.output, Contains("metadata 'model.cell' is \"gru\\x1b]0;x\\x07\": expected one of lstm, gru"));
+  CHECK_FALSE(has_control_bytes(escaped.output));
+  // Also where a message from deeper down quotes them raw: a training data path with control bytes.
+  write_tiny_translator(dir / "run", [](nn::Metadata& m) { m["user/data.path"] = "/no/such\x1b[2J.tsv"; });
+  const testing::CommandResult data_path =
+      testing::run_command(exe + " train --epochs 3 --threads 1 --resume " + file.string() + " 2>&1");
+  INFO(data_path.output);
+  CHECK(data_path.status == 1);
+  CHECK_THAT(data_path.output, Contains("/no/such\\x1b[2J.tsv"));
+  CHECK_FALSE(has_control_bytes(data_path.output));
+  // So do bytes that are not UTF-8, patched into the file (a writer may refuse to write them): shown
+  // escaped by the metadata check, or refused earlier by the header's reader, never printed raw.
+  write_tiny_translator(dir / "run", [](nn::Metadata& m) { m["user/model.cell"] = "@@@@"; });
+  std::string bytes = read_file(file);
+  const size_t at = bytes.find("@@@@");
+  REQUIRE(at != std::string::npos);
+  bytes.replace(at, 4, "\xc3\x28\xff@");
+  write_file(file, bytes);
+  const testing::CommandResult invalid =
+      testing::run_command(exe + " run --checkpoint " + (dir / "run").string() + " 'a b c' 2>&1");
+  INFO(invalid.output);
+  CHECK(invalid.status == 1);
+  CHECK(invalid.output.rfind("error: ", 0) == 0);
+  CHECK(occurrences(invalid.output, file.string()) == 1);
+  CHECK_THAT(invalid.output, Contains("\"\\xc3(\\xff@\": expected one of lstm, gru") || Contains("UTF-8"));
+  CHECK(data::utf8::is_valid(invalid.output));
+  CHECK_FALSE(has_control_bytes(invalid.output));
+}
+
+TEST_CASE("translate: the parameter shapes worked out from a configuration are the built model's",
+          "[translate][untrusted]") {
+  for (CellKind cell : {CellKind::LSTM, CellKind::GRU})
+    for (AttentionKind kind : {AttentionKind::Bahdanau, AttentionKind::LuongDot, AttentionKind::LuongGeneral,
+                               AttentionKind::ScaledDot, AttentionKind::None})
+      for (bool bidirectional : {false, true})
+        for (int64_t layers : {1, 3}) {
+          Seq2SeqConfig config = tiny_config(kind, bidirectional, layers, cell);
+          config.target_vocab = 17;  // unlike the source's, so the two embeddings cannot be swapped unseen
+          INFO(config.describe());
+          std::map<std::string, Shape> expected, built;
+          for (const auto& [name, shape] : config.parameter_shapes()) expected[name] = shape;
+          Seq2Seq model(config);
+          for (const auto& [name, tensor] : model.state_dict()) built[name] = tensor.shape();
+          CHECK(expected == built);
+          CHECK_NOTHROW(config.check_parameter_shapes(built));
+        }
+}
+
+TEST_CASE("translate: configurations beyond the stated limits are refused before anything is built",
+          "[translate][untrusted]") {
+  Seq2SeqConfig config = tiny_config(AttentionKind::Bahdanau);
+  config.hidden = limits::kMaxWidth + 2;
+  CHECK_THROWS_WITH(Seq2Seq(config), Contains("beyond the translator's limits") && Contains("hidden=65538"));
+  config = tiny_config(AttentionKind::Bahdanau);
+  config.layers = limits::kMaxLayers + 1;
+  CHECK_THROWS_WITH(config.validate(), Contains("layers at most 64"));
+  // Each size within its limit, the whole too big: 10^7 tokens x 4096 on each side is 8·10^10 parameters.
+  config = tiny_config(AttentionKind::Bahdanau);
+  config.source_vocab = config.target_vocab = limits::kMaxVocab;
+  config.embed = config.hidden = 4096;
+  CHECK_THROWS_WITH(config.validate(), Contains("parameters, more than the 4000000000 the translator builds"));
+  // The flags say the same before a run starts.
+  const testing::CommandResult result = testing::run_command(std::string(TRANSLATE_EXE) + " train --hidden 70000 2>&1");
+  CHECK(result.status != 0);
+  CHECK_THAT(result.output, Contains("--hidden"));
+  CHECK_THAT(testing::run_command(std::string(TRANSLATE_EXE) + " train --help").output,
+             Contains("--embed and --hidden at most 65536, --layers at most 64"));
+  // A beam as wide as an int64 once overflowed 2·beam and crashed; wider than kMaxBeam is refused.
+  Seq2Seq model(tiny_config(AttentionKind::Bahdanau));
+  CHECK_THROWS_WITH(beam_search(model, {4, 5}, limits::kMaxBeam + 1, 5), Contains("beam must be from 1 to 100"));
+  const testing::CommandResult wide =
+      testing::run_command(std::string(TRANSLATE_EXE) + " run --checkpoint x --beam 9223372036854775807 a 2>&1");
+  CHECK(wide.status != 0);
+  CHECK(wide.status != -1);  // refused, not killed by a signal
+  CHECK_THAT(wide.output, Contains("--beam"));
+}
+
+TEST_CASE("translate: metadata fields are read whole, never wrapped or cut", "[translate][untrusted]") {
+  const std::map<std::string, std::string> metadata{
+      {"n", "12"},   {"trailing", "12abc"}, {"space", " 12"},     {"plus", "+12"},  {"hex", "0x10"},
+      {"empty", ""}, {"huge", "9223372036854775808"}, {"minus", "-1"}, {"big", "1e400"}, {"half", "0.5"},
+      {"long", std::string(1000, '7')}, {"bytes", "\xc3\x28"}};
+  const MetadataFields fields(metadata);
+  CHECK(fields.integer("n", 0, 100) == 12);
+  for (const char* key : {"trailing", "space", "plus", "hex", "empty", "huge"})
+    CHECK_THROWS_WITH(fields.integer(key, 0, 100),
+                      Contains(fmt::format("metadata '{}' is {}", key, quoted(metadata.at(key)))) &&
+                          Contains("expected an integer from 0 to 100"));
+  CHECK_THROWS_WITH(fields.unsigned_integer("minus"), Contains("\"-1\": expected an integer from 0 to"));
+  CHECK(fields.unsigned_integer("huge") == 9223372036854775808ull);
+  CHECK_THROWS_WITH(fields.number_below("big", 0, 1), Contains("\"1e400\": expected a number from 0"));
+  CHECK(fields.number_below("half", 0, 1) == 0.5);
+  CHECK_THROWS_WITH(fields.integer("missing", 0, 1), Contains("no 'missing' in the checkpoint's metadata"));
+  CHECK_THROWS_WITH(fields.integer("bytes", 0, 1), Contains("metadata 'bytes' is \"\\xc3(\": expected"));
+  // A long value is shown in part, with its length.
+  CHECK_THROWS_WITH(fields.integer("long", 0, 1), Contains("... (1000 bytes)"));
+  CHECK(quoted("caf\xc3\xa9") == "\"caf\xc3\xa9\"");  // printable UTF-8 as it is
+  CHECK(quoted("a\xff\r") == "\"a\\xff\\r\"");
+}
+
+TEST_CASE("translate: input lines are read within a byte limit", "[translate][untrusted]") {
+  std::istringstream in("abc\r\n" + std::string(10000, 'x') + "\n\n" + std::string(4096, 'y') + "\r\nlast");
+  InputLine line;
+  REQUIRE(read_input_line(in, line, 4096));
+  CHECK(line.text == "abc");
+  CHECK(line.bytes == 3);
+  REQUIRE(read_input_line(in, line, 4096));
+  CHECK(line.bytes == 10000);
+  CHECK(line.text.size() == 4096);  // what is held, never more
+  REQUIRE(read_input_line(in, line, 4096));
+  CHECK(line.text.empty());
+  REQUIRE(read_input_line(in, line, 4096));  // exactly at the limit, with a Windows line ending
+  CHECK(line.bytes == 4096);
+  CHECK(line.text == std::string(4096, 'y'));
+  REQUIRE(read_input_line(in, line, 4096));
+  CHECK(line.text == "last");
+  CHECK_FALSE(read_input_line(in, line, 4096));
+}
+
+TEST_CASE("translate: an attention picture has a bounded size whatever it is given", "[translate][untrusted]") {
+  testing::TempDirectory dir("translate-picture");
+  // 300 output and 2000 source tokens, long labels with control bytes, a 5,000-character title.
+  std::vector<std::string> source(2000, std::string(300, 'w') + "\x1b[2J"), output(300, "\n\n\nrow");
+  save_attention_png(dir / "big.png", full({300, 2000}, 0.5), source, output, std::string(5000, 'z'));
+  const auto [width, height] = png_size(dir / "big.png");
+  INFO(width << " x " << height);
+  CHECK(width <= 4500);  // 100 cells of 36 pixels, the labels and the title
+  CHECK(height <= 4500);
+  CHECK_THROWS_WITH(save_attention_png(dir / "bad.png", full({3, 4}, 0.5), {"a"}, {"b"}, ""),
+                    Contains("attention [3, 4] for 1 output and 1 source tokens"));
+}
+
+TEST_CASE("translate run: a 5,000-character line is refused quickly, a long one truncated, pictures stay small",
+          "[translate][untrusted]") {
+  testing::TempDirectory dir("translate-long-input");
+  write_tiny_translator(dir / "run");
+  std::string long_line;
+  for (int i = 0; i < 700; ++i) long_line += "a b c ";  // 4,200 bytes: over the limit
+  std::string within;
+  for (int i = 0; i < 600; ++i) within += "a b c ";  // 3,600 bytes, 1,800 tokens: within it, truncated
+  write_file(dir / "input.txt", std::string(5000, 'x') + "\n" + long_line + "\n" + within + "\n" + "a b c\n");
+  const testing::CommandResult result =
+      testing::run_command(std::string(TRANSLATE_EXE) + " run --checkpoint " + (dir / "run").string() + " --plots " +
+                           (dir / "plots").string() + " < " + (dir / "input.txt").string() + " 2>&1");
+  INFO(result.output);
+  CHECK(result.status == 1);  // lines were refused; the others were translated
+  CHECK(result.seconds < 10);
+  CHECK_THAT(result.output, Contains("line 1: 5000 bytes, more than the 4096 a line may have: skipped"));
+  CHECK_THAT(result.output, Contains("line 2: 4200 bytes, more than the 4096"));
+  CHECK_THAT(result.output, Contains("note: line 3: input is 1800 tokens long; truncated to the first 10"));
+  CHECK_FALSE(std::filesystem::exists(dir / "plots" / "attention_1.png"));
+  CHECK_FALSE(std::filesystem::exists(dir / "plots" / "attention_2.png"));
+  for (const char* png : {"attention_3.png", "attention_4.png"}) {
+    REQUIRE(std::filesystem::exists(dir / "plots" / png));
+    const auto [width, height] = png_size(dir / "plots" / png);
+    INFO(png << ": " << width << " x " << height);
+    CHECK(width <= 2500);
+    CHECK(height <= 2500);
+  }
+  CHECK_THAT(testing::run_command(std::string(TRANSLATE_EXE) + " run --help").output,
+             Contains("A line of more than 4096 bytes is refused"));
 }
