@@ -63,7 +63,11 @@ CpuInfo read_cpu_info() {
   FOCUS_FEATURE("avx");
   FOCUS_FEATURE("avx2");
   FOCUS_FEATURE("fma");
+#ifdef __clang__  // clang's __builtin_cpu_supports does not know this name: CPUID leaf 1, ECX bit 29
+  if (((leaf1.ecx >> 29) & 1) && __builtin_cpu_supports("avx")) info.features.emplace_back("f16c");
+#else
   FOCUS_FEATURE("f16c");
+#endif
   FOCUS_FEATURE("avx512f");
   FOCUS_FEATURE("avx512bw");
   FOCUS_FEATURE("avx512vl");
@@ -79,8 +83,19 @@ CpuInfo read_cpu_info() {
 // The levels are those -march=x86-64-v3 and -v4 compile for.
 CpuCapability cpu_instruction_level() {
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("x86-64-v4")) return CpuCapability::AVX512;
-  if (__builtin_cpu_supports("x86-64-v3")) return CpuCapability::AVX2;
+#ifdef __clang__
+  // clang (the fuzzing build) does not know the level names; these features define the levels
+  // (v3 also has F16C, MOVBE and LZCNT, which every CPU with AVX2 and BMI2 has).
+  const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
+                  __builtin_cpu_supports("bmi2");
+  const bool v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                  __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
+                  __builtin_cpu_supports("avx512vl");
+#else
+  const bool v3 = __builtin_cpu_supports("x86-64-v3"), v4 = __builtin_cpu_supports("x86-64-v4");
+#endif
+  if (v4) return CpuCapability::AVX512;
+  if (v3) return CpuCapability::AVX2;
   return CpuCapability::Default;
 }
 #else

@@ -44,7 +44,8 @@ int main(int argc, char** argv) {
 
   Generator gen(0);
   auto [train_x, train_y] = make_spirals(400, gen);
-  auto [val_x, val_y] = make_spirals(200, gen);
+  const auto validation = make_spirals(200, gen);  // not a structured binding: the lambdas capture them
+  const Tensor val_x = validation.first, val_y = validation.second;
   nn::Sequential model(std::make_shared<nn::Linear>(2, 64), std::make_shared<nn::ReLU>(),
                        std::make_shared<nn::Linear>(64, 64), std::make_shared<nn::ReLU>(),
                        std::make_shared<nn::Linear>(64, 2));

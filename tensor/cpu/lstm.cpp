@@ -175,7 +175,9 @@ std::pair<int64_t, int64_t> gate_dims(const Tensor& gates, const char* op) {
 void lstm_gates_forward(const Tensor& gates, const Tensor& bias, const Tensor& c, const Tensor& h_new,
                         const Tensor& c_new, const Tensor& tanh_c_new) {
   const char* op = "lstm_gates_forward";
-  const auto [B, H] = gate_dims(gates, op);
+  // Plain variables, not a structured binding: the parallel loops below capture them.
+  const std::pair<int64_t, int64_t> dims = gate_dims(gates, op);
+  const int64_t B = dims.first, H = dims.second;
   const DType dtype = gates.dtype();
   check_rows(gates, "gates", B, 4 * H, dtype, op);
   if (bias.defined()) check_rows(bias.view({1, 4 * H}), "bias", 1, 4 * H, dtype, op);
@@ -203,7 +205,9 @@ void lstm_gates_forward(const Tensor& gates, const Tensor& bias, const Tensor& c
 void lstm_gates_backward(const Tensor& gates, const Tensor& c, const Tensor& tanh_c_new, const Tensor& dh_new,
                          const Tensor& dc_new, const Tensor& d_gates, const Tensor& dc) {
   const char* op = "lstm_gates_backward";
-  const auto [B, H] = gate_dims(gates, op);
+  // Plain variables, not a structured binding: the parallel loops below capture them.
+  const std::pair<int64_t, int64_t> dims = gate_dims(gates, op);
+  const int64_t B = dims.first, H = dims.second;
   const DType dtype = gates.dtype();
   check_rows(gates, "gates", B, 4 * H, dtype, op);
   check_rows(c, "c", B, H, dtype, op);

@@ -93,9 +93,10 @@ TEST_CASE("adaptive_avg_pool2d backward spreads each gradient over its window", 
 
 TEST_CASE("adaptive_avg_pool2d gradcheck, also on transposed and broadcast inputs",
           "[adaptive_avg_pool2d][gradcheck]") {
-  for (auto [OH, OW] : {kSizes[0], kSizes[2], kSizes[4]}) {
+  for (const std::pair<int64_t, int64_t>& size : {kSizes[0], kSizes[2], kSizes[4]}) {
     Tensor x = random({2, 2, 5, 6}, 4).requires_grad_();
-    CHECK(gradcheck([&](const std::vector<Tensor>& in) { return adaptive_avg_pool2d(in[0], {OH, OW}); }, {x}));
+    CHECK(gradcheck([&](const std::vector<Tensor>& in) { return adaptive_avg_pool2d(in[0], {size.first, size.second}); },
+                    {x}));
   }
   Tensor transposed = random({2, 2, 6, 5}, 5).transpose(2, 3).requires_grad_();
   CHECK(gradcheck([](const std::vector<Tensor>& in) { return adaptive_avg_pool2d(in[0], {3, 2}); }, {transposed}));

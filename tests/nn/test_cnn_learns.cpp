@@ -99,7 +99,9 @@ TEST_CASE("a small CNN learns horizontal vs vertical bars", "[cnn][conv2d][max_p
                        std::make_shared<nn::Conv2d>(nn::Conv2dOptions(8, 16, 3).padding(1)),
                        std::make_shared<nn::ReLU>(), std::make_shared<nn::AdaptiveAvgPool2d>(1),
                        std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(16, 2));
-  auto [first, last] = train(model, train_x, train_y, 12, 0.05);
+  // 20 epochs: at 12 the held-out accuracy sat near the bar (0.93 to 0.96 with the rounding of one
+  // compiler or another); at 20 it is 0.99 with a loss of 0.03.
+  auto [first, last] = train(model, train_x, train_y, 20, 0.05);
   const double acc = accuracy(model, test_x, test_y);
   INFO("loss " << first << " -> " << last << ", held-out accuracy " << acc);
   REQUIRE(last < 0.5 * first);
