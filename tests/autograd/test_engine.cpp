@@ -46,7 +46,7 @@ TEST_CASE("the graph is freed after backward unless retain_graph", "[autograd]")
   REQUIRE(y.grad_fn()->next_edges().empty());
 }
 
-TEST_CASE("no_grad records nothing; detach cuts the graph", "[autograd]") {
+TEST_CASE("no_grad records nothing, detach cuts the graph", "[autograd]") {
   Tensor x = ones({2}).requires_grad_();
   {
     NoGradGuard guard;

@@ -73,7 +73,7 @@ TEST_CASE("a gradient of the wrong shape is blamed on the node that produced it"
                                                   Catch::Contains("it goes to ExpBackward"));
 }
 
-TEST_CASE("an integer gradient is an error; a float of another precision is converted", "[autograd][engine]") {
+TEST_CASE("an integer gradient is an error, a float of another precision is converted", "[autograd][engine]") {
   Tensor a = ones({2}, kFloat64).requires_grad_();
   Tensor b = ones({2}, kFloat64).requires_grad_();
   Tensor integer = sum(scripted_add(a, b, [](const Tensor& dy) {

@@ -36,7 +36,7 @@ TEST_CASE("several hooks on one leaf run in registration order", "[autograd][hoo
   REQUIRE(order == std::vector<int>{0, 1, 2});
 }
 
-TEST_CASE("a removed hook is no longer called; removing twice is harmless", "[autograd][hooks]") {
+TEST_CASE("a removed hook is no longer called, removing twice is harmless", "[autograd][hooks]") {
   Tensor x = tensor({1.0}, {}, kFloat64).requires_grad_();
   std::vector<std::string> calls;
   HookHandle first = x.register_post_accumulate_grad_hook([&](Tensor&) { calls.push_back("first"); });

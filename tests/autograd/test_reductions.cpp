@@ -147,7 +147,7 @@ TEST_CASE("max and min: values, indices, and the gradient goes to the index", "[
   REQUIRE(max(x, 1).first.grad_fn() == nullptr);  // no node without inputs that require grad
 }
 
-TEST_CASE("amax: values and gradients; ties share the gradient equally", "[autograd][reduce]") {
+TEST_CASE("amax: values and gradients, ties share the gradient equally", "[autograd][reduce]") {
   Tensor x = tensor({1, 5, 2, 7, 0, 3}, {2, 3});
   REQUIRE(amax(x).item<double>() == 7);
   REQUIRE(amax(x, {0}).to_vector<float>() == std::vector<float>{7, 5, 3});

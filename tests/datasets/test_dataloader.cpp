@@ -250,7 +250,7 @@ TEST_CASE("a custom batch sampler decides the batches of each epoch", "[data][da
   REQUIRE_THROWS_WITH(Loader(dataset, BatchSampler(), keep), Catch::Contains("batch sampler is empty"));
 }
 
-TEST_CASE("an empty dataset gives an empty epoch; bad options are rejected", "[data][dataloader]") {
+TEST_CASE("an empty dataset gives an empty epoch, bad options are rejected", "[data][dataloader]") {
   Loader empty_loader(std::make_shared<NumberDataset>(0), {.batch_size = 4, .shuffle = true}, keep);
   REQUIRE(empty_loader.num_batches() == 0);
   REQUIRE(run_epoch(empty_loader, 0).empty());

@@ -262,7 +262,7 @@ TEST_CASE("distributed bucket batches: every rank the same count, global batches
   }
 }
 
-TEST_CASE("distributed bucket batches: default chunks pad far less than random batches; world 1 is bucket_batches",
+TEST_CASE("distributed bucket batches: default chunks pad far less than random batches, world 1 is bucket_batches",
           "[data][distributed]") {
   const Ids lengths = corpus_like_lengths(2000, 5);
   const int64_t world = 4;

@@ -154,7 +154,7 @@ void require_refused(const Bytes& bytes, const std::string& name, const std::str
 
 }  // namespace
 
-TEST_CASE("PNG round trips exactly; grey is expanded and alpha dropped", "[data][image_decode]") {
+TEST_CASE("PNG round trips exactly, grey is expanded and alpha dropped", "[data][image_decode]") {
   const Bytes rgb = pattern(5, 3, 3);
   const DecodedImage image = decode_image(encode_png(5, 3, 3, rgb), "rgb.png");
   REQUIRE(image.width == 5);

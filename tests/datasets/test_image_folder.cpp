@@ -122,7 +122,7 @@ TEST_CASE("unreadable images are reported with their path and the decoder's reas
                           Catch::Contains("bad_header.png: corrupt or truncated PNG: "));
 }
 
-TEST_CASE("only PNG, JPEG and BMP are decoded, told by their bytes; absurd sizes stop before decoding",
+TEST_CASE("only PNG, JPEG and BMP are decoded, told by their bytes, absurd sizes stop before decoding",
           "[data][image_folder]") {
   TempDirectory tmp("imagefolder");
   // Formats stb_image also knows, named .png: a 14-byte GIF header that makes stb's GIF decoder clear

@@ -132,7 +132,7 @@ TEST_CASE("transforms accept non-contiguous and float64 images", "[data][transfo
   REQUIRE(cropped.to_vector<double>() == RandomCrop(3, 2)(view.clone(), g2).to_vector<double>());
 }
 
-TEST_CASE("Compose applies transforms in order from one generator; same generator, same result",
+TEST_CASE("Compose applies transforms in order from one generator, same generator, same result",
           "[data][transforms]") {
   const Tensor image = coordinate_image(3, 6, 6);
   const Compose pipeline({RandomCrop(4, 2), RandomHorizontalFlip(), Normalize({10.0, 20.0, 30.0}, {2.0, 4.0, 8.0})});

@@ -21,7 +21,7 @@ std::pair<std::string, int> run(const std::string& command) {
 
 }  // namespace
 
-TEST_CASE("attention_walkthrough: hand, autograd and finite-difference gradients agree; heat maps decode",
+TEST_CASE("attention_walkthrough: hand, autograd and finite-difference gradients agree, heat maps decode",
           "[examples][attention]") {
   focus::testing::TempDirectory dir("attention-walkthrough");
   const std::string command =

@@ -150,7 +150,7 @@ TEST_CASE("translate train on 2 ranks x 32 matches 1 process x 64, step for step
   CHECK(fs::exists(tmp / "two" / "source_vocab.txt"));
 }
 
-TEST_CASE("SIGTERM to mpirun stops both ranks after the same step; rank 0 saves and 2 ranks resume",
+TEST_CASE("SIGTERM to mpirun stops both ranks after the same step, rank 0 saves and 2 ranks resume",
           "[examples][distributed]") {
   TempDirectory tmp;
   const fs::path out = tmp / "run", log = tmp / "log.txt";
@@ -170,6 +170,8 @@ TEST_CASE("SIGTERM to mpirun stops both ranks after the same step; rank 0 saves 
 
   auto resumed = run(fmt::format("{} {} --resume {}", mpirun(2), program, quoted(out)));
   REQUIRE(resumed.status == 0);
-  CHECK(resumed.output.find("0 of 2 epochs done") != std::string::npos);
+  // 0 or 1 epochs done: where the signal lands depends on the machine's speed.
+  CHECK(resumed.output.find("resumed from") != std::string::npos);
+  CHECK(resumed.output.find(" of 2 epochs done") != std::string::npos);
   CHECK(column(out, "epoch") == std::vector<double>{1, 2});
 }

@@ -95,7 +95,7 @@ TEST_CASE("additive_attention forward matches vᵀ tanh(W_q q + W_k k) written o
   }
 }
 
-TEST_CASE("additive_attention one-step and sequence queries agree; precomputed keys give the same result",
+TEST_CASE("additive_attention one-step and sequence queries agree, precomputed keys give the same result",
           "[nn][attention]") {
   manual_seed(12);
   nn::AdditiveAttention att(3, 4, 5);

@@ -303,7 +303,7 @@ TEST_CASE("GRUCell gradcheck of input, state and all parameters", "[gru_cell][la
                   tight({"input", "h", "weight_ih", "weight_hh", "bias_ih", "bias_hh"})));
 }
 
-TEST_CASE("GRUCell: the state defaults to zeros; unbatched input; one GRU step", "[gru_cell][layer]") {
+TEST_CASE("GRUCell: the state defaults to zeros, unbatched input, one GRU step", "[gru_cell][layer]") {
   nn::GRUCell cell(3, 4);
   Generator gen(2);
   Tensor x = randn({5, 3}, {}, &gen), h = randn({5, 4}, {}, &gen);
@@ -343,7 +343,7 @@ TEST_CASE("GRU batch_first is the time-major GRU on transposed data", "[gru][lay
   CHECK(bf.h_n.shape() == Shape{2, 2, 4});  // the state stays [L·D, B, H]
 }
 
-TEST_CASE("GRU initial state: zeros equal none; continuing from a state", "[gru][layer]") {
+TEST_CASE("GRU initial state: zeros equal none, continuing from a state", "[gru][layer]") {
   nn::GRU gru(nn::GRUOptions(3, 4).num_layers(2));
   Generator gen(6);
   Tensor x = randn({5, 2, 3}, {}, &gen);

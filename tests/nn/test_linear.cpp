@@ -124,7 +124,7 @@ TEST_CASE("Linear layer: parameters, default init, gradcheck, parity", "[linear]
   CHECK(no_bias.named_parameters()[0].first == "weight");
 }
 
-TEST_CASE("LinearOptions: PyTorch's names and defaults; a generator draws the same layer twice", "[linear]") {
+TEST_CASE("LinearOptions: PyTorch's names and defaults, a generator draws the same layer twice", "[linear]") {
   const nn::LinearOptions options(5, 3);
   CHECK(options.in_features() == 5);
   CHECK(options.out_features() == 3);

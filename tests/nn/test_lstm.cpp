@@ -331,7 +331,7 @@ TEST_CASE("LSTM batch_first is the time-major LSTM on transposed data", "[lstm][
   CHECK(bf.h_n.shape() == Shape{2, 2, 4});  // states stay [L·D, B, H]
 }
 
-TEST_CASE("LSTM initial state: given zeros equal none; a given state is used", "[lstm][layer]") {
+TEST_CASE("LSTM initial state: given zeros equal none, a given state is used", "[lstm][layer]") {
   nn::LSTM lstm(nn::LSTMOptions(3, 4).num_layers(2));
   Generator gen(6);
   Tensor x = randn({5, 2, 3}, {}, &gen);

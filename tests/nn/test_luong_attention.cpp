@@ -127,7 +127,7 @@ TEST_CASE("luong_attention forward matches each score written out", "[nn][attent
   }
 }
 
-TEST_CASE("luong_attention masked positions get exactly zero weight and gradient; stable with ±1e4",
+TEST_CASE("luong_attention masked positions get exactly zero weight and gradient, stable with ±1e4",
           "[nn][attention]") {
   for (const Mode& mode : modes) {
     DYNAMIC_SECTION(mode.name) {

@@ -171,7 +171,7 @@ TEST_CASE("MultiheadAttention matches the heads written out one by one", "[multi
   }
 }
 
-TEST_CASE("MultiheadAttention batch_first and sequence-first layouts agree; unbatched input works",
+TEST_CASE("MultiheadAttention batch_first and sequence-first layouts agree, unbatched input works",
           "[multihead_attention]") {
   Generator gen(3);
   MultiheadAttention seq_first(MultiheadAttentionOptions(8, 2), &gen);
@@ -311,7 +311,7 @@ TEST_CASE("MultiheadAttention gradcheck of inputs and parameters, with masks", "
   }
 }
 
-TEST_CASE("MultiheadAttention dropout acts in training mode only; returned weights are before dropout",
+TEST_CASE("MultiheadAttention dropout acts in training mode only, returned weights are before dropout",
           "[multihead_attention][dropout]") {
   Generator gen(6);
   MultiheadAttention mha(MultiheadAttentionOptions(8, 2).dropout(0.5).batch_first(true), &gen);

@@ -558,7 +558,7 @@ TEST_CASE("bernoulli masks have the right rate and depend only on the seed", "[e
   REQUIRE(std::abs(pairs / (bits.size() / 2.0) - 0.09) < 4e-3);
 }
 
-TEST_CASE("bernoulli at p = 0 and 1 is exact; other p are checked", "[elementwise][random]") {
+TEST_CASE("bernoulli at p = 0 and 1 is exact, other p are checked", "[elementwise][random]") {
   Generator gen(1);
   REQUIRE(kernels::sum(kernels::bernoulli({1000}, 0.0, gen), {}, false).item() == 0);
   REQUIRE(kernels::sum(kernels::bernoulli({1000}, 1.0, gen), {}, false).item() == 1000);

@@ -232,7 +232,7 @@ TEST_CASE("DDP: bucket assignment with the default sizes keeps a small model in 
   CHECK(ddp.bucket_assignment() == std::vector<std::vector<int64_t>>{{3, 2, 1, 0}});
 }
 
-TEST_CASE("DDP: no_sync accumulates locally; the next backward averages the sum", "[ddp]") {
+TEST_CASE("DDP: no_sync accumulates locally, the next backward averages the sum", "[ddp]") {
   dist::init();
   const int world = dist::world_size(), rank = dist::rank();
   manual_seed(3);
@@ -323,7 +323,7 @@ struct Branches : nn::Module {
 };
 }  // namespace
 
-TEST_CASE("DDP: parameters unused on some ranks never hang; unused everywhere keep no gradient", "[ddp]") {
+TEST_CASE("DDP: parameters unused on some ranks never hang, unused everywhere keep no gradient", "[ddp]") {
   dist::init();
   const bool overlap = GENERATE(true, false);
   INFO("overlap_communication " << overlap);

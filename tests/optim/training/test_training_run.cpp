@@ -122,7 +122,7 @@ TEST_CASE("a second run into the same folder is refused unless asked to overwrit
   REQUIRE(MetricsLog(dir / "run" / "metrics.csv").column("epoch") == std::vector<double>{1, 2});
 }
 
-TEST_CASE("Ctrl-C mid-epoch saves last.safetensors; resuming trains that epoch again", "[training_run]") {
+TEST_CASE("Ctrl-C mid-epoch saves last.safetensors, resuming trains that epoch again", "[training_run]") {
   testing::TempDirectory dir("run-interrupt");
   struct sigaction before {};
   sigaction(SIGINT, nullptr, &before);

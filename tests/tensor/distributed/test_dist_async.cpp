@@ -104,7 +104,7 @@ TEST_CASE("comm thread: a collective run in order never overtakes queued ones", 
                     Contains("barrier failed"));
 }
 
-TEST_CASE("comm thread: stopping runs what is queued; the next job starts a new thread", "[dist][async]") {
+TEST_CASE("comm thread: stopping runs what is queued, the next job starts a new thread", "[dist][async]") {
   dist::init();
   std::atomic<int> ran{0};
   std::vector<dist::Work> works;
