@@ -168,8 +168,14 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
   }
   std::unordered_map<std::string, bool> known;
   for (const auto& [name, _] : mine) known[name] = true;
+  // Names from a file are shown escaped ("\x0fptimizer...") when they hold anything but plain ASCII,
+  // so a message never carries control bytes or broken UTF-8 to the terminal.
+  auto shown = [](const std::string& name) {
+    const bool plain = std::all_of(name.begin(), name.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+    return plain ? name : fmt::format("{:?}", name);
+  };
   for (const auto& [name, _] : state)
-    if (!known.count(name)) unexpected.push_back(name);
+    if (!known.count(name)) unexpected.push_back(shown(name));
 
   if (!mis_shaped.empty() || (strict && (!missing.empty() || !unexpected.empty()))) {
     std::string message = fmt::format("load_state_dict into {}:", type_name());

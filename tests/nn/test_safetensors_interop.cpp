@@ -46,7 +46,7 @@ TEST_CASE("a file written by the safetensors library loads with its values and U
   CHECK(content.metadata.at("empty").empty());
 }
 
-TEST_CASE("a header with \\u escapes, a surrogate pair, indentation and __metadata__ last loads") {
+TEST_CASE("a header with unicode escapes, a surrogate pair, indentation and __metadata__ last loads") {
   const nn::SafetensorsContent content = nn::load_safetensors(data_file("python_json_escapes.safetensors"));
   REQUIRE(content.tensors.size() == 2);
   const Tensor weight = find(content.tensors, "poids.\u00e9t\u00e9");
