@@ -19,11 +19,17 @@ if ! command -v clang++ >/dev/null; then
     "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends clang
 fi
 
+# BUILD_DIR may name an existing FOCUS_FUZZ build (CI's build-sanitize is one); it is used as it is.
 build_dir=${BUILD_DIR:-build-fuzz}
-CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DFOCUS_SANITIZE=ON -DFOCUS_FUZZ=ON \
-  -DFOCUS_BUILD_TESTS=ON -DFOCUS_BUILD_EXAMPLES=ON -DFOCUS_BUILD_BENCH=OFF -DFOCUS_CUDA=OFF \
-  -DFOCUS_CPU_DISPATCH=OFF -DFOCUS_DIST=OFF >/dev/null
+if [ -f "$build_dir/CMakeCache.txt" ]; then
+  grep -q '^FOCUS_FUZZ:BOOL=ON' "$build_dir/CMakeCache.txt" ||
+    { echo "fuzz: $build_dir is not a FOCUS_FUZZ build; pick another BUILD_DIR" >&2; exit 2; }
+else
+  CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DFOCUS_SANITIZE=ON -DFOCUS_FUZZ=ON \
+    -DFOCUS_BUILD_TESTS=ON -DFOCUS_BUILD_EXAMPLES=ON -DFOCUS_BUILD_BENCH=OFF -DFOCUS_CUDA=OFF \
+    -DFOCUS_CPU_DISPATCH=OFF -DFOCUS_DIST=OFF >/dev/null
+fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   for source in tests/fuzz/fuzz_*.cpp; do name=${source#tests/fuzz/fuzz_}; targets+=("${name%.cpp}"); done
