@@ -271,17 +271,33 @@ void require_full_tmpfs_keeps_old_file(const fs::path& path, const std::function
   CHECK_THAT(end.output, Contains(path.string()) && Contains("No space left on device"));
 }
 
+// Two checkpoints of one run: A saved as run/last.safetensors, B (other weights and state) beside
+// the folder, with the bytes of both. The tests save B over A and kill the save.
+struct TwoCheckpoints {
+  // First, before the checkpoints train: fork() copies only the calling thread, so no OpenMP pool
+  // may be running.
+  int threads = (set_num_threads(1), 1);
+  testing::TempDirectory dir;
+  fs::path path;
+  Kit a{1, 1}, b{2, 2};
+  std::string a_bytes, b_bytes;
+  explicit TwoCheckpoints(const char* tag) : dir(tag), path(dir / "run" / "last.safetensors") {
+    fs::create_directories(dir / "run");
+    a.save(path);
+    b.save(dir / "b.safetensors");
+    a_bytes = read_file(path);
+    b_bytes = read_file(dir / "b.safetensors");
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a save killed at any step leaves the previous checkpoint, bit for bit", "[crash_safe_save]") {
-  set_num_threads(1);  // fork() copies only the calling thread: no OpenMP pool may be running
-  testing::TempDirectory dir("crash-safe-kill-points");
-  fs::create_directories(dir / "run");
-  const fs::path path = dir / "run" / "last.safetensors";
-  const Kit a(1, 1), b(2, 2);
-  a.save(path);
-  b.save(dir / "b.safetensors");
-  const std::string a_bytes = read_file(path), b_bytes = read_file(dir / "b.safetensors");
+  TwoCheckpoints two("crash-safe-kill-points");
+  const fs::path& path = two.path;
+  const Kit &a = two.a, &b = two.b;
+  const std::string &a_bytes = two.a_bytes, &b_bytes = two.b_bytes;
+  testing::TempDirectory& dir = two.dir;
   REQUIRE(a_bytes != b_bytes);
 
   // Kill point n is the writer's n-th step (FOCUS_TEST_KILL_SAVE_AT); the first n at which the
@@ -321,14 +337,11 @@ TEST_CASE("a save killed at any step leaves the previous checkpoint, bit for bit
 }
 
 TEST_CASE("a save killed at random moments leaves the old or the new checkpoint, never a mix", "[crash_safe_save]") {
-  set_num_threads(1);
-  testing::TempDirectory dir("crash-safe-random-kills");
-  fs::create_directories(dir / "run");
-  const fs::path path = dir / "run" / "last.safetensors";
-  const Kit a(1, 1), b(2, 2);
-  a.save(path);
-  b.save(dir / "b.safetensors");
-  const std::string a_bytes = read_file(path), b_bytes = read_file(dir / "b.safetensors");
+  TwoCheckpoints two("crash-safe-random-kills");
+  const fs::path& path = two.path;
+  const Kit &a = two.a, &b = two.b;
+  const std::string &a_bytes = two.a_bytes, &b_bytes = two.b_bytes;
+  testing::TempDirectory& dir = two.dir;
 
   // How long one save takes here, so that the kills spread over whole saves.
   const auto start = std::chrono::steady_clock::now();
