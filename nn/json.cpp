@@ -216,22 +216,16 @@ class Parser {
     }
     const char* first = text_.data() + start;
     const char* last = text_.data() + pos_;
-    if (!floating) {
-      int64_t integer = 0;
-      const auto [end, error] = std::from_chars(first, last, integer);
+    // One reading for both kinds: the whole token must be the number, and it must fit.
+    const auto read = [&](auto value, const char* expected) -> Value {
+      const auto [end, error] = std::from_chars(first, last, value);
       if (error != std::errc() || end != last) {
         pos_ = start;
-        fail("an integer within int64");
+        fail(expected);
       }
-      return {integer};
-    }
-    double number = 0;
-    const auto [end, error] = std::from_chars(first, last, number);
-    if (error != std::errc() || end != last) {
-      pos_ = start;
-      fail("a number within double's range");
-    }
-    return {number};
+      return {value};
+    };
+    return floating ? read(0.0, "a number within double's range") : read(int64_t{0}, "an integer within int64");
   }
 
   const std::string& text_;
