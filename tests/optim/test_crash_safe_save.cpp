@@ -272,7 +272,8 @@ void require_full_tmpfs_keeps_old_file(const fs::path& path, const std::function
 }
 
 // Two checkpoints of one run: A saved as run/last.safetensors, B (other weights and state) beside
-// the folder, with the bytes of both. The tests save B over A and kill the save.
+// the folder, with the bytes of both. The kill tests (a Catch fixture each) save B over A and kill
+// the save.
 struct TwoCheckpoints {
   // First, before the checkpoints train: fork() copies only the calling thread, so no OpenMP pool
   // may be running.
@@ -281,7 +282,7 @@ struct TwoCheckpoints {
   fs::path path;
   Kit a{1, 1}, b{2, 2};
   std::string a_bytes, b_bytes;
-  explicit TwoCheckpoints(const char* tag) : dir(tag), path(dir / "run" / "last.safetensors") {
+  TwoCheckpoints() : dir("crash-safe"), path(dir / "run" / "last.safetensors") {
     fs::create_directories(dir / "run");
     a.save(path);
     b.save(dir / "b.safetensors");
@@ -292,12 +293,8 @@ struct TwoCheckpoints {
 
 }  // namespace
 
-TEST_CASE("a save killed at any step leaves the previous checkpoint, bit for bit", "[crash_safe_save]") {
-  TwoCheckpoints two("crash-safe-kill-points");
-  const fs::path& path = two.path;
-  const Kit &a = two.a, &b = two.b;
-  const std::string &a_bytes = two.a_bytes, &b_bytes = two.b_bytes;
-  testing::TempDirectory& dir = two.dir;
+TEST_CASE_METHOD(TwoCheckpoints, "a save killed at any step leaves the previous checkpoint, bit for bit",
+                 "[crash_safe_save]") {
   REQUIRE(a_bytes != b_bytes);
 
   // Kill point n is the writer's n-th step (FOCUS_TEST_KILL_SAVE_AT); the first n at which the
@@ -336,12 +333,8 @@ TEST_CASE("a save killed at any step leaves the previous checkpoint, bit for bit
   CHECK(kills_at.size() == 6);
 }
 
-TEST_CASE("a save killed at random moments leaves the old or the new checkpoint, never a mix", "[crash_safe_save]") {
-  TwoCheckpoints two("crash-safe-random-kills");
-  const fs::path& path = two.path;
-  const Kit &a = two.a, &b = two.b;
-  const std::string &a_bytes = two.a_bytes, &b_bytes = two.b_bytes;
-  testing::TempDirectory& dir = two.dir;
+TEST_CASE_METHOD(TwoCheckpoints, "a save killed at random moments leaves the old or the new checkpoint, never a mix",
+                 "[crash_safe_save]") {
 
   // How long one save takes here, so that the kills spread over whole saves.
   const auto start = std::chrono::steady_clock::now();

@@ -232,13 +232,17 @@ TEST_CASE("DDP: bucket assignment with the default sizes keeps a small model in 
   CHECK(ddp.bucket_assignment() == std::vector<std::vector<int64_t>>{{3, 2, 1, 0}});
 }
 
-TEST_CASE("DDP: no_sync accumulates locally, the next backward averages the sum", "[ddp]") {
-  dist::init();
-  const int world = dist::world_size(), rank = dist::rank();
-  manual_seed(3);
-  auto model = make_mlp(), reference = make_mlp();
-  nn::DistributedDataParallel ddp(*model);
-  reference->load_state_dict(model->state_dict());
+// A replica wrapped in DDP and an unwrapped reference with the same weights, which takes every
+// rank's share of the batch itself. Members start in order: MPI, then the seed, then the models.
+struct ReplicaAndReference {
+  int world = (dist::init(), dist::world_size()), rank = dist::rank();
+  std::shared_ptr<nn::Sequential> model = (manual_seed(3), make_mlp()), reference = make_mlp();
+  nn::DistributedDataParallel ddp{*model};
+  ReplicaAndReference() { reference->load_state_dict(model->state_dict()); }
+};
+
+TEST_CASE_METHOD(ReplicaAndReference, "DDP: no_sync accumulates locally, the next backward averages the sum",
+                 "[ddp]") {
   Generator data(5);
   std::vector<Tensor> xs, ys;
   for (int micro = 0; micro < 3; ++micro) xs.push_back(randn({4 * world, 6}, {}, &data)), ys.push_back(randint(0, 3, {4 * world}, kInt64, &data));
@@ -282,13 +286,8 @@ Tensor with_failing_backward(const Tensor& x) {
 }
 }  // namespace
 
-TEST_CASE("DDP: a backward that throws midway leaves nothing behind for the next step", "[ddp]") {
-  dist::init();
-  const int world = dist::world_size(), rank = dist::rank();
-  manual_seed(3);
-  auto model = make_mlp(), reference = make_mlp();
-  nn::DistributedDataParallel ddp(*model);
-  reference->load_state_dict(model->state_dict());
+TEST_CASE_METHOD(ReplicaAndReference, "DDP: a backward that throws midway leaves nothing behind for the next step",
+                 "[ddp]") {
   Generator data(11);
   const Tensor x = randn({4 * world, 6}, {}, &data), y = randint(0, 3, {4 * world}, kInt64, &data);
   // Every rank fails at the same point, after its buckets have started.
