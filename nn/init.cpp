@@ -2,10 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <vector>
 
 #include "autograd/grad_mode.h"
+#include "tensor/linalg.h"
 
 namespace focus::nn::init {
 
@@ -117,6 +120,71 @@ Tensor kaiming_normal_(const Tensor& tensor, double a, FanMode mode, Nonlinearit
   const int64_t n = fan(tensor, mode);
   if (n == 0) return tensor;
   return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / std::sqrt(static_cast<double>(n)), gen);
+}
+
+Tensor dirac_(const Tensor& tensor) {
+  check_floating(tensor, "dirac_");
+  if (tensor.dim() < 3 || tensor.dim() > 5)
+    throw std::invalid_argument(fmt::format(
+        "init::dirac_: expected a convolution weight [out, in, k...] with 1 to 3 kernel dims, got shape {}",
+        shape_str(tensor.shape())));
+  const int64_t out = tensor.size(0), in = tensor.size(1);
+  int64_t kernel = 1, centre = 0;  // the centre tap's offset within one [k...] kernel, row-major
+  for (int64_t d = 2; d < tensor.dim(); ++d) {
+    kernel *= tensor.size(d);
+    centre = centre * tensor.size(d) + tensor.size(d) / 2;
+  }
+  std::vector<double> values(static_cast<size_t>(out * in * kernel), 0.0);
+  for (int64_t i = 0; i < std::min(out, in); ++i) values[static_cast<size_t>((i * in + i) * kernel + centre)] = 1.0;
+  return fill_from(tensor, [&](TensorOptions options) { return from_vector(values, tensor.shape()).to(options.dtype); });
+}
+
+Tensor patch_whitening_(const Tensor& weight, const Tensor& images, double eps) {
+  check_floating(weight, "patch_whitening_");
+  check_defined(images, "patch_whitening_");
+  if (weight.dim() != 4 || weight.size(2) != weight.size(3))
+    throw std::invalid_argument(fmt::format("init::patch_whitening_: expected a square convolution weight [out, C, k, k], got {}",
+                                            shape_str(weight.shape())));
+  const int64_t channels = weight.size(1), k = weight.size(2), dim = channels * k * k;
+  if (weight.size(0) != 2 * dim)
+    throw std::invalid_argument(fmt::format(
+        "init::patch_whitening_: a weight with {} input channels and {}x{} kernels needs 2·{} = {} filters, got {}",
+        channels, k, k, dim, 2 * dim, weight.size(0)));
+  if (images.dim() != 4 || images.size(1) != channels || images.size(2) < k || images.size(3) < k || images.size(0) < 1)
+    throw std::invalid_argument(fmt::format("init::patch_whitening_: expected images [N, {}, H >= {}, W >= {}], got {}",
+                                            channels, k, k, shape_str(images.shape())));
+  if (!(eps > 0)) throw std::invalid_argument(fmt::format("init::patch_whitening_: eps must be > 0, got {}", eps));
+  // The covariance of the patches, accumulated in float64: Σ p·pᵀ / count over every k×k window.
+  Tensor host = images.to(kCPU).to(kFloat64).contiguous();
+  const double* x = static_cast<const double*>(host.data_ptr());
+  const int64_t n = images.size(0), h = images.size(2), w = images.size(3);
+  std::vector<double> covariance(static_cast<size_t>(dim * dim), 0.0), patch(static_cast<size_t>(dim));
+  for (int64_t img = 0; img < n; ++img)
+    for (int64_t y = 0; y + k <= h; ++y)
+      for (int64_t xo = 0; xo + k <= w; ++xo) {
+        // The patch in the weight's own order: channel, kernel row, kernel column.
+        for (int64_t c = 0, e = 0; c < channels; ++c)
+          for (int64_t dy = 0; dy < k; ++dy)
+            for (int64_t dx = 0; dx < k; ++dx, ++e) patch[e] = x[((img * channels + c) * h + y + dy) * w + xo + dx];
+        for (int64_t i = 0; i < dim; ++i)
+          for (int64_t j = 0; j <= i; ++j) covariance[i * dim + j] += patch[i] * patch[j];
+      }
+  const double count = static_cast<double>(n * (h - k + 1) * (w - k + 1));
+  for (double& value : covariance) value /= count;
+  linalg::EigenDecomposition eigen = linalg::eigh(from_vector(covariance, {dim, dim}));
+  const double* lambda = static_cast<const double*>(eigen.eigenvalues.data_ptr());
+  const double* vectors = static_cast<const double*>(eigen.eigenvectors.data_ptr());
+  // Filter f (descending eigenvalue: column dim−1−f) = v / √(λ + eps); filter dim + f = its negative.
+  std::vector<double> filters(static_cast<size_t>(2 * dim * dim));
+  for (int64_t f = 0; f < dim; ++f) {
+    const int64_t column = dim - 1 - f;
+    const double scale = 1.0 / std::sqrt(std::max(lambda[column], 0.0) + eps);
+    for (int64_t e = 0; e < dim; ++e) {
+      filters[f * dim + e] = vectors[e * dim + column] * scale;
+      filters[(dim + f) * dim + e] = -vectors[e * dim + column] * scale;
+    }
+  }
+  return fill_from(weight, [&](TensorOptions options) { return from_vector(filters, weight.shape()).to(options.dtype); });
 }
 
 }  // namespace focus::nn::init

@@ -52,4 +52,18 @@ Tensor kaiming_uniform_(const Tensor& tensor, double a = 0.0, FanMode mode = Fan
 Tensor kaiming_normal_(const Tensor& tensor, double a = 0.0, FanMode mode = FanMode::FanIn,
                        Nonlinearity nonlinearity = Nonlinearity::LeakyReLU, Generator* gen = nullptr);
 
+/// torch.nn.init.dirac_: a convolution weight [out, in, k...] that passes its input through,
+/// weight[i, i, centre] = 1 for i < min(out, in), 0 elsewhere. Fill a narrowed view,
+/// `dirac_(w.narrow(0, 0, w.size(1)))`, to make only the first `in` filters identities.
+Tensor dirac_(const Tensor& tensor);
+
+/// Patch whitening (the first layer of the fast CIFAR-10 recipes, after Page's and Jordan's):
+/// fills a convolution weight [2·C·k², C, k, k] so that its outputs are the image's k×k patches in
+/// the eigenbasis of their covariance, each divided by √(eigenvalue + eps), once with + and once
+/// with − sign (so a following ReLU/GELU keeps both halves). `images` [N, C, H, W] are the sample
+/// whose patches (every k×k window, stride 1) estimate the covariance E[p·pᵀ] (not centred, as the
+/// inputs are normalised). Filters come in descending eigenvalue order: the first are the
+/// smooth, high-variance directions, the last the fine detail.
+Tensor patch_whitening_(const Tensor& weight, const Tensor& images, double eps = 5e-4);
+
 }  // namespace focus::nn::init

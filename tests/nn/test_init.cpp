@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "focus.h"
+#include "nn/functional/conv.h"
 #include "nn/init.h"
+#include "../support.h"
 
 using namespace focus;
 namespace init = focus::nn::init;
@@ -186,4 +188,41 @@ TEST_CASE("initialisers reject bad arguments", "[init]") {
   REQUIRE_THROWS_WITH(init::normal_(zeros({3}, kInt64)), Catch::Contains("normal_") && Catch::Contains("int64"));
   REQUIRE_THROWS_WITH(init::uniform_(empty({3}), 2.0, 1.0), Catch::Contains("a <= b"));
   REQUIRE_THROWS_WITH(init::normal_(empty({3}), 0.0, -1.0), Catch::Contains("std must be >= 0"));
+}
+
+TEST_CASE("dirac_ makes a convolution pass its input through", "[init]") {
+  Tensor w = empty({4, 3, 3, 3});
+  init::dirac_(w);
+  Tensor x = randn({2, 3, 5, 5});
+  Tensor y = nn::functional::conv2d(x, w, {}, nn::functional::Conv2dFuncOptions().padding(1));  // [2, 4, 5, 5]: channels 0-2 copy x, channel 3 is 0
+  CHECK(testing::max_abs_diff(y.narrow(1, 0, 3), x) <= 0);
+  CHECK(amax(abs(y.narrow(1, 3, 1))).item<double>() == 0);
+  // Only the first `in` filters, the rest left as they were (the fast CIFAR-10 recipe's use).
+  Tensor v = full({6, 2, 3, 3}, 0.5);
+  init::dirac_(v.narrow(0, 0, 2));
+  CHECK(testing::max_abs_diff(v.narrow(0, 2, 4), full({4, 2, 3, 3}, 0.5)) == 0);
+  CHECK(v.at({0, 0, 1, 1}) == 1);
+  CHECK(v.at({0, 1, 1, 1}) == 0);
+  REQUIRE_THROWS_WITH(init::dirac_(empty({3, 3})), Catch::Contains("[out, in, k...]"));
+}
+
+TEST_CASE("patch_whitening_ gives the patches an identity covariance", "[init]") {
+  // Correlated images: a smooth random field (neighbouring pixels and channels alike), so the
+  // raw 2×2 patches are far from white.
+  Generator gen(7);
+  Tensor base = randn({64, 1, 9, 9}, {}, &gen);
+  Tensor images = cat({base, base * 0.5 + randn({64, 1, 9, 9}, {}, &gen) * 0.1, randn({64, 1, 9, 9}, {}, &gen) * 0.2 - base}, 1);  // [64, 3, 9, 9]
+  images = images.narrow(2, 0, 8) + images.narrow(2, 1, 8);                               // smooth in y
+  Tensor w = empty({24, 3, 2, 2}, kFloat64);
+  init::patch_whitening_(w, images, 1e-12);
+  // The first 12 filters' outputs over every 2×2 window: covariance ≈ identity (eps is tiny).
+  Tensor out = nn::functional::conv2d(images.to(kFloat64), w.narrow(0, 0, 12));  // [64, 12, 7, 8]
+  Tensor rows = out.permute({1, 0, 2, 3}).reshape({12, -1});
+  Tensor covariance = matmul(rows, rows.transpose(0, 1)) / static_cast<double>(rows.size(1));
+  CHECK(testing::max_abs_diff(covariance, eye(12, kFloat64)) <= 1e-6);
+  // The second half is the negative of the first.
+  CHECK(testing::max_abs_diff(w.narrow(0, 12, 12), -w.narrow(0, 0, 12)) <= 0);
+  REQUIRE_THROWS_WITH(init::patch_whitening_(empty({20, 3, 2, 2}), images), Catch::Contains("needs 2·12 = 24 filters, got 20"));
+  REQUIRE_THROWS_WITH(init::patch_whitening_(empty({24, 3, 2, 2}), empty({4, 1, 8, 8})),
+                      Catch::Contains("expected images [N, 3"));
 }
