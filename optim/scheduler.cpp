@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -164,6 +165,36 @@ double OneCycleLR::lr_at(int64_t step, double max_lr) const {
   if (s <= warm_end) return anneal(initial, max_lr, s / warm_end);
   return anneal(max_lr, min_lr, (s - warm_end) / (last - warm_end));
 }
+
+// ---- PiecewiseLinearLR --------------------------------------------------------------------------------
+PiecewiseLinearLR::PiecewiseLinearLR(Optimizer& optimizer, std::vector<std::pair<int64_t, double>> points)
+    : LRScheduler(optimizer), points_(std::move(points)) {
+  if (points_.empty()) throw std::invalid_argument("PiecewiseLinearLR: needs at least one (step, factor) point");
+  for (size_t i = 0; i < points_.size(); ++i) {
+    if (!(points_[i].second >= 0) || !std::isfinite(points_[i].second))
+      throw std::invalid_argument(fmt::format("PiecewiseLinearLR: point {} has factor {}; expected a finite factor >= 0",
+                                              i, points_[i].second));
+    if (i > 0 && points_[i].first <= points_[i - 1].first)
+      throw std::invalid_argument(fmt::format(
+          "PiecewiseLinearLR: the steps must increase, but point {} is at step {} after step {}", i,
+          points_[i].first, points_[i - 1].first));
+  }
+  apply(0);
+}
+
+double PiecewiseLinearLR::factor_at(int64_t step) const {
+  if (step <= points_.front().first) return points_.front().second;
+  if (step >= points_.back().first) return points_.back().second;
+  // The segment [a, b] holding `step`: the first point after it, and the one before.
+  auto after = std::upper_bound(points_.begin(), points_.end(), step,
+                                [](int64_t s, const std::pair<int64_t, double>& p) { return s < p.first; });
+  const auto& [a_step, a_factor] = *(after - 1);
+  const auto& [b_step, b_factor] = *after;
+  double t = static_cast<double>(step - a_step) / static_cast<double>(b_step - a_step);
+  return a_factor + (b_factor - a_factor) * t;
+}
+
+double PiecewiseLinearLR::lr_at(int64_t step, double base_lr) const { return base_lr * factor_at(step); }
 
 // ---- ReduceLROnPlateau ------------------------------------------------------------------------------
 ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, Mode mode, double factor, int64_t patience,

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "optim/optimizer.h"
@@ -97,6 +98,22 @@ class OneCycleLR : public LRScheduler {
  private:
   int64_t total_steps_;
   double pct_start_, div_factor_, final_div_factor_;
+};
+
+/// A factor of the base rate that runs straight between given points: `points` are (step,
+/// factor) pairs with increasing steps; before the first point the factor is the first one's,
+/// after the last the last one's, and in between it is interpolated linearly. The triangular
+/// schedules of the fast CIFAR-10 recipes are three points: {{0, 0.2}, {0.23·T, 1}, {T, 0.07}}.
+/// Step once per batch.
+class PiecewiseLinearLR : public LRScheduler {
+ public:
+  PiecewiseLinearLR(Optimizer& optimizer, std::vector<std::pair<int64_t, double>> points);
+  double lr_at(int64_t step, double base_lr) const override;
+  /// The factor of the base rate at `step`.
+  double factor_at(int64_t step) const;
+
+ private:
+  std::vector<std::pair<int64_t, double>> points_;
 };
 
 /// Divides the learning rate by 1/factor when a metric stops improving for

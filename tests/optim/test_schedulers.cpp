@@ -60,6 +60,22 @@ TEST_CASE("OneCycleLR rises then anneals", "[optim][scheduler]") {
                                        0.049519367986526286, 4e-06});
 }
 
+TEST_CASE("PiecewiseLinearLR runs straight between its points and holds the ends", "[optim][scheduler]") {
+  Fixture f;  // base lr 0.1
+  PiecewiseLinearLR s(f.sgd, {{0, 0.2}, {2, 1.0}, {6, 0.0}});
+  // 0.1·0.2, 0.1·0.6, 0.1·1.0, then down by 0.1/4 a step to 0, where it stays.
+  require_sequence(run(f.sgd, s, 8), {0.02, 0.06, 0.1, 0.075, 0.05, 0.025, 0.0, 0.0});
+  REQUIRE(s.factor_at(-3) == 0.2);
+  REQUIRE(s.factor_at(1) == Approx(0.6));
+}
+
+TEST_CASE("PiecewiseLinearLR refuses points out of order and negative factors", "[optim][scheduler]") {
+  Fixture f;
+  REQUIRE_THROWS_WITH(PiecewiseLinearLR(f.sgd, {}), Catch::Contains("at least one"));
+  REQUIRE_THROWS_WITH(PiecewiseLinearLR(f.sgd, {{0, 1.0}, {0, 0.5}}), Catch::Contains("point 1 is at step 0 after step 0"));
+  REQUIRE_THROWS_WITH(PiecewiseLinearLR(f.sgd, {{0, -1.0}}), Catch::Contains("factor -1"));
+}
+
 TEST_CASE("WarmupCosineLR warms up then follows the cosine to eta_min", "[optim][scheduler]") {
   Fixture f;
   WarmupCosineLR s(f.sgd, 2, 6, 0.5, 0.0);
