@@ -165,7 +165,12 @@ void Optimizer::load_state_dict(const OptimizerState& state) {
   steps_ = std::move(steps);
 }
 
-std::vector<ParamGroup> groups_of(const nn::Module& module) { return {ParamGroup{module.parameters()}}; }
+std::vector<ParamGroup> groups_of(const nn::Module& module) {
+  ParamGroup group;
+  for (const Tensor& param : module.parameters())
+    if (param.requires_grad()) group.params.push_back(param);
+  return {group};
+}
 
 void check_updatable(const Tensor& param, const char* optimizer) {
   const Tensor grad = param.grad();

@@ -61,7 +61,8 @@ class Optimizer {
   std::map<size_t, int64_t> steps_;
 };
 
-/// Wraps a module's parameters into one group.
+/// Wraps a module's trainable parameters (those that require grad) into one group: a frozen
+/// parameter is left out, as `filter(lambda p: p.requires_grad, model.parameters())` in PyTorch.
 std::vector<ParamGroup> groups_of(const nn::Module& module);
 
 /// Throws unless `param` and its gradient are contiguous float tensors of one shape

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "focus.h"
+#include "nn/layers/linear.h"
 #include "optim/adam.h"
 #include "optim/sgd.h"
 
@@ -124,6 +125,16 @@ TEST_CASE("zero_grad and parameters without gradients", "[optim]") {
   adam.zero_grad();
   REQUIRE_FALSE(a.grad().defined());
   REQUIRE_THROWS_WITH(Adam({{{ones({2})}}}), Catch::Contains("does not require grad"));
+}
+
+TEST_CASE("groups_of leaves frozen parameters out", "[optim]") {
+  nn::Linear layer(3, 2);
+  layer.weight.requires_grad_(false);  // frozen, as a fine-tuned or fixed first layer
+  std::vector<ParamGroup> groups = groups_of(layer);
+  REQUIRE(groups.size() == 1);
+  REQUIRE(groups[0].params.size() == 1);
+  REQUIRE(groups[0].params[0].data_ptr() == layer.bias.data_ptr());
+  SGD sgd(groups);  // an optimizer over them builds (a frozen parameter in a group is refused)
 }
 
 namespace {
