@@ -5,12 +5,13 @@
 // does, as in training. Beside each, the OpenBLAS sgemm rate for the forward
 // pass's product done as one GEMM over the whole batch, [C_out, C_in·9] @
 // [C_in·9, N·H·W]: what the convolution would reach if im2col and the layout
-// changes were free. Results go to bench/RESULTS.md.
+// changes were free. Results go to bench/RESULTS.md. Other shapes: `bench_conv 2 IN,OUT,SIZE,BATCH ...`.
 #include "tensor/openblas.h"
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <vector>
 
@@ -31,9 +32,19 @@ int main(int argc, char** argv) {
     int64_t in, out, size, batch;
   };
   std::vector<Case> cases;
-  for (auto [in, out] : {std::pair<int64_t, int64_t>{3, 32}, {32, 64}})
-    for (int64_t size : {32, 16})
-      for (int64_t batch : {32, 128}) cases.push_back({in, out, size, batch});
+  // Further arguments IN,OUT,SIZE,BATCH name the shapes to run instead (e.g. 128,128,7,256).
+  for (int a = 2; a < argc; ++a) {
+    Case c{};
+    if (std::sscanf(argv[a], "%ld,%ld,%ld,%ld", &c.in, &c.out, &c.size, &c.batch) != 4) {
+      fmt::print(stderr, "bench_conv: expected IN,OUT,SIZE,BATCH, got '{}'\n", argv[a]);
+      return 2;
+    }
+    cases.push_back(c);
+  }
+  if (cases.empty())
+    for (auto [in, out] : {std::pair<int64_t, int64_t>{3, 32}, {32, 64}})
+      for (int64_t size : {32, 16})
+        for (int64_t batch : {32, 128}) cases.push_back({in, out, size, batch});
 
   fmt::print("focus Conv2d 3x3 'same', float32, {} threads\n", threads);
   fmt::print("{:34s} {:>8s} {:>9s} {:>8s} {:>9s} {:>10s}\n", "shape", "fwd ms", "fwd GF/s", "f+b ms", "f+b GF/s",
