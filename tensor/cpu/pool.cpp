@@ -144,6 +144,31 @@ __attribute__((target("avx2"))) int64_t max_pool_run_avx2(const PlaneGeometry& g
       }
       store_max(out + ow, idx + ow, best, best_at);
     }
+    // The last (fewer than 8) windows, as on odd widths (31 → 15): masked loads read only the row's
+    // own inputs, and only the real outputs are copied out.
+    if (ow < hi && hi * 2 - p.pad_w <= g.W) {
+      const int64_t count = hi - ow, inputs = 2 * count;
+      const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+      const __m256i low_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(inputs)), lane);
+      const __m256i high_mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(inputs - 8)), lane);
+      __m256 best = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+      __m256i best_at = _mm256_add_epi32(_mm256_set1_epi32(int(rows.lo * g.W + ow * 2 - p.pad_w)), lane_step);
+      for (int64_t h = rows.lo; h < rows.hi; ++h) {
+        const int64_t first = h * g.W - p.pad_w + ow * 2;
+        const __m256 a = _mm256_maskload_ps(in + first, low_mask), b = _mm256_maskload_ps(in + first + 8, high_mask);
+        const __m256 even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+        const __m256 odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+        const __m256i at = _mm256_add_epi32(_mm256_set1_epi32(int(first)), lane_step);
+        update_max(best, best_at, even, at);
+        update_max(best, best_at, odd, _mm256_add_epi32(at, _mm256_set1_epi32(1)));
+      }
+      float tail_out[8];
+      int64_t tail_idx[8];
+      store_max(tail_out, tail_idx, best, best_at);
+      std::copy(tail_out, tail_out + count, out + ow);
+      std::copy(tail_idx, tail_idx + count, idx + ow);
+      ow = hi;
+    }
     return ow;
   }
   // With stride 2 the 16 loads run one element past the block's last window: stop
