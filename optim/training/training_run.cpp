@@ -242,16 +242,26 @@ bool TrainingRun::end_epoch(const Validation& rank_validation) {
     row.emplace_back("train_" + column_name(name), mean.mean());
     train_text += " " + show(name, mean.mean());
   }
+  // "val_loss", "val_acc%", "test_acc%" read as "| val loss 0.81 acc 71.2% | test acc 70.9%".
+  std::string group;  // the prefix of the metrics shown so far since the last '|'
+  bool first = true;
   for (const auto& [name, value] : validation.metrics) {
     row.emplace_back(column_name(name), value);
-    val_text += " " + show(name.rfind("val_", 0) == 0 ? name.substr(4) : name, value);
+    const size_t underscore = name.find('_');
+    const std::string prefix = underscore == std::string::npos ? "" : name.substr(0, underscore);
+    const bool grouped = prefix == "val" || prefix == "test";
+    if (grouped && (first || prefix != group)) val_text += " | " + prefix;
+    if (!grouped && (first || !group.empty())) val_text += " |";
+    group = grouped ? prefix : "";
+    first = false;
+    val_text += " " + show(grouped ? name.substr(underscore + 1) : name, value);
   }
   if (!options_.throughput_column.empty()) row.emplace_back(options_.throughput_column, items_per_second_);
   row.emplace_back("lr", lr);
   row.emplace_back("seconds", seconds);
 
   if (bar_) {
-    bar_->finish(fmt::format("epoch {}/{}: train{} | val{} | lr {:.2e} | {:.0f} s, {:.0f} {}/s", epoch_ + 1,
+    bar_->finish(fmt::format("epoch {}/{}: train{}{} | lr {:.2e} | {:.0f} s, {:.0f} {}/s", epoch_ + 1,
                              options_.epochs, train_text, val_text, lr, seconds, items_per_second_, options_.unit));
     bar_.reset();
     if (!validation.report.empty())
