@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -11,6 +12,7 @@
 #include "datasets/pictures/heatmap.h"
 #include "datasets/pictures/plot.h"
 #include "nn/serialize.h"
+#include "tensor/atomic_file.h"
 
 namespace cifar {
 
@@ -31,6 +33,23 @@ std::string read_model_name(const std::string& checkpoint) {
     throw std::runtime_error(fmt::format("{}: metadata 'model' is {:?}: expected one of {}", checkpoint,
                                          it->second.substr(0, 200), fmt::join(names, ", ")));
   return it->second;
+}
+
+std::shared_ptr<Classifier> make_model_for(const std::string& checkpoint) {
+  const std::string name = read_model_name(checkpoint);
+  if (name != "attention") return make_model(name);
+  nn::Metadata meta = nn::load_safetensors(checkpoint).metadata;
+  AttentionNetWidths widths;
+  if (auto it = meta.find("user/widths"); it != meta.end()) {
+    int64_t w[3] = {0, 0, 0};
+    char end = 0;
+    if (std::sscanf(it->second.c_str(), "%ld,%ld,%ld%c", &w[0], &w[1], &w[2], &end) != 3 || w[0] < 1 || w[1] < 1 ||
+        w[2] < 1 || w[0] > 4096 || w[1] > 4096 || w[2] > 4096)
+      throw std::runtime_error(fmt::format("{}: metadata 'widths' is {:?}: expected three widths 1..4096 like 32,128,128",
+                                           checkpoint, it->second.substr(0, 200)));
+    widths = {w[0], w[1], w[2]};
+  }
+  return std::make_shared<AttentionNet>(widths);
 }
 
 void print_test_report(double accuracy, const training::ConfusionMatrix& confusion,
@@ -71,7 +90,70 @@ void write_outputs(const fs::path& out, Classifier& model,
     for (size_t c = 0; c < per_class.size(); ++c) text << fmt::format("{:<12} {:>7.2f}%\n", class_names[c], 100 * per_class[c]);
   }
 
-  // Sixteen test images, each beside the same image under its attention map.
+  write_attention_pictures(out, model, test_loader, class_names, mean, std);
+}
+
+AttentionStatistics attention_statistics(Classifier& model,
+                                         const data::DataLoader<data::ImageExample, data::ImageBatch>& loader,
+                                         int64_t classes) {
+  NoGradGuard no_grad;
+  model.eval();
+  AttentionStatistics stats;
+  Tensor sums;  // [classes, h, w] on the host
+  std::vector<int64_t> counts(static_cast<size_t>(classes), 0);
+  double centre_mass = 0;
+  int64_t images = 0;
+  for (data::ImageBatch& batch : loader.epoch(0)) {
+    model(batch.images);
+    Tensor maps = model.attention_map().to(kCPU).to(kFloat64);  // [B, h, w]
+    const int64_t h = maps.size(1), w = maps.size(2);
+    if (!sums.defined()) {
+      sums = zeros({classes, h, w}, kFloat64);
+      stats.centre = centre_region(h, w);
+    }
+    // Each map over its own total, so a map that does not sum to 1 (a sigmoid gate) still reads as a share.
+    Tensor shares = maps / clamp(sum(maps, {1, 2}, true), 1e-30, 1e300);
+    Tensor labels = batch.labels.to(kCPU);
+    const auto& [top, left, rows, cols] = stats.centre;
+    centre_mass += sum(shares.narrow(1, top, rows).narrow(2, left, cols)).item<double>();
+    for (int64_t i = 0; i < shares.size(0); ++i) {
+      const int64_t label = static_cast<int64_t>(labels.at({i}));
+      sums.select(0, label).copy_(sums.select(0, label) + shares.select(0, i));
+      ++counts[static_cast<size_t>(label)];
+    }
+    images += shares.size(0);
+  }
+  if (images == 0) return stats;
+  const auto& [top, left, rows, cols] = stats.centre;
+  stats.images = images;
+  stats.centre_share = centre_mass / static_cast<double>(images);
+  stats.uniform_centre_share = static_cast<double>(rows * cols) / static_cast<double>(sums.size(1) * sums.size(2));
+  for (int64_t c = 0; c < classes; ++c)
+    if (counts[static_cast<size_t>(c)] > 0) sums.select(0, c).copy_(sums.select(0, c) / static_cast<double>(counts[c]));
+  stats.class_means = sums;
+  return stats;
+}
+
+std::array<int64_t, 4> centre_region(int64_t h, int64_t w) {
+  // The middle ~43 % of each side (3 of 7 cells): where CIFAR-10's photographers put the object.
+  const int64_t rows = std::max<int64_t>(1, (3 * h + 3) / 7), cols = std::max<int64_t>(1, (3 * w + 3) / 7);
+  return {(h - rows) / 2, (w - cols) / 2, rows, cols};
+}
+
+namespace {
+// A map [h, w] of shares scaled to "times uniform" (1 = every position the same), the unit of every
+// attention picture: a cell at 3 draws three times its fair share.
+Tensor times_uniform(const Tensor& shares) {
+  return shares * static_cast<double>(shares.size(0) * shares.size(1)) / sum(shares).item<double>();
+}
+}  // namespace
+
+void write_attention_pictures(const fs::path& out, Classifier& model,
+                              const data::DataLoader<data::ImageExample, data::ImageBatch>& test_loader,
+                              const std::vector<std::string>& class_names, const std::vector<double>& mean,
+                              const std::vector<double>& std) {
+  // Sixteen test images, each beside the same image under its attention map, with the map's own
+  // colour scale: the maps differ in how peaked they are, and one shared scale would flatten most.
   {
     NoGradGuard no_grad;
     model.eval();
@@ -80,23 +162,71 @@ void write_outputs(const fs::path& out, Classifier& model,
     int64_t n = std::min<int64_t>(16, batch.size());
     Tensor images = batch.images.narrow(0, 0, n);
     Tensor predicted = argmax(model(images), 1).to(kCPU);
-    Tensor maps = model.attention_map().to(kCPU);  // drawing reads pixels on the host
+    Tensor maps = model.attention_map().to(kCPU).to(kFloat64);  // drawing reads pixels on the host
     images = images.to(kCPU);
     Tensor labels = batch.labels.to(kCPU);
     std::vector<pictures::Image> tiles;
     for (int64_t i = 0; i < n; ++i) {
       pictures::Image picture = to_picture(images.select(0, i), mean, std).scale(4);
-      pictures::Image overlay = pictures::overlay(picture, maps.select(0, i), 0.5);
-      pictures::Image tile(2 * picture.width + 4, picture.height + 24, pictures::kWhite);
+      Tensor map = times_uniform(maps.select(0, i));
+      const double low = amax(neg(map)).item<double>() * -1, high = amax(map).item<double>();
+      pictures::Image overlay = pictures::overlay(picture, map, 0.6);
+      pictures::Image bar = pictures::colorbar(low, high, picture.height, 8);
+      pictures::Image tile(2 * picture.width + bar.width + 8, picture.height + 24, pictures::kWhite);
       tile.paste(picture, 0, 0);
       tile.paste(overlay, picture.width + 4, 0);
+      tile.paste(bar, 2 * picture.width + 8, 0);
       int64_t truth = static_cast<int64_t>(labels.at({i})), guess = static_cast<int64_t>(predicted.at({i}));
       tile.draw_text(2, picture.height + 6, fmt::format("{} -> {}", class_names[truth], class_names[guess]),
                      truth == guess ? pictures::Color{0, 110, 0} : pictures::Color{180, 0, 0}, 1);
       tiles.push_back(tile);
     }
-    pictures::grid(tiles, 4, 6).save_png(out / "attention_maps.png");
+    pictures::Image body = pictures::grid(tiles, 4, 6);
+    pictures::Image page(body.width, body.height + 20, pictures::kWhite);
+    page.draw_text(4, 4, "attention weight per position, times uniform (1 = every position alike); each map on its own scale",
+                   pictures::kBlack, 1);
+    page.paste(body, 0, 20);
+    page.save_png(out / "attention_maps.png");
   }
+
+  // The mean attention of each class over the test set, on one shared scale, and how much of it
+  // falls in the centre of the image.
+  AttentionStatistics stats = attention_statistics(model, test_loader, static_cast<int64_t>(class_names.size()));
+  if (stats.images == 0) return;
+  std::vector<Tensor> class_maps;
+  double high = 0, low = 1e300;
+  for (int64_t c = 0; c < stats.class_means.size(0); ++c) {
+    class_maps.push_back(times_uniform(stats.class_means.select(0, c)));
+    high = std::max(high, amax(class_maps.back()).item<double>());
+    low = std::min(low, -amax(neg(class_maps.back())).item<double>());
+  }
+  std::vector<pictures::Image> tiles;
+  for (size_t c = 0; c < class_maps.size(); ++c) {
+    pictures::Image map = pictures::heatmap(class_maps[c], low, high).scale(16);
+    pictures::Image tile(map.width, map.height + 18, pictures::kWhite);
+    tile.paste(map, 0, 0);
+    tile.draw_text(2, map.height + 4, class_names[c], pictures::kBlack, 1);
+    tiles.push_back(tile);
+  }
+  pictures::Image body = pictures::grid(tiles, 5, 6);
+  pictures::Image bar = pictures::colorbar(low, high, body.height, 12);
+  pictures::Image page(body.width + bar.width + 8, body.height + 36, pictures::kWhite);
+  page.draw_text(4, 4, "mean attention per class on the test set, times uniform (one scale for all)", pictures::kBlack, 1);
+  page.draw_text(4, 18,
+                 fmt::format("centre {}x{} of {}x{}: {:.1f}% of the attention ({:.1f}% if uniform)", stats.centre[2],
+                             stats.centre[3], stats.class_means.size(1), stats.class_means.size(2),
+                             100 * stats.centre_share, 100 * stats.uniform_centre_share),
+                 pictures::kBlack, 1);
+  page.paste(body, 0, 36);
+  page.paste(bar, body.width + 4, 36);
+  page.save_png(out / "attention_by_class.png");
+  AtomicFileWriter text(out / "attention.txt");
+  text.write(fmt::format("test images: {}\ncentre region: rows {}..{}, columns {}..{} of a {}x{} map\n"
+                         "attention in the centre: {:.4f} (uniform: {:.4f}, ratio {:.2f})\n",
+                         stats.images, stats.centre[0], stats.centre[0] + stats.centre[2] - 1, stats.centre[1],
+                         stats.centre[1] + stats.centre[3] - 1, stats.class_means.size(1), stats.class_means.size(2),
+                         stats.centre_share, stats.uniform_centre_share, stats.centre_share / stats.uniform_centre_share));
+  text.commit();
 }
 
 void predict_image(Classifier& model, const std::string& image_path, const std::vector<double>& mean,

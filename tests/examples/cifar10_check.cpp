@@ -111,7 +111,7 @@ std::vector<std::vector<std::string>> metric_rows(const fs::path& path) {
   std::ifstream in(path);
   std::string line;
   REQUIRE(std::getline(in, line));
-  CHECK(line == "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds");
+  CHECK(line == "epoch,train_loss,train_acc,test_loss,test_acc,lr,seconds");
   std::vector<std::vector<std::string>> rows;
   while (std::getline(in, line)) {
     std::vector<std::string> cells;
@@ -168,12 +168,14 @@ TEST_CASE("cifar10_attention: a short run learns, leaves its outputs, resumes, a
   INFO(first.output);
   REQUIRE(first.status == 0);
   for (const char* name : {"best.safetensors", "last.safetensors", "metrics.csv", "curves.png", "confusion_matrix.png",
-                           "per_class.txt", "attention_maps.png", "summary.json"})
+                           "per_class.txt", "attention_maps.png", "attention_by_class.png", "attention.txt",
+                           "summary.json"})
     CHECK(fs::exists(out / name));
 
   auto summary = read_summary(out / "summary.json");
   for (const char* key : {"test_accuracy", "epochs", "wall_seconds", "images_per_second", "device", "seed", "model",
-                          "parameters", "test_images"})
+                          "parameters", "test_images", "preset", "test_time_augmentation", "minutes_to_80",
+                          "minutes_to_85", "minutes_to_90", "minutes_to_94"})
     CHECK(summary.count(key) == 1);
   const double accuracy = number(summary.at("test_accuracy"));
   INFO("test accuracy " << accuracy << ", required above " << plan.min_accuracy << " (chance 0.10)");
@@ -184,13 +186,24 @@ TEST_CASE("cifar10_attention: a short run learns, leaves its outputs, resumes, a
   CHECK(summary.at("device").string() == "cpu");
   CHECK(number(summary.at("seed")) == 0);
   CHECK(summary.at("model").string() == "attention");
-  CHECK(number(summary.at("parameters")) == 294181);  // AttentionNet; its PyTorch twin (bench/torch/bench_cifar.py) agrees
+  CHECK(number(summary.at("parameters")) == 506713);  // AttentionNet; its PyTorch twin (bench/torch/bench_cifar.py) agrees
+  CHECK(summary.at("preset").string() == "default");
   CHECK(number(summary.at("test_images")) == (plan.real ? 1000 : 50));
   CHECK(printed_test_accuracy(first.output) == Approx(100 * accuracy).margin(0.006));
+  CHECK(first.output.find("| test loss ") != std::string::npos);  // the epoch line names the test metrics
 
   auto rows = metric_rows(out / "metrics.csv");
   REQUIRE(rows.size() == 1);
   CHECK(rows[0][0] == "1");
+  // The time to each accuracy: the epoch's seconds when its test accuracy reached it, else "not reached".
+  for (double threshold : {0.80, 0.85, 0.90, 0.94}) {
+    const auto& minutes = summary.at(fmt::format("minutes_to_{:.0f}", 100 * threshold));
+    INFO("threshold " << threshold << ", epoch test accuracy " << rows[0][4]);
+    if (std::stod(rows[0][4]) >= threshold)
+      CHECK(number(minutes) == Approx(std::stod(rows[0][6]) / 60).margin(0.006));
+    else
+      CHECK(minutes.string() == "not reached");
+  }
 
   {
     const std::string per_class = read_file(out / "per_class.txt");
@@ -199,7 +212,14 @@ TEST_CASE("cifar10_attention: a short run learns, leaves its outputs, resumes, a
   }
   check_png(out / "curves.png", 400, 150);
   check_png(out / "confusion_matrix.png", 200, 200);
-  check_png(out / "attention_maps.png", 500, 300);  // 16 tiles of image + overlay, 4 a row
+  check_png(out / "attention_maps.png", 500, 300);  // 16 tiles of image + overlay + colour bar, 4 a row
+  check_png(out / "attention_by_class.png", 300, 150);  // 10 class means, 5 a row
+  {
+    // The centre share of the attention, beside a uniform map's 9/49 (a 7x7 map's middle 3x3).
+    const std::string attention = read_file(out / "attention.txt");
+    CHECK(attention.find("centre region: rows 2..4, columns 2..4 of a 7x7 map") != std::string::npos);
+    CHECK(attention.find("(uniform: 0.1837") != std::string::npos);
+  }
 
   // --eval on the best checkpoint: the number summary.json reported, to the printed two decimals.
   const Run eval = run_cifar(fmt::format("{} --eval {}", common, quoted(out / "best.safetensors")));
@@ -227,6 +247,31 @@ TEST_CASE("cifar10_attention: a short run learns, leaves its outputs, resumes, a
   CHECK(number(summary.at("test_accuracy")) > plan.min_accuracy);
 }
 
+TEST_CASE("cifar10_attention: --time-budget picks the epochs from measured step times, and the run trains them",
+          "[examples][cifar10]") {
+  TempDirectory tmp("cifar10-budget");
+  write_generated_cifar(tmp / "data", 20);
+  const auto trained_epochs = [&](const std::string& budget, const fs::path& out) {
+    const Run run = run_cifar(fmt::format("--data {} --out {} --time-budget {} --limit 40 --test-limit 16 --batch-size 16 "
+                                          "--threads 1 --no-tta",
+                                          quoted(tmp / "data"), quoted(out), budget));
+    INFO(run.output);
+    REQUIRE(run.status == 0);
+    const std::string label = "time budget " + budget + " min: ";
+    const size_t at = run.output.find(label);
+    REQUIRE(at != std::string::npos);
+    const int epochs = std::stoi(run.output.substr(at + label.size()));
+    CHECK(epochs >= 1);
+    CHECK(metric_rows(out / "metrics.csv").size() == static_cast<size_t>(epochs));
+    return epochs;
+  };
+  // 12 s against 18 s, less what loading took and 5 s for writing: the second fits more epochs
+  // (each two steps of 16 images and 16 test images).
+  const int short_run = trained_epochs("0.2", tmp / "short");
+  const int long_run = trained_epochs("0.3", tmp / "long");
+  CHECK(long_run > short_run);
+}
+
 TEST_CASE("cifar10_attention: flag values it cannot use are refused by name before anything is written",
           "[examples][cifar10]") {
   TempDirectory tmp("cifar10-flags");
@@ -241,6 +286,8 @@ TEST_CASE("cifar10_attention: flag values it cannot use are refused by name befo
       {"--optimizer bar", "--optimizer: bar not in {adam,sgd}"},
       {"--val-split 2", "--val-split: Value 2 not in range"},
       {"--epochs 0", "--epochs: expected a number greater than 0, got '0'"},
+      {"--preset slow", "--preset: slow not in {default,quick}"},
+      {"--time-budget -5", "--time-budget: expected a number greater than 0, got '-5'"},
       {"--lr -1", "--lr: expected a number greater than 0, got '-1'"},
       {"--batch-size many", "--batch-size: expected a number greater than 0, got 'many'"},
       {"--test-limit 0", "--test-limit: expected a number greater than 0, got '0'"},
