@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Time to accuracy on CIFAR-10, focus against the newest PyTorch on this CPU: the attention model
-# trained by the same recipe, examples/cifar10_attention and its twin bench/torch/cifar_recipe.py,
-# one after the other (never at once) for each preset and seed. Installs torch from PyPI into a
+# trained by the same recipe, examples/cifar10_attention and its twin bench/torch/cifar_recipe.py in
+# NCHW and in channels_last, one after the other (never at once) for each preset and seed. Installs torch from PyPI into a
 # virtual environment (~/torch-venv, once), builds the example (Release), then prints the machine
 # and one markdown table: minutes to 80, 85 and 90 % test accuracy (summed epoch times, training
 # and evaluation, as the programs' time_to_accuracy), the final test-time-augmented accuracy and the
@@ -83,11 +83,16 @@ for preset in $presets; do
     "$build_dir/examples/cifar10_attention" --preset "$preset" --seed "$seed" --threads "$threads" --data "$data" \
       --out "$out/focus-$name" --overwrite "${extra[@]}" 2>&1 | tee "$out/focus-$name.log"
     echo "$preset $seed focus $out/focus-$name/summary.json" >>"$runs"
-    echo "== torch, preset $preset, seed $seed"
-    "$venv/bin/python" bench/torch/cifar_recipe.py --preset "$preset" --seed "$seed" --threads "$threads" \
-      --data "$data" "${extra[@]}" 2>&1 | tee "$out/torch-$name.log"
-    grep '^{' "$out/torch-$name.log" | tail -n 1 >"$out/torch-$name.json"
-    echo "$preset $seed torch $out/torch-$name.json" >>"$runs"
+    # PyTorch in both layouts: the better of the two is the peer (channels_last is oneDNN's own).
+    for layout in nchw channels_last; do
+      flags=()
+      [ "$layout" = channels_last ] && flags=(--channels-last)
+      echo "== torch ($layout), preset $preset, seed $seed"
+      "$venv/bin/python" bench/torch/cifar_recipe.py --preset "$preset" --seed "$seed" --threads "$threads" \
+        --data "$data" "${flags[@]}" "${extra[@]}" 2>&1 | tee "$out/torch-$layout-$name.log"
+      grep '^{' "$out/torch-$layout-$name.log" | tail -n 1 >"$out/torch-$layout-$name.json"
+      echo "$preset $seed torch-$layout $out/torch-$layout-$name.json" >>"$runs"
+    done
   done
 done
 
