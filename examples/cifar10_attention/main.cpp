@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
@@ -45,6 +46,7 @@ struct Flags {
   int epochs = 0, batch_size = 0, threads = 2;  // 0: the preset's (attention) or the documents' (seed)
   double lr = -1, val_split = -1, weight_decay = 5e-4, time_budget = 0;  // val_split -1: 0 attention, 0.1 seed
   bool augment = true, overwrite = false, tta = true;
+  std::vector<std::string> without;  // pieces of the recipe turned off (--without), for ablations
   uint64_t seed = 0;
   int64_t limit = 0, test_limit = 0;
   bool model_given = false;  // --model on the command line (a resumed run otherwise takes the checkpoint's)
@@ -194,12 +196,22 @@ int run(const Flags& flags) {
   cifar::Recipe recipe = cifar::recipe_preset(flags.preset);
   if (flags.batch_size > 0) recipe.batch_size = flags.batch_size;
   recipe.test_time_augmentation = flags.tta && !seed_model;
+  auto turned_off = [&](const std::string& piece) {
+    return std::find(flags.without.begin(), flags.without.end(), piece) != flags.without.end();
+  };
+  if (turned_off("label-smoothing")) recipe.label_smoothing = 0;
   std::shared_ptr<cifar::Classifier> model;
   if (!flags.resume.empty()) {  // the checkpoint's own shape, whatever the preset says
     dist::on_every_rank([&] { model = cifar::make_model_for(training::resume_checkpoint_file(flags.resume).string()); });
     if (auto net = std::dynamic_pointer_cast<cifar::AttentionNet>(model)) recipe.widths = net->widths;
   } else {
     model = seed_model ? cifar::make_model(model_name) : std::make_shared<cifar::AttentionNet>(recipe.widths);
+  }
+  // Without whitening the first layer is an ordinary convolution: its default initialisation, trained.
+  auto* attention_net = dynamic_cast<cifar::AttentionNet*>(model.get());
+  if (attention_net && turned_off("whitening")) {
+    attention_net->whiten->weight.requires_grad_(true);
+    attention_net->whiten->bias.requires_grad_(true);
   }
   model->to(device);  // before the optimizer, whose state then lives beside the parameters
   // Every rank built the same initial weights from the seed; DDP checks that the ranks hold the same
@@ -280,7 +292,7 @@ int run(const Flags& flags) {
   }
 
   // The whitening layer comes from the training images' own patches (a resume loads it instead).
-  if (!seed_model && flags.resume.empty()) {
+  if (!seed_model && flags.resume.empty() && !turned_off("whitening")) {
     std::vector<Tensor> sample;
     Generator unused(0);  // Normalize draws nothing
     for (int64_t i = 0; i < std::min<int64_t>(5000, train_set->size()); ++i)
@@ -311,6 +323,7 @@ int run(const Flags& flags) {
   run_options.metadata["model"] = model_name;
   if (!seed_model) {
     run_options.metadata["preset"] = recipe.preset;
+    if (!flags.without.empty()) run_options.metadata["without"] = fmt::format("{}", fmt::join(flags.without, ","));
     run_options.metadata["widths"] =
         fmt::format("{},{},{}", recipe.widths.stage1, recipe.widths.stage2, recipe.widths.stage3);
   }
@@ -318,17 +331,18 @@ int run(const Flags& flags) {
   // Lookahead's slow weights start from the model as it is now: fresh, or as the checkpoint left it
   // (every epoch ends with an update, so the checkpoint holds the slow weights).
   std::optional<optim::Lookahead> lookahead;
-  if (!seed_model) lookahead.emplace(*model);
+  if (!seed_model && !turned_off("lookahead")) lookahead.emplace(*model);
   if (main_rank) {
     fmt::print("{}", config());
     fmt::print("{}\n{} training, {} validation, {} test images; {} steps/epoch; output in {}\n", model->summary(),
                train_set->size(), val_set->size(), test_set->size(), steps_per_epoch, run.folder().string());
     if (!seed_model)
       fmt::print("recipe '{}': widths {}/{}/{}, {} epochs of batch {}, SGD-Nesterov lr {:.3g}, label smoothing {:g}, "
-                 "test-time augmentation {}\n",
+                 "test-time augmentation {}{}\n",
                  recipe.preset, recipe.widths.stage1, recipe.widths.stage2, recipe.widths.stage3, epochs, global_batch,
                  flags.lr > 0 ? flags.lr : recipe.learning_rate(),
-                 recipe.label_smoothing, recipe.test_time_augmentation ? "on" : "off");
+                 recipe.label_smoothing, recipe.test_time_augmentation ? "on" : "off",
+                 flags.without.empty() ? "" : fmt::format(", without {}", fmt::join(flags.without, ", ")));
     if (dist::world_size() > 1)
       fmt::print("{} ranks x {} images = {} images per step\n", dist::world_size(), batch_size, global_batch);
   }
@@ -413,6 +427,10 @@ int main(int argc, char** argv) {
   app.add_option("--lr", f.lr, "peak learning rate (default: the recipe's; 1e-4 seed)")->check(kPositive);
   app.add_option("--optimizer", f.optimizer, "sgd (the recipe's Nesterov SGD) | adam (default: sgd; adam seed)")
       ->check(CLI::IsMember({"adam", "sgd"}));
+  app.add_option("--without", f.without,
+                 "turn a piece of the attention model's recipe off, to measure what it is worth: whitening | "
+                 "lookahead | label-smoothing (repeatable; docs/cifar10-recipe.md)")
+      ->check(CLI::IsMember({"whitening", "lookahead", "label-smoothing"}));
   app.add_flag("--tta,!--no-tta", f.tta, "test-time augmentation for the final test (attention model; default on)");
   app.add_option("--val-split", f.val_split, "fraction of training images held out (default: 0; 0.1 seed)")->check(CLI::Range(0.0, 0.9));
   app.add_flag("--augment,!--no-augment", f.augment, "random translations and flips (attention model)");

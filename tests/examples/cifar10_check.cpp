@@ -288,6 +288,7 @@ TEST_CASE("cifar10_attention: flag values it cannot use are refused by name befo
       {"--val-split 2", "--val-split: Value 2 not in range"},
       {"--epochs 0", "--epochs: expected a number greater than 0, got '0'"},
       {"--preset slow", "--preset: slow not in {default,quick}"},
+      {"--without dropout", "--without: dropout not in {whitening,lookahead,label-smoothing}"},
       {"--time-budget -5", "--time-budget: expected a number greater than 0, got '-5'"},
       {"--lr -1", "--lr: expected a number greater than 0, got '-1'"},
       {"--batch-size many", "--batch-size: expected a number greater than 0, got 'many'"},
