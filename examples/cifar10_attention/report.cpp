@@ -22,23 +22,30 @@ namespace fs = std::filesystem;
 const std::vector<std::string> kCifarClasses{"airplane", "automobile", "bird", "cat", "deer",
                                              "dog",      "frog",       "horse", "ship", "truck"};
 
-std::string read_model_name(const std::string& checkpoint) {
-  nn::Metadata meta = nn::load_safetensors(checkpoint).metadata;
+namespace {
+// The model name in a checkpoint's metadata, checked here, where the file is known: make_model's own
+// message could not say which file.
+std::string model_name_in(const nn::Metadata& meta, const std::string& checkpoint) {
   auto it = meta.find("user/model");
   if (it == meta.end())
     throw std::runtime_error(fmt::format("{}: not a CIFAR-10 training checkpoint (no model name in its metadata)", checkpoint));
-  // Checked here, where the file is known: make_model's own message could not say which file.
   const std::vector<std::string>& names = model_names();
   if (std::find(names.begin(), names.end(), it->second) == names.end())
     throw std::runtime_error(fmt::format("{}: metadata 'model' is {:?}: expected one of {}", checkpoint,
                                          it->second.substr(0, 200), fmt::join(names, ", ")));
   return it->second;
 }
+}  // namespace
+
+std::string read_model_name(const std::string& checkpoint) {
+  return model_name_in(nn::load_safetensors(checkpoint).metadata, checkpoint);
+}
 
 std::shared_ptr<Classifier> make_model_for(const std::string& checkpoint) {
-  const std::string name = read_model_name(checkpoint);
-  if (name != "attention") return make_model(name);
+  // One read of the file for the name and the widths (the weights are loaded by the caller).
   nn::Metadata meta = nn::load_safetensors(checkpoint).metadata;
+  const std::string name = model_name_in(meta, checkpoint);
+  if (name != "attention") return make_model(name);
   AttentionNetWidths widths;
   if (auto it = meta.find("user/widths"); it != meta.end()) {
     int64_t w[3] = {0, 0, 0};
@@ -116,12 +123,13 @@ AttentionStatistics attention_statistics(Classifier& model,
     Tensor labels = batch.labels.to(kCPU);
     const auto& [top, left, rows, cols] = stats.centre;
     centre_mass += sum(shares.narrow(1, top, rows).narrow(2, left, cols)).item<double>();
-    for (int64_t i = 0; i < shares.size(0); ++i) {
-      const int64_t label = static_cast<int64_t>(labels.at({i}));
-      sums.select(0, label).copy_(sums.select(0, label) + shares.select(0, i));
-      ++counts[static_cast<size_t>(label)];
-    }
-    images += shares.size(0);
+    // Each image's map added to its class's row in one pass: sums[label_i, p] += shares[i, p].
+    const int64_t n = shares.size(0);
+    Tensor flat = shares.reshape({n, h * w});
+    Tensor rows_of = labels.reshape({n, 1}).expand({n, h * w}).contiguous();
+    sums = scatter_add(sums.reshape({classes, h * w}), 0, rows_of, flat).reshape({classes, h, w});
+    for (int64_t label : labels.to_vector<int64_t>()) ++counts[static_cast<size_t>(label)];
+    images += n;
   }
   if (images == 0) return stats;
   const auto& [top, left, rows, cols] = stats.centre;
