@@ -2,7 +2,7 @@
 """PyTorch reference for bench/bench_conv.cpp: Conv2d forward and forward+backward
 GFLOP/s on the CIFAR-10 example's shapes, CPU, 2 threads.
 
-Run with the newest torch:  ~/torch-venv/bin/python bench/torch/bench_conv.py [threads] [--channels-last]
+Run with the newest torch:  ~/torch-venv/bin/python bench/torch/bench_conv.py [threads] [IN,OUT,SIZE,BATCH ...] [--channels-last]
 The first layer's input (images) needs no gradient, the second's does, as in training.
 --channels-last runs the layer and its input in torch.channels_last (NHWC).
 """
@@ -19,7 +19,9 @@ torch.set_num_threads(int(args[0]) if args else 2)
 torch.manual_seed(0)
 
 # (in_channels, out_channels, size, batch); 3x3 kernels, stride 1, 'same' padding.
-CASES = [(cin, cout, hw, n) for (cin, cout) in [(3, 32), (32, 64)] for hw in (32, 16) for n in (32, 128)]
+# Further arguments IN,OUT,SIZE,BATCH name the shapes to run instead, as for bench_conv.
+CASES = [tuple(int(v) for v in a.split(",")) for a in args[1:]] or [
+    (cin, cout, hw, n) for (cin, cout) in [(3, 32), (32, 64)] for hw in (32, 16) for n in (32, 128)]
 
 
 print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, mkldnn {torch.backends.mkldnn.is_available()}, "

@@ -69,4 +69,11 @@ bool packed_input_gradient(const ConvGeometry& g, const float* dy, const float* 
 /// dw += dW and db += db (either may be null), for any geometry.
 void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* db);
 
+// ---- the direct float32 path (conv_direct.cpp) -----------------------------------------
+/// True when direct_forward should run this convolution rather than the packed panels:
+/// AVX2 and FMA, and 64 or more taps per output (Cg·KH·KW).
+bool direct_preferred(const ConvGeometry& g);
+/// y = conv(x, w) + bias (bias may be null), 16 output channels to a vector. All contiguous float32.
+void direct_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y);
+
 }  // namespace focus::kernels::FOCUS_CPU_VARIANT::conv_detail

@@ -241,6 +241,7 @@ __attribute__((target("avx2"))) void pack_transposed_panel(const float* src, int
 
 // y = conv(x, w) + bias for float32, as described above.
 void packed_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
+  if (direct_preferred(g)) return direct_forward(g, x, w, bias, y);
   // Weights packed per group and block of (up to) 6 output channels, depth-major:
   // a[((grp·R + rb)·K + k)·6 + i] = w[grp·OCg + start(rb) + i, k].
   const RowBlocks channel_rows(g.OCg);

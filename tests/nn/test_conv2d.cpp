@@ -51,6 +51,14 @@ std::vector<Case> cases() {
       {"stride 3 leaves the last rows unread", 2, 2, 8, 8, 3, 3, 3, conv_params(3, 3, 0, 0)},
       {"37 images over several multi-image chunks", 37, 3, 5, 5, 4, 3, 3, conv_params(1, 1, 1, 1)},
       {"large planes, one image per chunk", 3, 16, 40, 40, 8, 3, 3, conv_params(1, 1, 1, 1)},
+      // 64 or more taps per output (C/groups·KH·KW) take float32 to the direct path (16 channels
+      // to a vector, tensor/cpu/conv_direct.cpp), and dx of a stride-1 convolution with it.
+      {"direct path: 20 filters (a 16-wide and an 8-wide block), 405 pixels over 5 images", 5, 8, 9, 9, 20, 3, 3,
+       conv_params(1, 1, 1, 1)},
+      {"direct path: stride 2, dilation 2, groups 2 of 13 filters", 3, 16, 11, 10, 26, 3, 3,
+       conv_params(2, 2, 2, 2, 2, 2)},
+      {"direct path: 1x1 over 64 channels", 2, 64, 5, 5, 12, 1, 1, conv_params(1, 1, 0, 0)},
+      {"direct path: 4x4 kernel, asymmetric padding", 2, 8, 7, 6, 10, 4, 4, asym},
   };
 }
 
