@@ -66,6 +66,9 @@ class DataLoader {
   using Collate = std::function<Batch(std::vector<Example>&&)>;
   /// Changes one example, e.g. random crops; draw randomness only from the generator.
   using ExampleTransform = std::function<Example(Example&&, Generator&)>;
+  /// The same, told where the example is drawn (seed, epoch, index), for augmentations planned
+  /// across epochs such as alternating flips.
+  using PositionedTransform = std::function<Example(Example&&, Generator&, const ExamplePosition&)>;
 
  private:
   struct Config;
@@ -131,6 +134,14 @@ class DataLoader {
 
   /// Applies `transform` to each example before collating (on the worker).
   void set_transform(ExampleTransform transform) {
+    if (!transform) return set_transform(PositionedTransform());
+    set_transform(PositionedTransform([transform = std::move(transform)](Example&& example, Generator& gen,
+                                                                         const ExamplePosition&) {
+      return transform(std::move(example), gen);
+    }));
+  }
+  /// The same for a transform that also takes the example's position.
+  void set_transform(PositionedTransform transform) {
     auto config = std::make_shared<Config>(*config_);
     config->transform = std::move(transform);
     config_ = std::move(config);  // passes already running keep the old configuration
@@ -167,7 +178,7 @@ class DataLoader {
     DataLoaderOptions options;
     Collate collate;
     BatchSampler sampler;  // empty: built-in sampler from options
-    ExampleTransform transform;
+    PositionedTransform transform;
 
     std::vector<std::vector<int64_t>> plan(int64_t epoch) const {
       if (sampler) return sampler(epoch);
@@ -281,7 +292,7 @@ class DataLoader {
         Example example = dataset.get(index);
         if (config_->transform) {
           Generator gen = example_generator(config_->options.seed, epoch_, index);
-          example = config_->transform(std::move(example), gen);
+          example = config_->transform(std::move(example), gen, ExamplePosition{config_->options.seed, epoch_, index});
         }
         examples.push_back(std::move(example));
       }

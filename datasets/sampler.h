@@ -16,7 +16,7 @@ using BatchSampler = std::function<std::vector<std::vector<int64_t>>(int64_t epo
 
 /// Independent random streams drawn from one user seed. Distinct streams keep,
 /// for example, the shuffle order from changing when augmentation is turned on.
-enum class SeedStream : uint64_t { Shuffle = 1, Transform = 2, Split = 3, User = 4 };
+enum class SeedStream : uint64_t { Shuffle = 1, Transform = 2, Split = 3, User = 4, Flip = 5 };
 
 /// A 64-bit seed for one (stream, epoch, index) derived from `seed` with the
 /// splitmix64 finaliser. Nearby inputs give unrelated outputs, so a generator
@@ -27,6 +27,15 @@ uint64_t derive_seed(uint64_t seed, SeedStream stream, uint64_t epoch, uint64_t 
 /// The generator the DataLoader hands to the transform of example `index` in
 /// `epoch`: call it yourself to reproduce one example's augmentation.
 Generator example_generator(uint64_t seed, int64_t epoch, int64_t index);
+
+/// Where an example is drawn: the loader's seed, the epoch and the example's dataset index.
+/// A position-aware transform (DataLoader::set_transform) gets it beside the generator, for
+/// augmentations planned across epochs rather than drawn afresh (data::alternating_flip).
+struct ExamplePosition {
+  uint64_t seed = 0;
+  int64_t epoch = 0;
+  int64_t index = 0;
+};
 
 /// 0 .. n-1 in a random order that depends only on (seed, epoch): the same for a
 /// given epoch, different from one epoch to the next (Fisher–Yates).

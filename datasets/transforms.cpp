@@ -107,6 +107,11 @@ Tensor RandomHorizontalFlip::operator()(const Tensor& image, Generator& gen) con
   Tensor in = checked_image(image, "RandomHorizontalFlip");
   // Always draw, so the generator advances the same way whether or not we flip.
   if (gen.uniform() >= p_) return in;
+  return horizontal_flip(in);
+}
+
+Tensor horizontal_flip(const Tensor& image) {
+  Tensor in = checked_image(image, "horizontal_flip");
   const int64_t rows = in.size(0) * in.size(1), width = in.size(2);
   Tensor out = empty(in.shape(), in.dtype());
   for_float_type(in.dtype(), [&]<typename T>() {
@@ -116,6 +121,12 @@ Tensor RandomHorizontalFlip::operator()(const Tensor& image, Generator& gen) con
       std::reverse_copy(src + r * width, src + (r + 1) * width, dst + r * width);
   });
   return out;
+}
+
+bool alternating_flip(const ExamplePosition& at) {
+  // The example's own coin, the same in every epoch (the epoch slot is 0); its top bit is fair.
+  const bool first_epoch_flip = derive_seed(at.seed, SeedStream::Flip, 0, static_cast<uint64_t>(at.index)) >> 63;
+  return first_epoch_flip != (at.epoch % 2 != 0);
 }
 
 Compose::Compose(std::vector<Transform> transforms) : transforms_(std::move(transforms)) {

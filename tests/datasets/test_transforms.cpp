@@ -3,6 +3,7 @@
 // generator, and their use inside a DataLoader.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -186,6 +187,71 @@ TEST_CASE("image transforms run per example inside the DataLoader, reproducibly"
   const Tensor expected = augment(dataset->get(index).image, gen);
   REQUIRE(threaded[0].images.select(0, 0).contiguous().to_vector<float>() == expected.to_vector<float>());
   REQUIRE(threaded[0].labels.at({0}) == index % 3);
+}
+
+TEST_CASE("alternating_flip mirrors a seeded half in even epochs and the other half in odd ones",
+          "[data][transforms]") {
+  constexpr int64_t kCount = 2000;
+  auto flips = [](uint64_t seed, int64_t epoch) {
+    std::vector<bool> flipped;
+    for (int64_t index = 0; index < kCount; ++index) flipped.push_back(alternating_flip({seed, epoch, index}));
+    return flipped;
+  };
+  const std::vector<bool> epoch0 = flips(3, 0), epoch1 = flips(3, 1);
+  // About half in the first epoch: 1000 ± 3 standard deviations (22).
+  const auto count0 = std::count(epoch0.begin(), epoch0.end(), true);
+  CHECK(count0 > 934);
+  CHECK(count0 < 1066);
+  for (int64_t index = 0; index < kCount; ++index) {
+    INFO("index " << index);
+    REQUIRE(epoch1[index] != epoch0[index]);           // the next epoch shows the other side
+    REQUIRE(flips(3, 2)[index] == epoch0[index]);      // and the one after, the first side again
+  }
+  // Another seed chooses another half (about half the examples agree).
+  const std::vector<bool> other = flips(4, 0);
+  int64_t agree = 0;
+  for (int64_t index = 0; index < kCount; ++index) agree += other[index] == epoch0[index];
+  CHECK(agree > 934);
+  CHECK(agree < 1066);
+}
+
+TEST_CASE("horizontal_flip reverses each row, and RandomHorizontalFlip with p = 1 is it", "[data][transforms]") {
+  const Tensor image = coordinate_image(2, 3, 4);
+  const Tensor flipped = horizontal_flip(image);
+  REQUIRE(flipped.shape() == image.shape());
+  for (int64_t c = 0; c < 2; ++c)
+    for (int64_t h = 0; h < 3; ++h)
+      for (int64_t w = 0; w < 4; ++w) REQUIRE(flipped.at({c, h, w}) == image.at({c, h, 3 - w}));
+  Generator gen(1);
+  REQUIRE(RandomHorizontalFlip(1.0)(image, gen).to_vector<float>() == flipped.to_vector<float>());
+  REQUIRE_THROWS_WITH(horizontal_flip(zeros({3, 4})), Catch::Contains("horizontal_flip"));
+}
+
+TEST_CASE("a position-aware transform is told the seed, epoch and index of each example", "[data][transforms]") {
+  class Images : public Dataset<ImageExample> {
+   public:
+    int64_t size() const override { return 7; }
+    ImageExample get(int64_t index) const override { return {coordinate_image(1, 2, 3), index}; }
+  };
+  for (bool prefetch : {false, true}) {
+    DataLoader<ImageExample, ImageBatch> loader(std::make_shared<Images>(),
+                                                {.batch_size = 3, .shuffle = true, .seed = 9, .prefetch = prefetch},
+                                                collate_images);
+    loader.set_transform([](ImageExample&& example, Generator&, const ExamplePosition& at) {
+      // Carry the position out in the image: seed, epoch, index.
+      example.image = from_vector(std::vector<double>{static_cast<double>(at.seed), static_cast<double>(at.epoch),
+                                                      static_cast<double>(at.index)},
+                                  {1, 1, 3})
+                          .to(kFloat32);
+      return std::move(example);
+    });
+    for (ImageBatch& batch : loader.epoch(5))
+      for (int64_t i = 0; i < batch.size(); ++i) {
+        const std::vector<float> position = batch.images.select(0, i).contiguous().to_vector<float>();
+        INFO("prefetch " << prefetch);
+        REQUIRE(position == std::vector<float>{9, 5, static_cast<float>(batch.labels.at({i}))});
+      }
+  }
 }
 
 TEST_CASE("collate_images stacks images and checks they match", "[data][transforms]") {
