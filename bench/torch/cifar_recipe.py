@@ -63,6 +63,7 @@ class Recipe:
     end_factor: float = 0.07
     lookahead_every: int = 5
     translate: int = 2
+    alternating_flip: bool = False
     test_time_augmentation: bool = True
 
     def learning_rate(self):
@@ -78,7 +79,7 @@ class Recipe:
 def recipe_preset(name):
     """recipe.cpp's recipe_preset."""
     if name == "default":
-        return Recipe(preset=name, widths=(32, 128, 128), epochs=12)
+        return Recipe(preset=name, widths=(32, 128, 128), epochs=16)
     if name == "quick":
         return Recipe(preset=name, widths=(32, 128, 128), epochs=3)
     raise ValueError(f"unknown preset {name!r}: expected default or quick")
@@ -122,10 +123,11 @@ def normalize(images):
     return x.sub_(mean).div_(std)
 
 
-def augment(images, translate, generator):
+def augment(images, translate, generator, flip=None):
     """data::RandomCrop(32, translate), data::RandomHorizontalFlip(0.5), then normalize, for a whole
     uint8 batch [B, 3, 32, 32] at once: each image gets its own window origin in the zero-padded
-    image and its own coin. The padding is 0 in [0, 1] space, so -mean/std once normalised."""
+    image and its own coin. The padding is 0 in [0, 1] space, so -mean/std once normalised.
+    flip: which images to mirror (bool [B], for alternating flips) in place of the coins."""
     batch, channels, height, width = images.shape
     x = images
     if translate > 0:
@@ -135,7 +137,8 @@ def augment(images, translate, generator):
         rows = (top[:, None] + torch.arange(height))[:, None, :, None]  # [B, 1, H, 1]
         cols = (left[:, None] + torch.arange(width))[:, None, None, :]  # [B, 1, 1, W]
         x = padded[torch.arange(batch)[:, None, None, None], torch.arange(channels)[None, :, None, None], rows, cols]
-    flip = torch.rand(batch, generator=generator) < 0.5
+    if flip is None:
+        flip = torch.rand(batch, generator=generator) < 0.5
     x = torch.where(flip[:, None, None, None], x.flip(3), x)
     return normalize(x)
 
@@ -300,8 +303,12 @@ def minutes(seconds):
 def parse_args():
     parser = argparse.ArgumentParser(description="PyTorch twin of cifar10_attention's recipe on CIFAR-10")
     parser.add_argument("--preset", default="default", choices=["default", "quick"],
-                        help="recipe.cpp's presets: default (12 epochs), quick (3 epochs); widths 32/128/128")
+                        help="recipe.cpp's presets: default (16 epochs), quick (3 epochs); widths 32/128/128")
     parser.add_argument("--epochs", type=int, default=0, help="training epochs (default: the preset's)")
+    parser.add_argument("--widths", default="", help="stage widths STAGE1,STAGE2,STAGE3 (default: the preset's)")
+    parser.add_argument("--flips", default="", choices=["", "random", "alternating"],
+                        help="random: a coin per image and epoch; alternating: a random half mirrored in even "
+                             "epochs, the other half in odd ones (default: the preset's)")
     parser.add_argument("--batch-size", type=int, default=0, help="images per step (default: the preset's 512)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (torch.set_num_threads)")
@@ -328,8 +335,20 @@ def main():
         recipe.batch_size = args.batch_size
     recipe.test_time_augmentation = not args.no_tta
     epochs = args.epochs or recipe.epochs
+    if args.widths:
+        try:
+            widths = tuple(int(w) for w in args.widths.split(","))
+        except ValueError:
+            widths = ()
+        if len(widths) != 3 or not all(1 <= w <= 4096 for w in widths):
+            sys.exit(f"--widths: expected three channel counts from 1 to 4096 as STAGE1,STAGE2,STAGE3, got '{args.widths}'")
+        recipe.widths = widths
+    if args.flips:
+        recipe.alternating_flip = args.flips == "alternating"
     # Separate random streams, as the C++ keeps its split, shuffle and augmentation apart.
     split_gen, shuffle_gen, augment_gen = (torch.Generator().manual_seed(4 * args.seed + k) for k in range(3))
+    # Alternating flips: each image's first-epoch coin, fixed for the run (data::alternating_flip).
+    first_epoch_flip = torch.rand(50000, generator=torch.Generator().manual_seed(4 * args.seed + 3)) < 0.5
     torch.manual_seed(args.seed)  # the model's initial weights
 
     folder = find_cifar(args.data)
@@ -360,7 +379,8 @@ def main():
           f"parameters; {n_train} training, {len(test_labels)} test images; {steps_per_epoch} steps/epoch; "
           f"data in {folder}")
     print(f"recipe '{recipe.preset}': {epochs} epochs of batch {recipe.batch_size}, SGD-Nesterov lr "
-          f"{recipe.learning_rate():.3g}, label smoothing {recipe.label_smoothing:g}, test-time augmentation "
+          f"{recipe.learning_rate():.3g}, label smoothing {recipe.label_smoothing:g}, "
+          f"{'alternating' if recipe.alternating_flip else 'random'} flips, test-time augmentation "
           f"{'on' if recipe.test_time_augmentation else 'off'}, seed {args.seed}", flush=True)
 
     progress = sys.stdout.isatty()  # a step counter on a terminal, overwritten by the epoch's line
@@ -372,7 +392,8 @@ def main():
         model.train()
         loss_sum, correct, seen = 0.0, 0, 0
         for b, index in enumerate(epoch_batches(n_train, recipe.batch_size, shuffle_gen)):
-            images = augment(train_images[index], recipe.translate, augment_gen).contiguous(memory_format=layout)
+            flip = first_epoch_flip[index] ^ (epoch % 2 == 1) if recipe.alternating_flip else None
+            images = augment(train_images[index], recipe.translate, augment_gen, flip).contiguous(memory_format=layout)
             labels = train_labels[index]
             optimizer.zero_grad(set_to_none=True)
             logits = model(images)

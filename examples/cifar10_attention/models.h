@@ -60,6 +60,7 @@ class ConvGroup : public focus::nn::UnaryModule {
 /// The widths of AttentionNet's three stages.
 struct AttentionNetWidths {
   int64_t stage1 = 32, stage2 = 128, stage3 = 128;
+  bool operator==(const AttentionNetWidths&) const = default;
 };
 
 /// Our network, after the fast CIFAR-10 recipes (airbench; docs/cifar10-recipe.md):

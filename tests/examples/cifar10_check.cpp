@@ -275,6 +275,38 @@ TEST_CASE("cifar10_attention: --time-budget picks the epochs from measured step 
   CHECK(long_run > short_run);
 }
 
+TEST_CASE("cifar10_attention: --widths sizes the stages, --flips picks the flips, and a resume keeps the widths",
+          "[examples][cifar10]") {
+  TempDirectory tmp("cifar10-widths");
+  write_generated_cifar(tmp / "data", 20);
+  const fs::path out = tmp / "run";
+  const std::string common =
+      fmt::format("--data {} --limit 40 --test-limit 16 --batch-size 16 --threads 1 --no-tta", quoted(tmp / "data"));
+  const Run first =
+      run_cifar(fmt::format("{} --epochs 1 --widths 8,16,12 --flips alternating --out {}", common, quoted(out)));
+  {
+    INFO(first.output);
+    REQUIRE(first.status == 0);
+    CHECK(first.output.find("widths 8/16/12") != std::string::npos);
+    CHECK(first.output.find("alternating flips") != std::string::npos);
+    const auto summary = read_summary(out / "summary.json");
+    CHECK(number(summary.at("parameters")) < 506713);  // far fewer than the preset's 32/128/128
+  }
+  const Run refused = run_cifar(
+      fmt::format("{} --epochs 2 --widths 32,128,128 --resume {}", common, quoted(out / "last.safetensors")));
+  {
+    INFO(refused.output);
+    CHECK(refused.status != 0);
+    CHECK(refused.output.find("the checkpoint's widths are 8,16,12, not 32,128,128 (--widths)") != std::string::npos);
+  }
+  const Run resumed = run_cifar(fmt::format("{} --epochs 2 --resume {}", common, quoted(out / "last.safetensors")));
+  INFO(resumed.output);
+  REQUIRE(resumed.status == 0);
+  CHECK(resumed.output.find("widths 8/16/12") != std::string::npos);
+  CHECK(resumed.output.find("random flips") != std::string::npos);  // the preset's, as no --flips was given
+  CHECK(metric_rows(out / "metrics.csv").size() == 2);
+}
+
 TEST_CASE("cifar10_attention: flag values it cannot use are refused by name before anything is written",
           "[examples][cifar10]") {
   TempDirectory tmp("cifar10-flags");
@@ -292,6 +324,13 @@ TEST_CASE("cifar10_attention: flag values it cannot use are refused by name befo
       {"--preset slow", "--preset: slow not in {default,quick}"},
       {"--without dropout", "--without: dropout not in {whitening,lookahead,label-smoothing}"},
       {"--time-budget -5", "--time-budget: expected a number greater than 0, got '-5'"},
+      {"--widths 32,0,128", "--widths: expected three channel counts from 1 to 4096 as STAGE1,STAGE2,STAGE3 (e.g. "
+                            "32,160,160), got '32,0,128'"},
+      {"--widths 32,128", "--widths: expected three channel counts from 1 to 4096"},
+      {"--widths 32,128,128x", "--widths: expected three channel counts from 1 to 4096"},
+      {"--model seed --widths 8,8,8", "--widths sets the attention model's stages; the seed model has none"},
+      {"--flips sometimes", "--flips: sometimes not in {random,alternating}"},
+      {"--model seed --flips alternating", "--flips sets the attention model's augmentation; the seed model has none"},
       {"--lr -1", "--lr: expected a number greater than 0, got '-1'"},
       {"--batch-size many", "--batch-size: expected a number greater than 0, got 'many'"},
       {"--test-limit 0", "--test-limit: expected a number greater than 0, got '0'"},
