@@ -38,7 +38,7 @@ Recipe recipe_preset(const std::string& name) {
   recipe.preset = name;
   if (name == "default") {
     recipe.widths = {32, 128, 128};
-    recipe.epochs = 12;
+    recipe.epochs = 16;
   } else if (name == "quick") {
     recipe.widths = {32, 128, 128};
     recipe.epochs = 3;
