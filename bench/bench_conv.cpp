@@ -1,8 +1,8 @@
 // Conv2d throughput on the CIFAR-10 example's shapes, the setting of
 // bench/torch/bench_conv.py: 3×3 kernels, stride 1, 'same' padding, float32,
 // 2 threads (first argument), 3→32 and 32→64 channels at 32×32 and 16×16, batch
-// 32 and 128. The first layer's input (images) needs no gradient, the second's
-// does, as in training. Beside each, the OpenBLAS sgemm rate for the forward
+// 32 and 128, then the default AttentionNet's four shapes at batch 128. The 3-channel
+// layers' input (images) needs no gradient, the others' does. Beside each, the OpenBLAS sgemm rate for the forward
 // pass's product done as one GEMM over the whole batch, [C_out, C_in·9] @
 // [C_in·9, N·H·W]: what the convolution would reach if im2col and the layout
 // changes were free. Results go to bench/RESULTS.md. Other shapes: `bench_conv 2 IN,OUT,SIZE,BATCH ...`.
@@ -41,10 +41,14 @@ int main(int argc, char** argv) {
     }
     cases.push_back(c);
   }
-  if (cases.empty())
+  if (cases.empty()) {
     for (auto [in, out] : {std::pair<int64_t, int64_t>{3, 32}, {32, 64}})
       for (int64_t size : {32, 16})
         for (int64_t batch : {32, 128}) cases.push_back({in, out, size, batch});
+    // The default AttentionNet's 3x3 convolutions (stages 32/128/128 after the 2x2 whitening stem).
+    for (Case c : {Case{24, 32, 31, 128}, Case{32, 32, 15, 128}, Case{32, 128, 15, 128}, Case{128, 128, 7, 128}})
+      cases.push_back(c);
+  }
 
   fmt::print("focus Conv2d 3x3 'same', float32, {} threads\n", threads);
   fmt::print("{:34s} {:>8s} {:>9s} {:>8s} {:>9s} {:>10s}\n", "shape", "fwd ms", "fwd GF/s", "f+b ms", "f+b GF/s",

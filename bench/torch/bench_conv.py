@@ -20,8 +20,10 @@ torch.manual_seed(0)
 
 # (in_channels, out_channels, size, batch); 3x3 kernels, stride 1, 'same' padding.
 # Further arguments IN,OUT,SIZE,BATCH name the shapes to run instead, as for bench_conv.
+# By default: SeedNet's shapes, then the default AttentionNet's 3x3 convolutions at batch 128.
 CASES = [tuple(int(v) for v in a.split(",")) for a in args[1:]] or [
-    (cin, cout, hw, n) for (cin, cout) in [(3, 32), (32, 64)] for hw in (32, 16) for n in (32, 128)]
+    (cin, cout, hw, n) for (cin, cout) in [(3, 32), (32, 64)] for hw in (32, 16) for n in (32, 128)] + [
+    (24, 32, 31, 128), (32, 32, 15, 128), (32, 128, 15, 128), (128, 128, 7, 128)]
 
 
 print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, mkldnn {torch.backends.mkldnn.is_available()}, "
