@@ -11,9 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cinttypes>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <new>
 #include <numeric>
@@ -53,19 +51,6 @@ struct Flags {
   int64_t limit = 0, test_limit = 0;
   bool model_given = false;  // --model on the command line (a resumed run otherwise takes the checkpoint's)
 };
-
-// "32,160,160" → the three stage widths; anything else is refused, naming the flag and the text.
-cifar::AttentionNetWidths parse_widths(const std::string& text) {
-  int64_t w[3];
-  char end = 0;
-  if (std::sscanf(text.c_str(), "%" SCNd64 ",%" SCNd64 ",%" SCNd64 "%c", &w[0], &w[1], &w[2], &end) != 3 ||
-      std::any_of(w, w + 3, [](int64_t v) { return v < 1 || v > 4096; }))
-    throw std::invalid_argument(
-        fmt::format("--widths: expected three channel counts from 1 to 4096 as STAGE1,STAGE2,STAGE3 (e.g. "
-                    "32,160,160), got '{}'",
-                    text));
-  return {w[0], w[1], w[2]};
-}
 
 // The CIFAR-10 channel means and standard deviations of the training set.
 const std::vector<double> kMean{0.4914, 0.4822, 0.4465};
@@ -221,16 +206,21 @@ int run(const Flags& flags) {
   }
   if (!flags.widths.empty()) {
     if (seed_model) throw std::invalid_argument("--widths sets the attention model's stages; the seed model has none");
-    recipe.widths = parse_widths(flags.widths);
+    const std::optional<cifar::AttentionNetWidths> widths = cifar::parse_widths(flags.widths);
+    if (!widths)
+      throw std::invalid_argument(
+          fmt::format("--widths: expected three channel counts from 1 to 4096 as STAGE1,STAGE2,STAGE3 (e.g. "
+                      "32,160,160), got '{}'",
+                      flags.widths));
+    recipe.widths = *widths;
   }
   std::shared_ptr<cifar::Classifier> model;
   if (!flags.resume.empty()) {  // the checkpoint's own shape, whatever the preset says
     dist::on_every_rank([&] { model = cifar::make_model_for(training::resume_checkpoint_file(flags.resume).string()); });
     if (auto net = std::dynamic_pointer_cast<cifar::AttentionNet>(model)) {
       if (!flags.widths.empty() && net->widths != recipe.widths)
-        throw std::invalid_argument(fmt::format("--resume {}: the checkpoint's widths are {},{},{}, not {} (--widths)",
-                                                flags.resume, net->widths.stage1, net->widths.stage2,
-                                                net->widths.stage3, flags.widths));
+        throw std::invalid_argument(fmt::format("--resume {}: the checkpoint's widths are {}, not {} (--widths)",
+                                                flags.resume, cifar::widths_text(net->widths), flags.widths));
       recipe.widths = net->widths;
     }
   } else {
@@ -273,17 +263,19 @@ int run(const Flags& flags) {
   train_options.device = device;
   Loader train_loader(train_set, data::make_distributed_batch_sampler(train_set->size(), batch_size, sampling),
                       data::collate_images, train_options);
-  if (flags.augment && !seed_model && recipe.alternating_flip)
-    train_loader.set_transform([crop = data::RandomCrop(32, recipe.translate), normalize](
+  // Shift, flip (a coin from the example's generator, or alternating: data::alternating_flip), normalise.
+  if (flags.augment && !seed_model)
+    train_loader.set_transform([crop = data::RandomCrop(32, recipe.translate), coin = data::RandomHorizontalFlip(),
+                                alternating = recipe.alternating_flip, normalize](
                                    data::ImageExample&& example, Generator& gen, const data::ExamplePosition& at) {
       Tensor image = crop(example.image, gen);
-      if (data::alternating_flip(at)) image = data::horizontal_flip(image);
+      if (!alternating)
+        image = coin(image, gen);
+      else if (data::alternating_flip(at))
+        image = data::horizontal_flip(image);
       example.image = normalize(image, gen);
       return std::move(example);
     });
-  else if (flags.augment && !seed_model)
-    train_loader.set_transform(data::transform_images(
-        data::Compose({data::RandomCrop(32, recipe.translate), data::RandomHorizontalFlip(), normalize})));
   else
     train_loader.set_transform(data::transform_images(normalize));
   Loader val_loader(evaluation_part(val_set), eval_options, data::collate_images);
@@ -311,7 +303,7 @@ int run(const Flags& flags) {
     if (main_rank)
       fmt::print("time budget {:g} min: {} epochs fit, of about {:.0f} s each (pass --epochs {} to repeat this run)\n",
                  flags.time_budget, recipe.epochs,
-                 step_seconds * static_cast<double>(steps_per_epoch) + eval_image_seconds * static_cast<double>(eval_images),
+                 cifar::estimated_epoch_seconds(step_seconds, steps_per_epoch, eval_image_seconds, eval_images),
                  recipe.epochs);
   }
   const int epochs = flags.epochs > 0 ? flags.epochs : (seed_model ? 20 : recipe.epochs);
@@ -367,8 +359,7 @@ int run(const Flags& flags) {
   if (!seed_model) {
     run_options.metadata["preset"] = recipe.preset;
     if (!flags.without.empty()) run_options.metadata["without"] = fmt::format("{}", fmt::join(flags.without, ","));
-    run_options.metadata["widths"] =
-        fmt::format("{},{},{}", recipe.widths.stage1, recipe.widths.stage2, recipe.widths.stage3);
+    run_options.metadata["widths"] = cifar::widths_text(recipe.widths);
   }
   training::TrainingRun run(run_options, *model, *optimizer, schedule.get());
   // Lookahead's slow weights start from the model as it is now: fresh, or as the checkpoint left it

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cinttypes>
 #include <cmath>
+#include <cstdio>
 
 #include "nn/init.h"
 #include "nn/layers/max_pool2d.h"
@@ -98,6 +101,19 @@ Tensor AttentionNet::attention_map() const {
   const Tensor& weights = pool->last_attention();  // [N, 49]
   const int64_t side = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(weights.size(1)))));
   return weights.reshape({weights.size(0), side, side});
+}
+
+std::string widths_text(const AttentionNetWidths& widths) {
+  return fmt::format("{},{},{}", widths.stage1, widths.stage2, widths.stage3);
+}
+
+std::optional<AttentionNetWidths> parse_widths(const std::string& text) {
+  int64_t w[3];
+  char end = 0;
+  if (std::sscanf(text.c_str(), "%" SCNd64 ",%" SCNd64 ",%" SCNd64 "%c", &w[0], &w[1], &w[2], &end) != 3 ||
+      std::any_of(w, w + 3, [](int64_t v) { return v < 1 || v > 4096; }))
+    return std::nullopt;
+  return AttentionNetWidths{w[0], w[1], w[2]};
 }
 
 const std::vector<std::string>& model_names() {

@@ -3,6 +3,7 @@
 // stronger CNN with channel and spatial attention.
 #include <memory>
 #include <string>
+#include <optional>
 #include <vector>
 
 #include "focus.h"
@@ -62,6 +63,12 @@ struct AttentionNetWidths {
   int64_t stage1 = 32, stage2 = 128, stage3 = 128;
   bool operator==(const AttentionNetWidths&) const = default;
 };
+
+/// "32,128,128": how the widths read on the command line (--widths) and in a checkpoint's metadata.
+std::string widths_text(const AttentionNetWidths& widths);
+/// The widths in `text` ("STAGE1,STAGE2,STAGE3", each 1 to 4096, nothing after), or nullopt; the
+/// caller's error names the flag or the file.
+std::optional<AttentionNetWidths> parse_widths(const std::string& text);
 
 /// Our network, after the fast CIFAR-10 recipes (airbench; docs/cifar10-recipe.md):
 ///   whiten: Conv 2×2 (3 → 24), fixed to whiten the image's 2×2 patches, + GELU   [N, 24, 31, 31]

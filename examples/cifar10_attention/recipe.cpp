@@ -165,10 +165,14 @@ std::map<std::string, std::string> time_to_accuracy(const training::MetricsLog& 
   return result;
 }
 
+double estimated_epoch_seconds(double step_seconds, int64_t steps_per_epoch, double eval_image_seconds,
+                               int64_t eval_images) {
+  return step_seconds * static_cast<double>(steps_per_epoch) + eval_image_seconds * static_cast<double>(eval_images);
+}
+
 int epochs_for_budget(double minutes, double step_seconds, int64_t steps_per_epoch, double eval_image_seconds,
                       int64_t eval_images, bool test_time_augmentation, double fixed_seconds) {
-  const double epoch_seconds = step_seconds * static_cast<double>(steps_per_epoch) +
-                               eval_image_seconds * static_cast<double>(eval_images);
+  const double epoch_seconds = estimated_epoch_seconds(step_seconds, steps_per_epoch, eval_image_seconds, eval_images);
   // The final test (6 views with test-time augmentation) and the attention pictures' pass over it.
   const double final_seconds =
       eval_image_seconds * static_cast<double>(eval_images) * ((test_time_augmentation ? 6 : 1) + 1);

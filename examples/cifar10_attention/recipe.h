@@ -76,6 +76,11 @@ double measure_eval_image_seconds(const AttentionNetWidths& widths, focus::Devic
 std::map<std::string, std::string> time_to_accuracy(const focus::training::MetricsLog& log, const std::string& column,
                                                     const std::vector<double>& thresholds);
 
+/// Seconds of one epoch from the measured step and evaluation times: `steps_per_epoch` steps plus
+/// the per-epoch evaluation of `eval_images`.
+double estimated_epoch_seconds(double step_seconds, int64_t steps_per_epoch, double eval_image_seconds,
+                               int64_t eval_images);
+
 /// The epochs that fit in `minutes` of wall time, given the measured seconds of one training step
 /// and of one image's evaluation forward: each epoch is `steps_per_epoch` steps plus the per-epoch
 /// evaluation of `eval_images`; the end adds the final test (6 forwards an image with test-time

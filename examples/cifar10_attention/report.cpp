@@ -4,7 +4,6 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -48,13 +47,11 @@ std::shared_ptr<Classifier> make_model_for(const std::string& checkpoint) {
   if (name != "attention") return make_model(name);
   AttentionNetWidths widths;
   if (auto it = meta.find("user/widths"); it != meta.end()) {
-    int64_t w[3] = {0, 0, 0};
-    char end = 0;
-    if (std::sscanf(it->second.c_str(), "%ld,%ld,%ld%c", &w[0], &w[1], &w[2], &end) != 3 || w[0] < 1 || w[1] < 1 ||
-        w[2] < 1 || w[0] > 4096 || w[1] > 4096 || w[2] > 4096)
+    const std::optional<AttentionNetWidths> recorded = parse_widths(it->second);
+    if (!recorded)
       throw std::runtime_error(fmt::format("{}: metadata 'widths' is {:?}: expected three widths 1..4096 like 32,128,128",
                                            checkpoint, it->second.substr(0, 200)));
-    widths = {w[0], w[1], w[2]};
+    widths = *recorded;
   }
   return std::make_shared<AttentionNet>(widths);
 }

@@ -36,8 +36,8 @@
 
 namespace focus::kernels::FOCUS_CPU_VARIANT::conv_detail {
 
-// Below this many taps per output the 96 scattered stores of a tile cost more than the
-// panel path's copies (the 3-channel first layer: K = 27).
+// Below this many taps per output the tile's 96 transposing moves cost more than the panel
+// path's copies (the 3-channel first layer: K = 27).
 bool direct_preferred(const ConvGeometry& g) { return packed_available() && g.K >= 64; }
 
 #ifdef FOCUS_CONV_DIRECT
@@ -97,20 +97,24 @@ std::vector<ChannelBlock> channel_blocks_of(const ConvGeometry& g) {
 }
 
 // The whole batch with its zero border, [N, C, rows, cols]: every tap of every pixel is then
-// an in-bounds read, and the copy costs one pass over the input (im2col would write K).
+// an in-bounds read, and the copy costs one pass over the input (im2col would write K). Without
+// padding the input itself is read in place.
 struct PaddedBatch {
   int64_t rows, cols, plane;
-  Scratch<float> data;
+  Scratch<float> copy;  // empty when no padding is needed
+  const float* data;
 };
 
 PaddedBatch pad_batch(const ConvGeometry& g, const float* x) {
   const Conv2dParams& p = g.p;
-  PaddedBatch pad{g.H + p.pad_top + p.pad_bottom, g.W + p.pad_left + p.pad_right, 0, nullptr};
+  PaddedBatch pad{g.H + p.pad_top + p.pad_bottom, g.W + p.pad_left + p.pad_right, 0, nullptr, x};
   pad.plane = pad.rows * pad.cols;
-  pad.data = scratch<float>(g.N * g.C * pad.plane);
+  if (pad.plane == g.plane) return pad;
+  pad.copy = scratch<float>(g.N * g.C * pad.plane);
+  pad.data = pad.copy.get();
   parallel_for(0, g.N * g.C, std::max<int64_t>(1, 4096 / pad.plane), [&](int64_t begin, int64_t end) {
     for (int64_t plane = begin; plane < end; ++plane) {
-      float* dst = pad.data.get() + plane * pad.plane;
+      float* dst = pad.copy.get() + plane * pad.plane;
       std::fill(dst, dst + p.pad_top * pad.cols, 0.0f);
       for (int64_t h = 0; h < g.H; ++h) {
         float* row = dst + (h + p.pad_top) * pad.cols;
@@ -179,7 +183,7 @@ void direct_forward(const ConvGeometry& g, const float* x, const float* w, const
         in_offset[i] = pixel_offset(g, pad, first + std::min(i, count - 1));
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         const float* in[kItemPixels];
-        for (int64_t i = 0; i < kItemPixels; ++i) in[i] = pad.data.get() + in_offset[i] + grp * g.Cg * pad.plane;
+        for (int64_t i = 0; i < kItemPixels; ++i) in[i] = pad.data + in_offset[i] + grp * g.Cg * pad.plane;
         for (size_t b = 0; b < blocks.size(); ++b) {
           const ChannelBlock& block = blocks[b];
           const float* block_weights = packed.get() + grp * group_size + block.packed;
@@ -218,7 +222,6 @@ void direct_forward(const ConvGeometry& g, const float* x, const float* w, const
 void direct_forward(const ConvGeometry&, const float*, const float*, const float*, float*) {
   throw std::logic_error("conv2d: the direct float32 path is not built for this CPU");
 }
-
 
 #endif  // FOCUS_CONV_DIRECT
 
