@@ -286,22 +286,89 @@ void packed_forward(const ConvGeometry& g, const float* x, const float* w, const
     parallel_for(0, items, std::max<int64_t>(1, (int64_t{1} << 18) / macs_per_item), run);
 }
 
-// dW and db on the packed path. Per image and group, with P output pixels:
-//   dWᵀ_g [K, OCg] += col [K, P] @ dyᵀ [P, OCg],   db[o] += Σ_p dy[o, p]
-// col is built as in the forward pass (rows of im2col, from the padded image) for a chunk
-// of pixels; dyᵀ is packed into panels of 16 output channels [P, 16]. A tile is then 6
-// rows of col (read in place, 6 streams) against one dy panel, over the chunk's pixels.
-// Each thread sums into its own dWᵀ; the copies are added (and transposed) at the end.
+namespace {
+
+// A run of consecutive output pixels of one image: pixels [first, first + count) of image n,
+// at columns [column, column + count) of a chunk's column matrix.
+struct ImageRun {
+  int64_t n, first, count, column;
+};
+
+// The pixels [q0, q0 + count) of the batch (q = n·OH·OW + pixel), cut at image boundaries.
+std::vector<ImageRun> runs_of(const ConvGeometry& g, int64_t q0, int64_t count) {
+  std::vector<ImageRun> runs;
+  for (int64_t column = 0; column < count;) {
+    const int64_t q = q0 + column, pixel = q % g.out_plane;
+    const int64_t length = std::min(count - column, g.out_plane - pixel);
+    runs.push_back({q / g.out_plane, pixel, length, column});
+    column += length;
+  }
+  return runs;
+}
+
+// col[k·ld + run.column + j] = im2col row k at pixel run.first + j of the image in `pad`, for
+// every row k = (c·KH + ki)·KW + kj of all C channels (group grp's rows start at grp·K) and
+// j < run.count. With horizontal stride 1 an output row's taps are consecutive inputs, so
+// each row is copied 8 floats at a time: the last vector may read up to 7 floats past the
+// row (the padded image has that slack) and write up to 7 past the run, into the next run's
+// columns (written after it) or the matrix's spare columns.
+__attribute__((target("avx2"))) void build_columns(const ConvGeometry& g, const PaddedImage& pad, const ImageRun& run,
+                                                   float* col, int64_t ld) {
+  struct Segment {
+    int64_t source, column, length;  // one output row's part of the run
+  };
+  std::vector<Segment> segments;
+  for (int64_t j = 0; j < run.count;) {
+    const int64_t pixel = run.first + j, oh = pixel / g.OW, ow = pixel % g.OW;
+    const int64_t length = std::min(run.count - j, g.OW - ow);
+    segments.push_back({oh * g.p.stride_h * pad.cols + ow * g.p.stride_w, run.column + j, length});
+    j += length;
+  }
+  const int64_t rows = g.C * g.KH * g.KW;
+  for (int64_t k = 0, c = 0, ki = 0, kj = 0; k < rows; ++k) {
+    const float* tap = pad.data.get() + c * pad.plane + ki * g.p.dilation_h * pad.cols + kj * g.p.dilation_w;
+    float* row = col + k * ld;
+    for (const Segment& s : segments) {
+      const float* src = tap + s.source;
+      float* dst = row + s.column;
+      if (g.p.stride_w == 1)
+        for (int64_t e = 0; e < s.length; e += 8) _mm256_storeu_ps(dst + e, _mm256_loadu_ps(src + e));
+      else
+        for (int64_t e = 0; e < s.length; ++e) dst[e] = src[e * g.p.stride_w];
+    }
+    if (++kj == g.KW) {
+      kj = 0;
+      if (++ki == g.KH) ki = 0, ++c;
+    }
+  }
+}
+
+}  // namespace
+
+// dW and db on the packed path. Per group, over a chunk of the batch's output pixels:
+//   dWᵀ_g [K, OCg] += col [K, pixels] @ dyᵀ [pixels, OCg],   db[o] += Σ_p dy[o, p]
+// A chunk is up to 256 consecutive pixels of the batch, across images: a 7×7 plane alone
+// would give the tiles a depth of 49, and each tile loads and stores its 6×16 sums of dWᵀ
+// (which for 128→128 channels does not fit in L2) once per depth. col holds the chunk's
+// im2col rows for all channels (build_columns); dyᵀ is packed into panels of 16 output
+// channels [pixels, 16]. A tile is then 6 rows of col (read in place, 6 streams) against
+// one dy panel, over the chunk's pixels. Each thread sums into its own dWᵀ; the copies are
+// added (and transposed) at the end.
 void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* db) {
-  constexpr int64_t kPixelChunk = 256;  // pixels per col block: 6 rows of it (6 KiB) stay in L1
-  const int64_t chunks = ceil_div(g.out_plane, kPixelChunk), items = g.N * chunks;
+  constexpr int64_t kMaxChunk = 256;  // pixels: 6 rows of col (6 KiB) stay in L1
+  const int64_t pixels = g.N * g.out_plane;
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  // As many chunks as needed, rounded up to a multiple of the threads so they share evenly.
+  const int64_t items = ceil_div(ceil_div(pixels, kMaxChunk), threads) * threads;
+  const int64_t chunk = std::min(kMaxChunk, ceil_div(ceil_div(pixels, items), 8) * 8);
+  const int64_t chunks = ceil_div(pixels, chunk);
+  const int64_t ld = chunk + 16;  // spare columns for build_columns' last vector; rows stay 64-byte aligned
   const int64_t channel_panels = ceil_div(g.OCg, kTileCols), padded_oc = channel_panels * kTileCols;
   const int64_t partial_size = g.groups * g.K * padded_oc;
   const RowBlocks k_blocks(g.K);
-  const std::vector<PixelBlock> blocks = describe_blocks(g);
-  const int64_t macs_per_item = g.OC * g.K * std::min(kPixelChunk, g.out_plane);
-  const bool parallel = !omp_in_parallel() && items >= 2 && items * macs_per_item >= kParallelMacs;
-  const int slots = parallel ? omp_get_max_threads() : 1;
+  const int64_t macs_per_item = g.OC * g.K * chunk;
+  const bool parallel = threads > 1 && chunks >= 2 && chunks * macs_per_item >= kParallelMacs;
+  const int slots = parallel ? threads : 1;
   std::vector<std::vector<float>> dw_partial(slots);
   std::vector<std::vector<double>> db_partial(slots);
 
@@ -312,43 +379,42 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
     if (dw) dwt.assign(static_cast<size_t>(partial_size), 0.0f);
     if (db) dbt.assign(static_cast<size_t>(g.OC), 0.0);
     PaddedImage pad = make_padded(g);
-    Scratch<float> col = dw ? scratch<float>(g.K * kPixelChunk) : nullptr;
-    Scratch<float> dy_panels = dw ? scratch<float>(channel_panels * kPixelChunk * kTileCols) : nullptr;
+    Scratch<float> col = dw ? scratch<float>(g.groups * g.K * ld) : nullptr;
+    Scratch<float> dy_panels = dw ? scratch<float>(channel_panels * chunk * kTileCols) : nullptr;
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t n = item / chunks, p0 = (item % chunks) * kPixelChunk;
-      const int64_t count = std::min(kPixelChunk, g.out_plane - p0);
-      if (dw) load_padded(g, x, n, pad);
-      for (int64_t grp = 0; grp < g.groups; ++grp) {
-        const float* dy_g = dy + (n * g.OC + grp * g.OCg) * g.out_plane + p0;
+      const int64_t q0 = item * chunk, count = std::min(chunk, pixels - q0);
+      const std::vector<ImageRun> runs = runs_of(g, q0, count);
+      for (const ImageRun& r : runs) {
         if (db)  // lanes of double: a single running float sum is both slow (latency-bound) and lossy
-          for (int64_t o = 0; o < g.OCg; ++o)
-            dbt[grp * g.OCg + o] +=
-                cpu::lane_sum<double>(dy_g + o * g.out_plane, count, [](float v) { return static_cast<double>(v); });
+          for (int64_t o = 0; o < g.OC; ++o)
+            dbt[o] += cpu::lane_sum<double>(dy + (r.n * g.OC + o) * g.out_plane + r.first, r.count,
+                                            [](float v) { return static_cast<double>(v); });
         if (!dw) continue;
-        // dy_panels[cp][p][j] = dy[grp·OCg + cp·16 + j, p0 + p], zero past the group's channels.
+        load_padded(g, x, r.n, pad);
+        build_columns(g, pad, r, col.get(), ld);
+      }
+      if (!dw) continue;
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        // dy_panels[cp][p][j] = dy[grp·OCg + cp·16 + j] at the chunk's pixel p, zero past the group's channels.
         for (int64_t cp = 0; cp < channel_panels; ++cp)
-          pack_transposed_panel(dy_g + cp * kTileCols * g.out_plane, g.out_plane,
-                                std::min(kTileCols, g.OCg - cp * kTileCols), count,
-                                dy_panels.get() + cp * kPixelChunk * kTileCols);
-        // col [K, kPixelChunk]: the chunk's im2col rows, 16 pixels at a time.
-        for (int64_t first = 0; first < count; first += kTileCols) {
-          const PixelBlock& block = blocks[(p0 + first) / kTileCols];
-          build_panel(g, block, pad, grp * g.Cg, 0, g.K, col.get() + first, kPixelChunk);
-        }
+          for (const ImageRun& r : runs)
+            pack_transposed_panel(dy + (r.n * g.OC + grp * g.OCg + cp * kTileCols) * g.out_plane + r.first,
+                                  g.out_plane, std::min(kTileCols, g.OCg - cp * kTileCols), r.count,
+                                  dy_panels.get() + (cp * chunk + r.column) * kTileCols);
         for (int64_t kb = 0; kb < k_blocks.count; ++kb)
           for (int64_t cp = 0; cp < channel_panels; ++cp) {
             const int64_t k0 = k_blocks.start(kb);
-            tile(k_blocks.size(kb), count, col.get() + k0 * kPixelChunk, kPixelChunk, 1,
-                 dy_panels.get() + cp * kPixelChunk * kTileCols,
+            tile(k_blocks.size(kb), count, col.get() + (grp * g.K + k0) * ld, ld, 1,
+                 dy_panels.get() + cp * chunk * kTileCols,
                  dwt.data() + (grp * g.K + k0) * padded_oc + cp * kTileCols, padded_oc, kTileCols, nullptr, true);
           }
       }
     }
   };
   if (parallel)
-    parallel_for(0, items, 1, run);
+    parallel_for(0, chunks, 1, run);
   else
-    run(0, items);
+    run(0, chunks);
 
   for (int s = 0; s < slots; ++s) {
     if (dw && !dw_partial[s].empty())
