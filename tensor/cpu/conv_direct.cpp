@@ -1,26 +1,29 @@
 // The direct float32 convolution for layers with many input taps (Cg·KH·KW of 64 or
-// more: every layer of a CNN but the first), on x86 CPUs with AVX2.
+// more: every layer of a CNN but the first), on x86 CPUs with AVX2, and at twice the width
+// in the AVX-512 build.
 //
 // The packed path (conv_packed.cpp) puts 16 output *pixels* in a vector, so it must first
 // copy each tap's 16 input pixels into a panel; a block that wraps an output row (a 7×7
 // map has no whole 16-pixel rows) is gathered lane by lane, and a 49-pixel plane fills
-// four blocks' 64 lanes. Here the vector runs along 16 output *channels*, as in an NHWC
-// convolution: the register tile is 6 output pixels × 16 channels, the weights are packed
-// once as [K, 16] panels per channel block, and each tap's input for each of the 6 pixels
-// is one broadcast straight from the zero-bordered image. No panel is built, any 6 pixels
-// of the batch make a tile (so a 7×7 plane wastes no lanes), and stride, dilation and
-// groups are only other offsets. Per tap: 2 weight loads and 6 broadcasts feed 12 FMAs.
+// four blocks' 64 lanes. Here the vector runs along output *channels*, as in an NHWC
+// convolution: the register tile is 6 output pixels × 16 channels (AVX2; 12 × 32 with
+// AVX-512), the weights are packed once as [K, width] panels per channel block, and each
+// tap's input for each of the tile's pixels is one broadcast straight from the zero-bordered
+// image. No panel is built, any pixels of the batch make a tile (so a 7×7 plane wastes no
+// lanes), and stride, dilation and groups are only other offsets. Per tap: 2 weight loads
+// and 6 (12) broadcasts feed 12 (24) FMAs.
 //
-// The prices: the tile is [pixel][channel] and NCHW wants [channel][pixel], so each tile
-// is transposed through a small buffer (96 scalar moves per 96·K multiply-adds, small once
-// K is); and the batch is copied once with its zero border (memory: the input's size again).
-// dx of a stride-1 convolution runs here too (conv_packed.cpp's packed_input_gradient).
+// The prices: the tile is [pixel][channel] and NCHW wants [channel][pixel], so an item's tiles
+// are transposed in registers, 8×8 at a time, and copied out a run of pixels per image; and
+// the batch is copied once with its zero border (memory: the input's size again). dx of a
+// stride-1 convolution runs here too (conv_packed.cpp's packed_input_gradient).
 //
-// Measured against the packed path, 2 threads, Zen 3, batch 128 (forward GFLOP/s):
-// 24→32 at 31×31 132 → 142, 32→32 at 15×15 115 → 145, 128→128 at 7×7 119 → 165; at 32×32,
-// whose rows hold whole 16-pixel blocks, the two are level. A direct weight gradient (the same
-// tile with the batch's pixels as its depth) measured no better than the packed one and
-// was left out.
+// Measured, 2 threads, batch 128, forward GFLOP/s. Zen 3, against the packed path: 24→32 at
+// 31×31 132 → 142, 32→32 at 15×15 115 → 145, 128→128 at 7×7 119 → 165; at 32×32, whose
+// rows hold whole 16-pixel blocks, the two are level. An AVX-512 Xeon, the AVX2 tile → the
+// AVX-512 one: 24→32 186 → 227, 32→32 198 → 271, 32→128 201 → 265, 128→128 204 → 296. A
+// direct weight gradient (the same tile with the batch's pixels as its depth) measured no
+// better than the packed one on Zen 3 and was left out.
 #include <algorithm>
 #include <cstdint>
 #include <stdexcept>
@@ -32,6 +35,9 @@
 #endif
 
 #include "tensor/cpu/conv_internal.h"
+#ifdef FOCUS_CONV_DIRECT
+#include "tensor/cpu/conv_vector.h"
+#endif
 #include "tensor/cpu/loops.h"
 
 namespace focus::kernels::FOCUS_CPU_VARIANT::conv_detail {
@@ -44,44 +50,49 @@ bool direct_preferred(const ConvGeometry& g) { return packed_available() && g.K 
 
 namespace {
 
-// Register tiles: 6 pixels × 16 channels (12 accumulators, 2 weight loads and 6 broadcasts
-// per 12 FMAs), and 8 pixels × 8 channels for a group's last 8 or fewer channels (8
-// accumulators: as many as the two FMA units' 4-cycle latency needs).
-constexpr int64_t kWideChannels = 16;
-// Pixels per work item, a multiple of both tiles' pixels: a channel block's weights (K·16
-// floats, in L2) serve this many pixels before the next block's are read.
+// Register tiles, pixels × channels (tensor/cpu/conv_vector.h gives the vector). AVX2 (16
+// registers of 8 floats): 6 × 16 (12 accumulators, 2 weight loads and 6 broadcasts per 12
+// FMAs), and 8 × 8 for a group's last 8 or fewer channels (8 accumulators: as many as the two
+// FMA units' 4-cycle latency needs). AVX-512 (32 registers of 16): 12 × 32 (24 accumulators,
+// 2 weight loads and 12 broadcasts per 24 FMAs), and 12 × 16 for a group's last 16 or fewer.
+constexpr int kWideVectors = 2, kNarrowVectors = 1;
+constexpr int kWidePixels = kVectorRegisters == 32 ? 12 : 6, kNarrowPixels = kVectorRegisters == 32 ? 12 : 8;
+constexpr int64_t kWideChannels = kWideVectors * kVectorLanes, kNarrowChannels = kNarrowVectors * kVectorLanes;
+// Pixels per work item, a multiple of both tiles' pixels and of the 8×8 transposes: a channel
+// block's weights (K·width floats, in L2) serve this many pixels before the next block's are read.
 constexpr int64_t kItemPixels = 48;
+static_assert(kItemPixels % kWidePixels == 0 && kItemPixels % kNarrowPixels == 0 && kItemPixels % 8 == 0);
 
 // out[i][j] = start_j + Σ_k w[k·W + j] · in[i][taps[k]] for the tile's Pixels pixels (i) and
-// W = 8·Vectors channels (j); start is bias (when given) or 0.
+// W = kVectorLanes·Vectors channels (j); start is bias (when given) or 0.
 template <int Pixels, int Vectors>
-__attribute__((target("avx2,fma"))) void direct_tile(int64_t depth, const int64_t* taps, const float* const* in,
-                                                      const float* w, const float* bias, float* out) {
-  constexpr int64_t width = 8 * Vectors;
-  __m256 start[Vectors], acc[Pixels][Vectors];
-  for (int v = 0; v < Vectors; ++v) start[v] = bias ? _mm256_loadu_ps(bias + 8 * v) : _mm256_setzero_ps();
+FOCUS_CONV_TARGET void direct_tile(int64_t depth, const int64_t* taps, const float* const* in, const float* w,
+                                     const float* bias, float* out) {
+  constexpr int64_t width = kVectorLanes * Vectors;
+  Vector start[Vectors], acc[Pixels][Vectors];
+  for (int v = 0; v < Vectors; ++v) start[v] = bias ? loadu_vector(bias + kVectorLanes * v) : zero_vector();
   for (int i = 0; i < Pixels; ++i)
     for (int v = 0; v < Vectors; ++v) acc[i][v] = start[v];
   const float* pixel[Pixels];
   for (int i = 0; i < Pixels; ++i) pixel[i] = in[i];
   for (int64_t k = 0; k < depth; ++k) {
     const int64_t tap = taps[k];
-    __m256 weights[Vectors];
-    for (int v = 0; v < Vectors; ++v) weights[v] = _mm256_load_ps(w + k * width + 8 * v);
-    // One broadcast at a time: with 12 accumulators, 2 weights and 1 input, 15 of the 16
-    // registers are busy (all six broadcasts up front spill accumulators to the stack).
+    Vector weights[Vectors];
+    for (int v = 0; v < Vectors; ++v) weights[v] = load_vector(w + k * width + kVectorLanes * v);
+    // One broadcast at a time: with AVX2's 12 accumulators, 2 weights and 1 input, 15 of the
+    // 16 registers are busy (all six broadcasts up front spill accumulators to the stack).
     for (int i = 0; i < Pixels; ++i) {
-      const __m256 a = _mm256_broadcast_ss(pixel[i] + tap);
-      for (int v = 0; v < Vectors; ++v) acc[i][v] = _mm256_fmadd_ps(a, weights[v], acc[i][v]);
+      const Vector a = broadcast(pixel[i] + tap);
+      for (int v = 0; v < Vectors; ++v) acc[i][v] = fmadd(a, weights[v], acc[i][v]);
     }
   }
   for (int i = 0; i < Pixels; ++i)
-    for (int v = 0; v < Vectors; ++v) _mm256_store_ps(out + i * width + 8 * v, acc[i][v]);
+    for (int v = 0; v < Vectors; ++v) store_vector(out + i * width + kVectorLanes * v, acc[i][v]);
 }
 
-// A group's output channels in blocks of 16, the last of 8 when 8 or fewer remain.
+// A group's output channels in blocks of kWideChannels, the last of kNarrowChannels when no more remain.
 struct ChannelBlock {
-  int64_t first, count, width;  // first channel within the group, channels, and 16 or 8
+  int64_t first, count, width;  // first channel within the group, channels, and kWideChannels or kNarrowChannels
   int64_t packed;               // where its [K, width] weights start
 };
 
@@ -89,7 +100,8 @@ std::vector<ChannelBlock> channel_blocks_of(const ConvGeometry& g) {
   std::vector<ChannelBlock> blocks;
   int64_t packed = 0;
   for (int64_t first = 0; first < g.OCg; first += kWideChannels) {
-    const int64_t count = std::min(kWideChannels, g.OCg - first), width = count <= 8 ? 8 : kWideChannels;
+    const int64_t count = std::min(kWideChannels, g.OCg - first);
+    const int64_t width = count <= kNarrowChannels ? kNarrowChannels : kWideChannels;
     blocks.push_back({first, count, width, packed});
     packed += g.K * width;
   }
@@ -139,10 +151,47 @@ std::vector<int64_t> tap_offsets(const ConvGeometry& g, const PaddedBatch& pad) 
   return taps;
 }
 
-// The channel-0 corner of batch pixel q = n·OH·OW + oh·OW + ow in the padded batch.
-int64_t pixel_offset(const ConvGeometry& g, const PaddedBatch& pad, int64_t q) {
-  const int64_t n = q / g.out_plane, pixel = q % g.out_plane, oh = pixel / g.OW, ow = pixel % g.OW;
-  return n * g.C * pad.plane + oh * g.p.stride_h * pad.cols + ow * g.p.stride_w;
+// in_offset[i] = the channel-0 corner, in the padded batch, of batch pixel first + i
+// (q = n·OH·OW + oh·OW + ow), for i < count, and the last one's again up to kItemPixels: a
+// short item's last tile repeats it. Counted along, not divided out per pixel.
+void item_offsets(const ConvGeometry& g, const PaddedBatch& pad, int64_t first, int64_t count, int64_t* in_offset) {
+  const int64_t pixel = first % g.out_plane;
+  int64_t n = first / g.out_plane, oh = pixel / g.OW, ow = pixel % g.OW;
+  for (int64_t i = 0; i < kItemPixels; ++i) {
+    in_offset[i] = n * g.C * pad.plane + oh * g.p.stride_h * pad.cols + ow * g.p.stride_w;
+    if (i + 1 < count && ++ow == g.OW) {
+      ow = 0;
+      if (++oh == g.OH) oh = 0, ++n;
+    }
+  }
+}
+
+// dst[j·dst_ld + i] = src[i·src_ld + j] for an 8×8 block, in registers: pairs, then quads, then
+// 128-bit halves (scalar moves cost about a tenth of a small layer's time).
+__attribute__((target("avx2"))) void transpose_8x8(const float* src, int64_t src_ld, float* dst, int64_t dst_ld) {
+  __m256 r[8], t[8], u[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * src_ld);
+  for (int k = 0; k < 4; ++k) {
+    t[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+    t[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+  }
+  for (int k = 0; k < 2; ++k) {
+    u[4 * k] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+    u[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+    u[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+    u[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+  }
+  for (int k = 0; k < 4; ++k) {
+    _mm256_storeu_ps(dst + k * dst_ld, _mm256_permute2f128_ps(u[k], u[k + 4], 0x20));
+    _mm256_storeu_ps(dst + (k + 4) * dst_ld, _mm256_permute2f128_ps(u[k], u[k + 4], 0x31));
+  }
+}
+
+// dst[0, count) = src[0, count), 8 floats at a time (a call to memmove per short run costs more).
+__attribute__((target("avx2"))) void copy_run(const float* src, int64_t count, float* dst) {
+  int64_t i = 0;
+  for (; i + 8 <= count; i += 8) _mm256_storeu_ps(dst + i, _mm256_loadu_ps(src + i));
+  for (; i < count; ++i) dst[i] = src[i];
 }
 
 }  // namespace
@@ -171,16 +220,15 @@ void direct_forward(const ConvGeometry& g, const float* x, const float* w, const
   // Work items: runs of kItemPixels consecutive pixels of the batch (n, oh, ow), across images.
   const int64_t pixels = g.N * g.out_plane, items = ceil_div(pixels, kItemPixels);
   auto run = [&](int64_t begin, int64_t end) {
-    alignas(32) float tile_out[6 * 16];
-    // A channel block's outputs for the item, channel-major: scattering each tile straight
-    // into NCHW would write 16 planes apart, and planes of 4 KiB (32×32) all fall in one
-    // L1 set, which holds 8 lines, not 16.
-    alignas(32) float block_out[kWideChannels][kItemPixels];
+    // A channel block's outputs for the item, first pixel-major as the tiles leave them, then
+    // channel-major: scattering each tile straight into NCHW would write 16 planes apart, and
+    // planes of 4 KiB (32×32) all fall in one L1 set, which holds 8 lines, not 16.
+    alignas(64) float tile_out[kItemPixels * kWideChannels] = {};  // lanes no tile writes stay 0
+    alignas(64) float block_out[kWideChannels][kItemPixels];
     for (int64_t item = begin; item < end; ++item) {
       const int64_t first = item * kItemPixels, count = std::min(kItemPixels, pixels - first);
       int64_t in_offset[kItemPixels];
-      for (int64_t i = 0; i < kItemPixels; ++i)  // a short item repeats its last pixel
-        in_offset[i] = pixel_offset(g, pad, first + std::min(i, count - 1));
+      item_offsets(g, pad, first, count, in_offset);
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         const float* in[kItemPixels];
         for (int64_t i = 0; i < kItemPixels; ++i) in[i] = pad.data + in_offset[i] + grp * g.Cg * pad.plane;
@@ -188,22 +236,26 @@ void direct_forward(const ConvGeometry& g, const float* x, const float* w, const
           const ChannelBlock& block = blocks[b];
           const float* block_weights = packed.get() + grp * group_size + block.packed;
           const float* block_bias = bias ? bias_padded.data() + (grp * blocks.size() + b) * kWideChannels : nullptr;
-          const int64_t tile_pixels = block.width == kWideChannels ? 6 : 8;
-          for (int64_t t = 0; t < count; t += tile_pixels) {
-            if (block.width == kWideChannels)
-              direct_tile<6, 2>(g.K, taps.data(), in + t, block_weights, block_bias, tile_out);
+          const bool wide = block.width == kWideChannels;
+          for (int64_t t = 0; t < count; t += wide ? kWidePixels : kNarrowPixels) {
+            float* out = tile_out + t * block.width;
+            if (wide)
+              direct_tile<kWidePixels, kWideVectors>(g.K, taps.data(), in + t, block_weights, block_bias, out);
             else
-              direct_tile<8, 1>(g.K, taps.data(), in + t, block_weights, block_bias, tile_out);
-            for (int64_t j = 0; j < block.count; ++j)
-              for (int64_t i = 0; i < tile_pixels; ++i) block_out[j][t + i] = tile_out[i * block.width + j];
+              direct_tile<kNarrowPixels, kNarrowVectors>(g.K, taps.data(), in + t, block_weights, block_bias, out);
           }
+          // [pixel][width] → [channel][pixel] by 8×8 blocks (the item's 48 pixels, all lanes:
+          // lanes past `count` or the group's channels are never copied out).
+          for (int64_t j = 0; j < block.width; j += 8)
+            for (int64_t i = 0; i < kItemPixels; i += 8)
+              transpose_8x8(tile_out + i * block.width + j, block.width, &block_out[j][i], kItemPixels);
           // The item's pixels are consecutive in the batch: one run per image they touch.
           const int64_t oc0 = grp * g.OCg + block.first;
           for (int64_t i = 0; i < count;) {
             const int64_t n = (first + i) / g.out_plane, pixel = (first + i) % g.out_plane;
             const int64_t run_length = std::min(count - i, g.out_plane - pixel);
             for (int64_t j = 0; j < block.count; ++j)
-              std::copy(block_out[j] + i, block_out[j] + i + run_length, y + (n * g.OC + oc0 + j) * g.out_plane + pixel);
+              copy_run(block_out[j] + i, run_length, y + (n * g.OC + oc0 + j) * g.out_plane + pixel);
             i += run_length;
           }
         }

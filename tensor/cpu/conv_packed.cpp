@@ -12,7 +12,10 @@
 //
 // dx of a stride-1 convolution is itself a convolution, of dy with the kernel
 // flipped and its channel dims swapped (packed_input_gradient), so it reuses the
-// forward pass. dW uses the same tile with the roles turned (packed_weight_gradient).
+// forward pass. dW (packed_weight_gradient) runs a tile of its own, of the vector width of the
+// build (tensor/cpu/conv_vector.h): 6 taps × 16 channels with AVX2, 12 × 32 with AVX-512 (on
+// an AVX-512 Xeon, 2 threads, batch 128, GFLOP/s from the AVX2 tile: 24→32 at 31×31 158 →
+// 187, 32→32 at 15×15 154 → 168, 32→128 at 15×15 177 → 247, 128→128 at 7×7 170 → 214).
 #include <algorithm>
 #include <cstdint>
 #include <stdexcept>
@@ -24,6 +27,9 @@
 #endif
 
 #include "tensor/cpu/conv_internal.h"
+#ifdef FOCUS_CONV_PACKED
+#include "tensor/cpu/conv_vector.h"
+#endif
 #include "tensor/cpu/lanes.h"
 #include "tensor/cpu/loops.h"
 
@@ -182,12 +188,12 @@ __attribute__((target("avx2,fma"))) void tile_kernel(int64_t depth, const float*
   for (int i = 0; i < R; ++i) std::copy(tile[i], tile[i] + cols, c + i * ldc);
 }
 
-// `total` rows cut into the fewest blocks of at most 6, as even as possible (32 rows:
+// `total` rows cut into the fewest blocks of at most 6 (or max_rows), as even as possible (32 rows:
 // 6, 6, 5, 5, 5, 5 rather than 6, 6, 6, 6, 6, 2): a block of few rows has few
 // accumulators and runs well below the FMA units' pace.
 struct RowBlocks {
   int64_t total, count;
-  explicit RowBlocks(int64_t rows) : total(rows), count(ceil_div(rows, kTileRows)) {}
+  explicit RowBlocks(int64_t rows, int64_t max_rows = kTileRows) : total(rows), count(ceil_div(rows, max_rows)) {}
   int64_t start(int64_t b) const { return b * total / count; }
   int64_t size(int64_t b) const { return start(b + 1) - start(b); }
 };
@@ -205,11 +211,11 @@ void tile(int64_t rows, int64_t depth, const float* a, int64_t a_row, int64_t a_
   }
 }
 
-// One 16-channel panel of dyᵀ: dst[p·16 + j] = src[j·ld + p] for p < count, j < rows, and 0 for
-// rows <= j < 16. 8×8 blocks are transposed in registers (scalar copies cost as much as
-// the GEMM itself when C_in·kH·kW is small, as in a first layer).
+// 16 channels of a panel of dyᵀ: dst[p·dst_ld + j] = src[j·ld + p] for p < count, j < rows, and
+// 0 for rows <= j < 16 (rows may be 0: nothing is read). 8×8 blocks are transposed in registers
+// (scalar copies cost as much as the GEMM itself when C_in·kH·kW is small, as in a first layer).
 __attribute__((target("avx2"))) void pack_transposed_panel(const float* src, int64_t ld, int64_t rows, int64_t count,
-                                                          float* dst) {
+                                                          float* dst, int64_t dst_ld = kTileCols) {
   int64_t p = 0;
   for (; p + 8 <= count; p += 8)
     for (int64_t half = 0; half < 2; ++half) {
@@ -229,12 +235,48 @@ __attribute__((target("avx2"))) void pack_transposed_panel(const float* src, int
         u[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
       }
       for (int k = 0; k < 4; ++k) {
-        _mm256_store_ps(dst + (p + k) * kTileCols + 8 * half, _mm256_permute2f128_ps(u[k], u[k + 4], 0x20));
-        _mm256_store_ps(dst + (p + k + 4) * kTileCols + 8 * half, _mm256_permute2f128_ps(u[k], u[k + 4], 0x31));
+        _mm256_store_ps(dst + (p + k) * dst_ld + 8 * half, _mm256_permute2f128_ps(u[k], u[k + 4], 0x20));
+        _mm256_store_ps(dst + (p + k + 4) * dst_ld + 8 * half, _mm256_permute2f128_ps(u[k], u[k + 4], 0x31));
       }
     }
   for (; p < count; ++p)
-    for (int64_t j = 0; j < kTileCols; ++j) dst[p * kTileCols + j] = j < rows ? src[j * ld + p] : 0.0f;
+    for (int64_t j = 0; j < kTileCols; ++j) dst[p * dst_ld + j] = j < rows ? src[j * ld + p] : 0.0f;
+}
+
+// The weight gradient's register tile: Rows rows of dWᵀ (taps) × kGradChannels output channels,
+//   c[i·ldc + j] += Σ_{p < depth} a[i·ld + p] · panel[p·kGradChannels + j],
+// a = Rows rows of the column matrix (read in place), panel = dyᵀ [depth, kGradChannels]. AVX2:
+// 6 × 16 (12 accumulators, 2 loads and 6 broadcasts per 12 FMAs); AVX-512: 12 × 32 (24
+// accumulators, 2 loads and 12 broadcasts per 24 FMAs).
+constexpr int kGradVectors = 2;
+constexpr int64_t kGradChannels = kGradVectors * kVectorLanes;
+constexpr int kGradRows = kVectorRegisters == 32 ? 12 : 6;
+
+template <int Rows>
+FOCUS_CONV_TARGET void weight_gradient_tile(int64_t depth, const float* a, int64_t ld, const float* panel, float* c,
+                                            int64_t ldc) {
+  Vector acc[Rows][kGradVectors];
+  for (int i = 0; i < Rows; ++i)
+    for (int v = 0; v < kGradVectors; ++v) acc[i][v] = loadu_vector(c + i * ldc + v * kVectorLanes);
+  for (int64_t p = 0; p < depth; ++p) {
+    Vector dy[kGradVectors];
+    for (int v = 0; v < kGradVectors; ++v) dy[v] = load_vector(panel + p * kGradChannels + v * kVectorLanes);
+    for (int i = 0; i < Rows; ++i) {
+      const Vector column = broadcast(a + i * ld + p);
+      for (int v = 0; v < kGradVectors; ++v) acc[i][v] = fmadd(column, dy[v], acc[i][v]);
+    }
+  }
+  for (int i = 0; i < Rows; ++i)
+    for (int v = 0; v < kGradVectors; ++v) storeu_vector(c + i * ldc + v * kVectorLanes, acc[i][v]);
+}
+
+// weight_gradient_tile for `rows` (1..kGradRows) rows: a block's leftover rows cost only their own FMAs.
+template <int Rows = kGradRows>
+void weight_gradient_rows(int64_t rows, int64_t depth, const float* a, int64_t ld, const float* panel, float* c,
+                          int64_t ldc) {
+  if constexpr (Rows > 1)
+    if (rows < Rows) return weight_gradient_rows<Rows - 1>(rows, depth, a, ld, panel, c, ldc);
+  weight_gradient_tile<Rows>(depth, a, ld, panel, c, ldc);
 }
 
 }  // namespace
@@ -351,8 +393,8 @@ __attribute__((target("avx2"))) void build_columns(const ConvGeometry& g, const 
 // would give the tiles a depth of 49, and each tile loads and stores its 6×16 sums of dWᵀ
 // (which for 128→128 channels does not fit in L2) once per depth. col holds the chunk's
 // im2col rows for all channels (build_columns); dyᵀ is packed into panels of 16 output
-// channels [pixels, 16]. A tile is then 6 rows of col (read in place, 6 streams) against
-// one dy panel, over the chunk's pixels. Each thread sums into its own dWᵀ; the copies are
+// channels [pixels, kGradChannels]. A tile is then kGradRows rows of col (read in place, one
+// stream each) against one dy panel, over the chunk's pixels. Each thread sums into its own dWᵀ; the copies are
 // added (and transposed) at the end.
 void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* db) {
   constexpr int64_t kMaxChunk = 256;  // pixels: 6 rows of col (6 KiB) stay in L1
@@ -363,9 +405,9 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
   const int64_t chunk = std::min(kMaxChunk, ceil_div(ceil_div(pixels, items), 8) * 8);
   const int64_t chunks = ceil_div(pixels, chunk);
   const int64_t ld = chunk + 16;  // spare columns for build_columns' last vector; rows stay 64-byte aligned
-  const int64_t channel_panels = ceil_div(g.OCg, kTileCols), padded_oc = channel_panels * kTileCols;
+  const int64_t channel_panels = ceil_div(g.OCg, kGradChannels), padded_oc = channel_panels * kGradChannels;
   const int64_t partial_size = g.groups * g.K * padded_oc;
-  const RowBlocks k_blocks(g.K);
+  const RowBlocks k_blocks(g.K, kGradRows);
   const int64_t macs_per_item = g.OC * g.K * chunk;
   const bool parallel = threads > 1 && chunks >= 2 && chunks * macs_per_item >= kParallelMacs;
   const int slots = parallel ? threads : 1;
@@ -380,7 +422,7 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
     if (db) dbt.assign(static_cast<size_t>(g.OC), 0.0);
     PaddedImage pad = make_padded(g);
     Scratch<float> col = dw ? scratch<float>(g.groups * g.K * ld) : nullptr;
-    Scratch<float> dy_panels = dw ? scratch<float>(channel_panels * chunk * kTileCols) : nullptr;
+    Scratch<float> dy_panels = dw ? scratch<float>(channel_panels * chunk * kGradChannels) : nullptr;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t q0 = item * chunk, count = std::min(chunk, pixels - q0);
       const std::vector<ImageRun> runs = runs_of(g, q0, count);
@@ -395,18 +437,21 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
       }
       if (!dw) continue;
       for (int64_t grp = 0; grp < g.groups; ++grp) {
-        // dy_panels[cp][p][j] = dy[grp·OCg + cp·16 + j] at the chunk's pixel p, zero past the group's channels.
+        // dy_panels[cp][p][j] = dy[grp·OCg + cp·kGradChannels + j] at the chunk's pixel p, zero past
+        // the group's channels; packed 16 channels at a time.
         for (int64_t cp = 0; cp < channel_panels; ++cp)
-          for (const ImageRun& r : runs)
-            pack_transposed_panel(dy + (r.n * g.OC + grp * g.OCg + cp * kTileCols) * g.out_plane + r.first,
-                                  g.out_plane, std::min(kTileCols, g.OCg - cp * kTileCols), r.count,
-                                  dy_panels.get() + (cp * chunk + r.column) * kTileCols);
+          for (int64_t j0 = cp * kGradChannels; j0 < (cp + 1) * kGradChannels; j0 += kTileCols)
+            for (const ImageRun& r : runs)
+              pack_transposed_panel(dy + (r.n * g.OC + grp * g.OCg + j0) * g.out_plane + r.first, g.out_plane,
+                                    std::clamp<int64_t>(g.OCg - j0, 0, kTileCols), r.count,
+                                    dy_panels.get() + (cp * chunk + r.column) * kGradChannels + j0 % kGradChannels,
+                                    kGradChannels);
         for (int64_t kb = 0; kb < k_blocks.count; ++kb)
           for (int64_t cp = 0; cp < channel_panels; ++cp) {
             const int64_t k0 = k_blocks.start(kb);
-            tile(k_blocks.size(kb), count, col.get() + (grp * g.K + k0) * ld, ld, 1,
-                 dy_panels.get() + cp * chunk * kTileCols,
-                 dwt.data() + (grp * g.K + k0) * padded_oc + cp * kTileCols, padded_oc, kTileCols, nullptr, true);
+            weight_gradient_rows(k_blocks.size(kb), count, col.get() + (grp * g.K + k0) * ld, ld,
+                                 dy_panels.get() + cp * chunk * kGradChannels,
+                                 dwt.data() + (grp * g.K + k0) * padded_oc + cp * kGradChannels, padded_oc);
           }
       }
     }

@@ -51,10 +51,13 @@ std::vector<Case> cases() {
       {"stride 3 leaves the last rows unread", 2, 2, 8, 8, 3, 3, 3, conv_params(3, 3, 0, 0)},
       {"37 images over several multi-image chunks", 37, 3, 5, 5, 4, 3, 3, conv_params(1, 1, 1, 1)},
       {"large planes, one image per chunk", 3, 16, 40, 40, 8, 3, 3, conv_params(1, 1, 1, 1)},
-      // 64 or more taps per output (C/groups·KH·KW) take float32 to the direct path (16 channels
-      // to a vector, tensor/cpu/conv_direct.cpp), and dx of a stride-1 convolution with it.
-      {"direct path: 20 filters (a 16-wide and an 8-wide block), 405 pixels over 5 images", 5, 8, 9, 9, 20, 3, 3,
-       conv_params(1, 1, 1, 1)},
+      // 64 or more taps per output (C/groups·KH·KW) take float32 to the direct path (channels
+      // along the vector, tensor/cpu/conv_direct.cpp), and dx of a stride-1 convolution with it.
+      // Its channel blocks are 16 wide, then 8, under AVX2, and 32 wide, then 16, under AVX-512.
+      {"direct path: 20 filters (AVX2: a 16- and an 8-wide block; AVX-512: one 32-wide), 405 pixels over 5 images",
+       5, 8, 9, 9, 20, 3, 3, conv_params(1, 1, 1, 1)},
+      {"direct path: 44 filters (AVX2: 16, 16, 16 wide; AVX-512: 32 and 16), 294 pixels over 6 images", 6, 8, 7, 7,
+       44, 3, 3, conv_params(1, 1, 1, 1)},
       {"direct path: stride 2, dilation 2, groups 2 of 13 filters", 3, 16, 11, 10, 26, 3, 3,
        conv_params(2, 2, 2, 2, 2, 2)},
       {"direct path: 1x1 over 64 channels", 2, 64, 5, 5, 12, 1, 1, conv_params(1, 1, 0, 0)},

@@ -1,0 +1,40 @@
+#pragma once
+// The vector the float32 convolution tiles (conv_direct.cpp, conv_packed.cpp) compute with in
+// this kernel build: a 16-float __m512 in the AVX-512 build (compiled with -march=x86-64-v4),
+// else an 8-float __m256, whose functions carry their own AVX2 target so that the baseline
+// build holds them too (used only where the CPU has AVX2: packed_available()). One tile source
+// then serves both widths; the tiles' shapes follow the width and the register count (16 ymm,
+// 32 zmm). Internal to tensor/cpu; include only from x86 builds.
+#include <immintrin.h>
+
+namespace focus::kernels::FOCUS_CPU_VARIANT::conv_detail {
+
+#ifdef __AVX512F__
+#define FOCUS_CONV_TARGET
+#define FOCUS_CONV_INLINE __attribute__((always_inline)) inline
+using Vector = __m512;
+inline constexpr int kVectorLanes = 16;
+inline constexpr int kVectorRegisters = 32;
+FOCUS_CONV_INLINE Vector load_vector(const float* p) { return _mm512_load_ps(p); }  // 64-byte aligned
+FOCUS_CONV_INLINE Vector loadu_vector(const float* p) { return _mm512_loadu_ps(p); }
+FOCUS_CONV_INLINE Vector broadcast(const float* p) { return _mm512_set1_ps(*p); }
+FOCUS_CONV_INLINE Vector zero_vector() { return _mm512_setzero_ps(); }
+FOCUS_CONV_INLINE Vector fmadd(Vector a, Vector b, Vector c) { return _mm512_fmadd_ps(a, b, c); }
+FOCUS_CONV_INLINE void store_vector(float* p, Vector v) { _mm512_store_ps(p, v); }  // 64-byte aligned
+FOCUS_CONV_INLINE void storeu_vector(float* p, Vector v) { _mm512_storeu_ps(p, v); }
+#else
+#define FOCUS_CONV_TARGET __attribute__((target("avx2,fma")))
+#define FOCUS_CONV_INLINE __attribute__((always_inline, target("avx2,fma"))) inline
+using Vector = __m256;
+inline constexpr int kVectorLanes = 8;
+inline constexpr int kVectorRegisters = 16;
+FOCUS_CONV_INLINE Vector load_vector(const float* p) { return _mm256_load_ps(p); }  // 32-byte aligned
+FOCUS_CONV_INLINE Vector loadu_vector(const float* p) { return _mm256_loadu_ps(p); }
+FOCUS_CONV_INLINE Vector broadcast(const float* p) { return _mm256_broadcast_ss(p); }
+FOCUS_CONV_INLINE Vector zero_vector() { return _mm256_setzero_ps(); }
+FOCUS_CONV_INLINE Vector fmadd(Vector a, Vector b, Vector c) { return _mm256_fmadd_ps(a, b, c); }
+FOCUS_CONV_INLINE void store_vector(float* p, Vector v) { _mm256_store_ps(p, v); }  // 32-byte aligned
+FOCUS_CONV_INLINE void storeu_vector(float* p, Vector v) { _mm256_storeu_ps(p, v); }
+#endif
+
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT::conv_detail
