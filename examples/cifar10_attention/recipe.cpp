@@ -38,7 +38,7 @@ Recipe recipe_preset(const std::string& name) {
   recipe.preset = name;
   if (name == "default") {
     recipe.widths = {32, 128, 128};
-    recipe.epochs = 16;
+    recipe.epochs = 20;
   } else if (name == "quick") {
     recipe.widths = {32, 128, 128};
     recipe.epochs = 3;
@@ -98,10 +98,12 @@ Tensor predict_logits(Classifier& model, const Tensor& images, bool test_time_au
   const int64_t h = images.size(2), w = images.size(3);
   Tensor mirror = mirror_index(w).to(device);
   auto both = [&](const Tensor& x) { return (model(x) + model(index_select(x, 3, mirror))) * 0.5; };
-  auto shifted = [&](int64_t by) {
-    return index_select(index_select(images, 2, shift_index(h, by).to(device)), 3, shift_index(w, by).to(device));
+  auto shifted = [&](int64_t rows_by, int64_t columns_by) {
+    return index_select(index_select(images, 2, shift_index(h, rows_by).to(device)), 3, shift_index(w, columns_by).to(device));
   };
-  return both(images) * 0.5 + (both(shifted(-1)) + both(shifted(1))) * 0.25;
+  // The four diagonal one-pixel shifts, each weighted like half the unshifted pair.
+  Tensor diagonal = both(shifted(-1, -1)) + both(shifted(1, 1)) + both(shifted(-1, 1)) + both(shifted(1, -1));
+  return both(images) * (1.0 / 3) + diagonal * (1.0 / 6);
 }
 
 namespace {
@@ -173,9 +175,9 @@ double estimated_epoch_seconds(double step_seconds, int64_t steps_per_epoch, dou
 int epochs_for_budget(double minutes, double step_seconds, int64_t steps_per_epoch, double eval_image_seconds,
                       int64_t eval_images, bool test_time_augmentation, double fixed_seconds) {
   const double epoch_seconds = estimated_epoch_seconds(step_seconds, steps_per_epoch, eval_image_seconds, eval_images);
-  // The final test (6 views with test-time augmentation) and the attention pictures' pass over it.
+  // The final test (10 views with test-time augmentation) and the attention pictures' pass over it.
   const double final_seconds =
-      eval_image_seconds * static_cast<double>(eval_images) * ((test_time_augmentation ? 6 : 1) + 1);
+      eval_image_seconds * static_cast<double>(eval_images) * ((test_time_augmentation ? 10 : 1) + 1);
   const double left = minutes * 60 - fixed_seconds - final_seconds;
   return std::max(1, static_cast<int>(std::floor(left / epoch_seconds)));
 }

@@ -98,47 +98,57 @@ TEST_CASE("Recipe: the schedule rises to the peak at 23 % of the steps and ends 
 }
 
 namespace {
-// A classifier whose logits are its input's pixels at fixed places, so each view is visible.
+// A classifier whose logits are its input's pixels at fixed places, so each view is visible:
+// logit j = images[:, 0, 3, j] + images[:, 1, j, 3] for j < 10, a piece of row 3 of one channel and
+// of column 3 of another, so that shifting rows or columns either way reads other pixels.
 struct PixelReader : cifar::Classifier {
   Tensor forward(const Tensor& images) override {
-    // logit j = images[:, 0, 0, j] for j < 10: row 0, the first ten columns.
-    return images.select(1, 0).select(1, 0).narrow(1, 0, 10).contiguous();
+    Tensor row = images.select(1, 0).select(1, 3).narrow(1, 0, 10);
+    Tensor column = images.select(1, 1).select(2, 3).narrow(1, 0, 10);
+    return (row + column).contiguous();
   }
   Tensor attention_map() const override { return {}; }
 };
 }  // namespace
 
-TEST_CASE("predict_logits averages the six test-time views with airbench's weights", "[examples][cifar10]") {
+TEST_CASE("predict_logits averages the ten test-time views: the image, its diagonal shifts, and their mirrors",
+          "[examples][cifar10]") {
   PixelReader reader;
   Tensor images = randn({2, 3, 32, 32}, kFloat64);
   Tensor plain = cifar::predict_logits(reader, images, false);
   CHECK(max_abs_diff(plain, reader(images)) == 0);
-  // By hand: mirror reverses the columns; a shift of -1 reads rows/columns [1, 0, 1, 2, ...], +1 reads [1, 2, ..., 31, 30].
-  auto view = [&](const Tensor& x, int by, bool mirror) {
-    std::vector<int64_t> rows(32), cols(32);
+  // By hand: mirror reverses the columns; a shift of -1 reads rows (or columns) [1, 0, 1, 2, ...], +1 reads
+  // [1, 2, ..., 31, 30].
+  auto shift = [](int by) {
+    std::vector<int64_t> index(32);
     for (int64_t i = 0; i < 32; ++i) {
       int64_t j = i + by;
       if (j < 0) j = -j;
       if (j > 31) j = 62 - j;
-      rows[i] = j;
+      index[i] = j;
     }
-    cols = rows;
-    Tensor shifted = index_select(index_select(x, 2, from_vector(rows, {32})), 3, from_vector(cols, {32}));
+    return from_vector(index, {32});
+  };
+  auto view = [&](const Tensor& x, int rows_by, int columns_by, bool mirror) {
+    Tensor shifted = index_select(index_select(x, 2, shift(rows_by)), 3, shift(columns_by));
     if (!mirror) return shifted;
     std::vector<int64_t> reversed(32);
     for (int64_t i = 0; i < 32; ++i) reversed[i] = 31 - i;
     return index_select(shifted, 3, from_vector(reversed, {32}));
   };
-  Tensor expected = (reader(view(images, 0, false)) + reader(view(images, 0, true))) * 0.25 +
-                    (reader(view(images, -1, false)) + reader(view(images, -1, true)) + reader(view(images, 1, false)) +
-                     reader(view(images, 1, true))) * 0.125;
+  // The unshifted pair weighs 1/3, each of the four diagonally shifted pairs 1/6 (1/2 per view of a pair).
+  Tensor expected = (reader(view(images, 0, 0, false)) + reader(view(images, 0, 0, true))) * (1.0 / 6);
+  for (int rows_by : {-1, 1})
+    for (int columns_by : {-1, 1})
+      expected = expected + (reader(view(images, rows_by, columns_by, false)) +
+                             reader(view(images, rows_by, columns_by, true))) * (1.0 / 12);
   CHECK(max_abs_diff(cifar::predict_logits(reader, images, true), expected) < 1e-12);
 }
 
 TEST_CASE("epochs_for_budget: the epochs whose training and tests fit, at least one", "[examples][cifar10]") {
-  // 100 steps of 1 s and 10,240 test images at 2⁻¹⁰ s (exact in binary): 110 s an epoch; the end takes (6 + 1) · 10 s
+  // 100 steps of 1 s and 10,240 test images at 2⁻¹⁰ s (exact in binary): 110 s an epoch; the end takes (10 + 1) · 10 s
   // with test-time augmentation, (1 + 1) · 10 s without, and 20 s fixed. 30 minutes:
-  // (1800 − 70 − 20) / 110 = 15.5 → 15, and (1800 − 20 − 20) / 110 = 16.
+  // (1800 − 110 − 20) / 110 = 15.2 → 15, and (1800 − 20 − 20) / 110 = 16.
   CHECK(cifar::epochs_for_budget(30, 1.0, 100, 0.0009765625, 10240, true, 20) == 15);
   CHECK(cifar::epochs_for_budget(30, 1.0, 100, 0.0009765625, 10240, false, 20) == 16);
   CHECK(cifar::epochs_for_budget(0.5, 1.0, 100, 0.0009765625, 10240, true, 20) == 1);  // too short for one: still one
