@@ -108,39 +108,6 @@ std::vector<ChannelBlock> channel_blocks_of(const ConvGeometry& g) {
   return blocks;
 }
 
-// The whole batch with its zero border, [N, C, rows, cols]: every tap of every pixel is then
-// an in-bounds read, and the copy costs one pass over the input (im2col would write K). Without
-// padding the input itself is read in place.
-struct PaddedBatch {
-  int64_t rows, cols, plane;
-  Scratch<float> copy;  // empty when no padding is needed
-  const float* data;
-};
-
-PaddedBatch pad_batch(const ConvGeometry& g, const float* x) {
-  const Conv2dParams& p = g.p;
-  PaddedBatch pad{g.H + p.pad_top + p.pad_bottom, g.W + p.pad_left + p.pad_right, 0, nullptr, x};
-  pad.plane = pad.rows * pad.cols;
-  if (pad.plane == g.plane) return pad;
-  pad.copy = scratch<float>(g.N * g.C * pad.plane);
-  pad.data = pad.copy.get();
-  parallel_for(0, g.N * g.C, std::max<int64_t>(1, 4096 / pad.plane), [&](int64_t begin, int64_t end) {
-    for (int64_t plane = begin; plane < end; ++plane) {
-      float* dst = pad.copy.get() + plane * pad.plane;
-      std::fill(dst, dst + p.pad_top * pad.cols, 0.0f);
-      for (int64_t h = 0; h < g.H; ++h) {
-        float* row = dst + (h + p.pad_top) * pad.cols;
-        const float* src = x + plane * g.plane + h * g.W;
-        std::fill(row, row + p.pad_left, 0.0f);
-        std::copy(src, src + g.W, row + p.pad_left);
-        std::fill(row + p.pad_left + g.W, row + pad.cols, 0.0f);
-      }
-      std::fill(dst + (p.pad_top + g.H) * pad.cols, dst + pad.plane, 0.0f);
-    }
-  });
-  return pad;
-}
-
 // taps[k]: where tap k = (c·KH + ki)·KW + kj of a group reads, from its pixel's channel-0 corner.
 std::vector<int64_t> tap_offsets(const ConvGeometry& g, const PaddedBatch& pad) {
   std::vector<int64_t> taps(static_cast<size_t>(g.K));
@@ -185,13 +152,6 @@ __attribute__((target("avx2"))) void transpose_8x8(const float* src, int64_t src
     _mm256_storeu_ps(dst + k * dst_ld, _mm256_permute2f128_ps(u[k], u[k + 4], 0x20));
     _mm256_storeu_ps(dst + (k + 4) * dst_ld, _mm256_permute2f128_ps(u[k], u[k + 4], 0x31));
   }
-}
-
-// dst[0, count) = src[0, count), 8 floats at a time (a call to memmove per short run costs more).
-__attribute__((target("avx2"))) void copy_run(const float* src, int64_t count, float* dst) {
-  int64_t i = 0;
-  for (; i + 8 <= count; i += 8) _mm256_storeu_ps(dst + i, _mm256_loadu_ps(src + i));
-  for (; i < count; ++i) dst[i] = src[i];
 }
 
 }  // namespace
@@ -255,7 +215,7 @@ void direct_forward(const ConvGeometry& g, const float* x, const float* w, const
             const int64_t n = (first + i) / g.out_plane, pixel = (first + i) % g.out_plane;
             const int64_t run_length = std::min(count - i, g.out_plane - pixel);
             for (int64_t j = 0; j < block.count; ++j)
-              copy_run(block_out[j] + i, run_length, y + (n * g.OC + oc0 + j) * g.out_plane + pixel);
+              copy_row(block_out[j] + i, run_length, y + (n * g.OC + oc0 + j) * g.out_plane + pixel);
             i += run_length;
           }
         }

@@ -58,6 +58,20 @@ Scratch<T> scratch(int64_t count) {
   return Scratch<T>(static_cast<T*>(p));
 }
 
+// ---- the batch with its zero border (conv_padded.cpp) -----------------------------------
+/// The whole batch with its zero border, [N, C, rows, cols]: every tap of every output pixel is
+/// then an in-bounds read, and the copy costs one pass over the input (im2col would write K).
+struct PaddedBatch {
+  int64_t rows, cols, plane;  // padded H, W and H·W
+  Scratch<float> copy;        // empty when the input is read in place
+  const float* data;          // the padded batch: copy, or the input itself
+};
+/// x [N, C, H, W] with g's padding, followed by `slack` zeros (room for a vector that runs past
+/// the last row). Without padding or slack the input itself is read in place.
+PaddedBatch pad_batch(const ConvGeometry& g, const float* x, int64_t slack = 0);
+/// dst[0, count) = src[0, count) for short rows, without a call to memmove.
+void copy_row(const float* src, int64_t count, float* dst);
+
 // ---- the packed float32 path (conv_packed.cpp) ----------------------------------------
 /// True on x86 CPUs with AVX2 and FMA (checked once).
 bool packed_available();

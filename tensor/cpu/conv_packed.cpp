@@ -80,7 +80,7 @@ void load_padded(const ConvGeometry& g, const float* x, int64_t n, PaddedImage& 
     for (int64_t h = 0; h < g.H; ++h) {
       const float* src = x + (n * g.C + c) * g.plane + h * g.W;
       float* dst = pad.data.get() + c * pad.plane + (h + g.p.pad_top) * pad.cols + g.p.pad_left;
-      for (int64_t w = 0; w < g.W; ++w) dst[w] = src[w];  // rows are short: a call to memmove costs more
+      copy_row(src, g.W, dst);
     }
 }
 
@@ -348,28 +348,37 @@ std::vector<ImageRun> runs_of(const ConvGeometry& g, int64_t q0, int64_t count) 
   return runs;
 }
 
-// col[k·ld + run.column + j] = im2col row k at pixel run.first + j of the image in `pad`, for
-// every row k = (c·KH + ki)·KW + kj of all C channels (group grp's rows start at grp·K) and
-// j < run.count. With horizontal stride 1 an output row's taps are consecutive inputs, so
-// each row is copied 8 floats at a time: the last vector may read up to 7 floats past the
-// row (the padded image has that slack) and write up to 7 past the run, into the next run's
-// columns (written after it) or the matrix's spare columns.
-__attribute__((target("avx2"))) void build_columns(const ConvGeometry& g, const PaddedImage& pad, const ImageRun& run,
-                                                   float* col, int64_t ld) {
-  struct Segment {
-    int64_t source, column, length;  // one output row's part of the run
-  };
+// One output row's part of a chunk: `length` pixels, read from `source` (the channel-0 corner of
+// their first pixel in the padded batch) into the chunk's columns from `column` on.
+struct Segment {
+  int64_t source, column, length;
+};
+
+std::vector<Segment> segments_of(const ConvGeometry& g, const PaddedBatch& pad, const std::vector<ImageRun>& runs) {
   std::vector<Segment> segments;
-  for (int64_t j = 0; j < run.count;) {
-    const int64_t pixel = run.first + j, oh = pixel / g.OW, ow = pixel % g.OW;
-    const int64_t length = std::min(run.count - j, g.OW - ow);
-    segments.push_back({oh * g.p.stride_h * pad.cols + ow * g.p.stride_w, run.column + j, length});
-    j += length;
-  }
-  const int64_t rows = g.C * g.KH * g.KW;
-  for (int64_t k = 0, c = 0, ki = 0, kj = 0; k < rows; ++k) {
-    const float* tap = pad.data.get() + c * pad.plane + ki * g.p.dilation_h * pad.cols + kj * g.p.dilation_w;
-    float* row = col + k * ld;
+  for (const ImageRun& run : runs)
+    for (int64_t j = 0; j < run.count;) {
+      const int64_t pixel = run.first + j, oh = pixel / g.OW, ow = pixel % g.OW;
+      const int64_t length = std::min(run.count - j, g.OW - ow);
+      segments.push_back(
+          {run.n * g.C * pad.plane + oh * g.p.stride_h * pad.cols + ow * g.p.stride_w, run.column + j, length});
+      j += length;
+    }
+  return segments;
+}
+
+// col[(k − k0)·ld + s.column + j] = im2col row k (k = (c·KH + ki)·KW + kj, over all C channels:
+// group grp's rows start at grp·K) at the segment's pixel j, for k in [k0, k1). With horizontal
+// stride 1 an output row's taps are consecutive inputs, copied 8 floats at a time: the last
+// vector may read up to 7 floats past the row (the padded batch has that slack) and write up to
+// 7 past the segment, into the next segment's columns (written after it) or the spare columns.
+__attribute__((target("avx2"))) void build_column_rows(const ConvGeometry& g, const PaddedBatch& pad,
+                                                       const std::vector<Segment>& segments, int64_t k0, int64_t k1,
+                                                       float* col, int64_t ld) {
+  int64_t c = k0 / (g.KH * g.KW), ki = (k0 / g.KW) % g.KH, kj = k0 % g.KW;
+  for (int64_t k = k0; k < k1; ++k) {
+    const float* tap = pad.data + c * pad.plane + ki * g.p.dilation_h * pad.cols + kj * g.p.dilation_w;
+    float* row = col + (k - k0) * ld;
     for (const Segment& s : segments) {
       const float* src = tap + s.source;
       float* dst = row + s.column;
@@ -390,21 +399,22 @@ __attribute__((target("avx2"))) void build_columns(const ConvGeometry& g, const 
 // dW and db on the packed path. Per group, over a chunk of the batch's output pixels:
 //   dWᵀ_g [K, OCg] += col [K, pixels] @ dyᵀ [pixels, OCg],   db[o] += Σ_p dy[o, p]
 // A chunk is up to 256 consecutive pixels of the batch, across images: a 7×7 plane alone
-// would give the tiles a depth of 49, and each tile loads and stores its 6×16 sums of dWᵀ
-// (which for 128→128 channels does not fit in L2) once per depth. col holds the chunk's
-// im2col rows for all channels (build_columns); dyᵀ is packed into panels of 16 output
-// channels [pixels, kGradChannels]. A tile is then kGradRows rows of col (read in place, one
-// stream each) against one dy panel, over the chunk's pixels. Each thread sums into its own dWᵀ; the copies are
-// added (and transposed) at the end.
+// would give the tiles a depth of 49, and each tile loads and stores its sums of dWᵀ (which
+// for 128→128 channels does not fit in L2) once per depth. dyᵀ is packed into panels of
+// kGradChannels output channels [pixels, kGradChannels]. Then, kGradRows taps at a time, those
+// rows of col are built from the zero-bordered batch (build_column_rows: they stay in L1; the
+// whole col of 128→128 at 3×3, 1.2 MB a chunk, did not stay in L2) and multiplied by each dy
+// panel, over the chunk's pixels. Each thread sums into its own dWᵀ; the copies are added (and
+// transposed) at the end.
 void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* db) {
-  constexpr int64_t kMaxChunk = 256;  // pixels: 6 rows of col (6 KiB) stay in L1
+  constexpr int64_t kMaxChunk = 256;  // pixels: kGradRows rows of col (12 KiB with AVX-512) stay in L1
   const int64_t pixels = g.N * g.out_plane;
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   // As many chunks as needed, rounded up to a multiple of the threads so they share evenly.
   const int64_t items = ceil_div(ceil_div(pixels, kMaxChunk), threads) * threads;
   const int64_t chunk = std::min(kMaxChunk, ceil_div(ceil_div(pixels, items), 8) * 8);
   const int64_t chunks = ceil_div(pixels, chunk);
-  const int64_t ld = chunk + 16;  // spare columns for build_columns' last vector; rows stay 64-byte aligned
+  const int64_t ld = chunk + 16;  // spare columns for build_column_rows' last vector; rows stay 64-byte aligned
   const int64_t channel_panels = ceil_div(g.OCg, kGradChannels), padded_oc = channel_panels * kGradChannels;
   const int64_t partial_size = g.groups * g.K * padded_oc;
   const RowBlocks k_blocks(g.K, kGradRows);
@@ -413,6 +423,7 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
   const int slots = parallel ? threads : 1;
   std::vector<std::vector<float>> dw_partial(slots);
   std::vector<std::vector<double>> db_partial(slots);
+  const PaddedBatch pad = dw ? pad_batch(g, x, 8) : PaddedBatch{};  // 8: build_column_rows' last vector
 
   auto run = [&](int64_t begin, int64_t end) {
     const int slot = parallel ? omp_get_thread_num() : 0;
@@ -420,22 +431,18 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
     std::vector<double>& dbt = db_partial[slot];
     if (dw) dwt.assign(static_cast<size_t>(partial_size), 0.0f);
     if (db) dbt.assign(static_cast<size_t>(g.OC), 0.0);
-    PaddedImage pad = make_padded(g);
-    Scratch<float> col = dw ? scratch<float>(g.groups * g.K * ld) : nullptr;
+    Scratch<float> col = dw ? scratch<float>(kGradRows * ld) : nullptr;
     Scratch<float> dy_panels = dw ? scratch<float>(channel_panels * chunk * kGradChannels) : nullptr;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t q0 = item * chunk, count = std::min(chunk, pixels - q0);
       const std::vector<ImageRun> runs = runs_of(g, q0, count);
-      for (const ImageRun& r : runs) {
-        if (db)  // lanes of double: a single running float sum is both slow (latency-bound) and lossy
+      if (db)  // lanes of double: a single running float sum is both slow (latency-bound) and lossy
+        for (const ImageRun& r : runs)
           for (int64_t o = 0; o < g.OC; ++o)
             dbt[o] += cpu::lane_sum<double>(dy + (r.n * g.OC + o) * g.out_plane + r.first, r.count,
                                             [](float v) { return static_cast<double>(v); });
-        if (!dw) continue;
-        load_padded(g, x, r.n, pad);
-        build_columns(g, pad, r, col.get(), ld);
-      }
       if (!dw) continue;
+      const std::vector<Segment> segments = segments_of(g, pad, runs);
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         // dy_panels[cp][p][j] = dy[grp·OCg + cp·kGradChannels + j] at the chunk's pixel p, zero past
         // the group's channels; packed 16 channels at a time.
@@ -446,13 +453,13 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
                                     std::clamp<int64_t>(g.OCg - j0, 0, kTileCols), r.count,
                                     dy_panels.get() + (cp * chunk + r.column) * kGradChannels + j0 % kGradChannels,
                                     kGradChannels);
-        for (int64_t kb = 0; kb < k_blocks.count; ++kb)
-          for (int64_t cp = 0; cp < channel_panels; ++cp) {
-            const int64_t k0 = k_blocks.start(kb);
-            weight_gradient_rows(k_blocks.size(kb), count, col.get() + (grp * g.K + k0) * ld, ld,
-                                 dy_panels.get() + cp * chunk * kGradChannels,
+        for (int64_t kb = 0; kb < k_blocks.count; ++kb) {
+          const int64_t k0 = k_blocks.start(kb), rows = k_blocks.size(kb);
+          build_column_rows(g, pad, segments, grp * g.K + k0, grp * g.K + k0 + rows, col.get(), ld);
+          for (int64_t cp = 0; cp < channel_panels; ++cp)
+            weight_gradient_rows(rows, count, col.get(), ld, dy_panels.get() + cp * chunk * kGradChannels,
                                  dwt.data() + (grp * g.K + k0) * padded_oc + cp * kGradChannels, padded_oc);
-          }
+        }
       }
     }
   };

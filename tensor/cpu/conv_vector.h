@@ -22,6 +22,13 @@ FOCUS_CONV_INLINE Vector zero_vector() { return _mm512_setzero_ps(); }
 FOCUS_CONV_INLINE Vector fmadd(Vector a, Vector b, Vector c) { return _mm512_fmadd_ps(a, b, c); }
 FOCUS_CONV_INLINE void store_vector(float* p, Vector v) { _mm512_store_ps(p, v); }  // 64-byte aligned
 FOCUS_CONV_INLINE void storeu_vector(float* p, Vector v) { _mm512_storeu_ps(p, v); }
+// The first `count` (0..16) lanes; the others are neither read nor written (no fault past an end).
+FOCUS_CONV_INLINE Vector load_partial(const float* p, int count) {
+  return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << count) - 1), p);
+}
+FOCUS_CONV_INLINE void store_partial(float* p, Vector v, int count) {
+  _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << count) - 1), v);
+}
 #else
 #define FOCUS_CONV_TARGET __attribute__((target("avx2,fma")))
 #define FOCUS_CONV_INLINE __attribute__((always_inline, target("avx2,fma"))) inline
@@ -35,6 +42,12 @@ FOCUS_CONV_INLINE Vector zero_vector() { return _mm256_setzero_ps(); }
 FOCUS_CONV_INLINE Vector fmadd(Vector a, Vector b, Vector c) { return _mm256_fmadd_ps(a, b, c); }
 FOCUS_CONV_INLINE void store_vector(float* p, Vector v) { _mm256_store_ps(p, v); }  // 32-byte aligned
 FOCUS_CONV_INLINE void storeu_vector(float* p, Vector v) { _mm256_storeu_ps(p, v); }
+// The first `count` (0..8) lanes; the others are neither read nor written (no fault past an end).
+FOCUS_CONV_INLINE __m256i lanes_below(int count) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+FOCUS_CONV_INLINE Vector load_partial(const float* p, int count) { return _mm256_maskload_ps(p, lanes_below(count)); }
+FOCUS_CONV_INLINE void store_partial(float* p, Vector v, int count) { _mm256_maskstore_ps(p, lanes_below(count), v); }
 #endif
 
 }  // namespace focus::kernels::FOCUS_CPU_VARIANT::conv_detail
