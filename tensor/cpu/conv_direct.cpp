@@ -133,25 +133,13 @@ void item_offsets(const ConvGeometry& g, const PaddedBatch& pad, int64_t first, 
   }
 }
 
-// dst[j·dst_ld + i] = src[i·src_ld + j] for an 8×8 block, in registers: pairs, then quads, then
-// 128-bit halves (scalar moves cost about a tenth of a small layer's time).
-__attribute__((target("avx2"))) void transpose_8x8(const float* src, int64_t src_ld, float* dst, int64_t dst_ld) {
-  __m256 r[8], t[8], u[8];
+// dst[j·dst_ld + i] = src[i·src_ld + j] for an 8×8 block, in registers (scalar moves cost
+// about a tenth of a small layer's time).
+__attribute__((target("avx2"))) void transpose_block(const float* src, int64_t src_ld, float* dst, int64_t dst_ld) {
+  __m256 r[8];
   for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * src_ld);
-  for (int k = 0; k < 4; ++k) {
-    t[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);
-    t[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]);
-  }
-  for (int k = 0; k < 2; ++k) {
-    u[4 * k] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
-    u[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
-    u[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
-    u[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
-  }
-  for (int k = 0; k < 4; ++k) {
-    _mm256_storeu_ps(dst + k * dst_ld, _mm256_permute2f128_ps(u[k], u[k + 4], 0x20));
-    _mm256_storeu_ps(dst + (k + 4) * dst_ld, _mm256_permute2f128_ps(u[k], u[k + 4], 0x31));
-  }
+  transpose_8x8(r);
+  for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + j * dst_ld, r[j]);
 }
 
 }  // namespace
@@ -208,7 +196,7 @@ void direct_forward(const ConvGeometry& g, const float* x, const float* w, const
           // lanes past `count` or the group's channels are never copied out).
           for (int64_t j = 0; j < block.width; j += 8)
             for (int64_t i = 0; i < kItemPixels; i += 8)
-              transpose_8x8(tile_out + i * block.width + j, block.width, &block_out[j][i], kItemPixels);
+              transpose_block(tile_out + i * block.width + j, block.width, &block_out[j][i], kItemPixels);
           // The item's pixels are consecutive in the batch: one run per image they touch.
           const int64_t oc0 = grp * g.OCg + block.first;
           for (int64_t i = 0; i < count;) {

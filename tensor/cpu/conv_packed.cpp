@@ -222,22 +222,8 @@ __attribute__((target("avx2"))) void pack_transposed_panel(const float* src, int
       __m256 r[8];
       for (int64_t j = 0; j < 8; ++j)
         r[j] = 8 * half + j < rows ? _mm256_loadu_ps(src + (8 * half + j) * ld + p) : _mm256_setzero_ps();
-      // The usual three-stage 8×8 transpose: pairs, then quads, then 128-bit halves.
-      __m256 t[8], u[8];
-      for (int k = 0; k < 4; ++k) {
-        t[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);
-        t[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]);
-      }
-      for (int k = 0; k < 2; ++k) {
-        u[4 * k] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
-        u[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
-        u[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
-        u[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
-      }
-      for (int k = 0; k < 4; ++k) {
-        _mm256_store_ps(dst + (p + k) * dst_ld + 8 * half, _mm256_permute2f128_ps(u[k], u[k + 4], 0x20));
-        _mm256_store_ps(dst + (p + k + 4) * dst_ld + 8 * half, _mm256_permute2f128_ps(u[k], u[k + 4], 0x31));
-      }
+      transpose_8x8(r);
+      for (int64_t k = 0; k < 8; ++k) _mm256_store_ps(dst + (p + k) * dst_ld + 8 * half, r[k]);
     }
   for (; p < count; ++p)
     for (int64_t j = 0; j < kTileCols; ++j) dst[p * dst_ld + j] = j < rows ? src[j * ld + p] : 0.0f;

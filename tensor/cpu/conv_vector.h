@@ -50,4 +50,24 @@ FOCUS_CONV_INLINE Vector load_partial(const float* p, int count) { return _mm256
 FOCUS_CONV_INLINE void store_partial(float* p, Vector v, int count) { _mm256_maskstore_ps(p, lanes_below(count), v); }
 #endif
 
+// The 8×8 block of floats in r[0..8) transposed in registers (r[i][j] → r[j][i]): pairs, then
+// quads, then 128-bit halves. Both builds use 8-float vectors for it (the blocks are 8 wide).
+__attribute__((always_inline, target("avx2"))) inline void transpose_8x8(__m256 r[8]) {
+  __m256 t[8], u[8];
+  for (int k = 0; k < 4; ++k) {
+    t[2 * k] = _mm256_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+    t[2 * k + 1] = _mm256_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+  }
+  for (int k = 0; k < 2; ++k) {
+    u[4 * k] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+    u[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+    u[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+    u[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+  }
+  for (int k = 0; k < 4; ++k) {
+    r[k] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x20);
+    r[k + 4] = _mm256_permute2f128_ps(u[k], u[k + 4], 0x31);
+  }
+}
+
 }  // namespace focus::kernels::FOCUS_CPU_VARIANT::conv_detail
