@@ -8,7 +8,7 @@
 // weights with a 6×16 register tile: 12 AVX2 accumulators, 12 FMAs per 2 loads and
 // 6 broadcasts, so the FMA units, not memory, set the pace. The tile starts from
 // the bias and is stored straight into NCHW. Work items are (image, 16-pixel block)
-// pairs shared among threads; nothing grows with the batch.
+// pairs shared among threads, reading the batch copied once with its zero border.
 //
 // dx of a stride-1 convolution is itself a convolution, of dy with the kernel
 // flipped and its channel dims swapped (packed_input_gradient), so it reuses the
@@ -49,40 +49,16 @@ namespace {
 
 constexpr int64_t kTileRows = 6;      // output channels per register tile
 constexpr int64_t kTileCols = 16;     // output pixels per register tile: two 8-float vectors
-constexpr int64_t kDepthBlock = 384;  // panel rows per pass: 384·16 floats = 24 KiB, inside L1
+// Only layers with fewer than 64 taps per output come here (the others take the direct path,
+// direct_preferred), so one panel holds a block's whole depth: 64·16 floats = 4 KiB.
+constexpr int64_t kMaxDepth = 64;
 
-// Each image is first copied into a zero-bordered buffer ([C, H + pt + pb, W + pl + pr],
-// plus slack), so that building panels needs no bounds tests: the kernel tap (ki, kj)
-// of output pixel (oh, ow) reads padded[c, oh·sh + ki·dh, ow·sw + kj·dw]. (Masked
-// vector loads at the borders were tried first and cost a fifth of the forward time.)
-struct PaddedImage {
-  int64_t rows, cols, plane;  // padded H, W and H·W
-  Scratch<float> data;
-  int64_t image = -1;  // which image it holds
-};
-
-PaddedImage make_padded(const ConvGeometry& g) {
-  PaddedImage pad;
-  pad.rows = g.H + g.p.pad_top + g.p.pad_bottom;
-  pad.cols = g.W + g.p.pad_left + g.p.pad_right;
-  pad.plane = pad.rows * pad.cols;
-  // The last vector of a block may run up to 7 elements past the last pixel it needs.
-  const int64_t size = g.C * pad.plane + 2 * kTileCols;
-  pad.data = scratch<float>(size);
-  std::fill(pad.data.get(), pad.data.get() + size, 0.0f);  // the borders stay zero from here on
-  return pad;
-}
-
-void load_padded(const ConvGeometry& g, const float* x, int64_t n, PaddedImage& pad) {
-  if (pad.image == n) return;
-  pad.image = n;
-  for (int64_t c = 0; c < g.C; ++c)
-    for (int64_t h = 0; h < g.H; ++h) {
-      const float* src = x + (n * g.C + c) * g.plane + h * g.W;
-      float* dst = pad.data.get() + c * pad.plane + (h + g.p.pad_top) * pad.cols + g.p.pad_left;
-      copy_row(src, g.W, dst);
-    }
-}
+// The batch is first copied with its zero border (pad_batch, conv_padded.cpp), so that building
+// panels needs no bounds tests: the kernel tap (ki, kj) of output pixel (oh, ow) reads
+// padded[n, c, oh·sh + ki·dh, ow·sw + kj·dw]. (Masked vector loads at the borders were tried
+// first and cost a fifth of the forward time.) The last vector of a block may run up to 7
+// elements past the last pixel it needs: kPadSlack zeros follow the batch.
+constexpr int64_t kPadSlack = 2 * kTileCols;
 
 // The (up to 16) pixels of a block, as offsets of their kernel tap (0, 0) in a padded
 // channel plane. A half (8 lanes) lying along one output row with horizontal stride 1
@@ -116,17 +92,15 @@ std::vector<PixelBlock> describe_blocks(const ConvGeometry& g) {
   return blocks;
 }
 
-// panel[(k − k0)·ld + j] = im2col row k (k = (c·KH + ki)·KW + kj, within the group) at pixel j
-// of the block, for k in [k0, k1) and j < 16. Lanes past the block's last pixel hold whatever
-// lies there: the callers never use them. `panel` and `ld` keep every row 32-byte aligned.
+// panel[k·16 + j] = im2col row k (k = (c·KH + ki)·KW + kj, within the group) at pixel j of the
+// block, for k < K and j < 16, from `image` (image n's channel first_channel in the padded batch).
+// Lanes past the block's last pixel hold whatever lies there: the callers never use them.
+// `panel` keeps every row 32-byte aligned.
 __attribute__((target("avx2,fma"))) void build_panel(const ConvGeometry& g, const PixelBlock& b,
-                                                      const PaddedImage& pad, int64_t first_channel, int64_t k0,
-                                                      int64_t k1, float* panel, int64_t ld = kTileCols) {
-  int64_t c = k0 / (g.KH * g.KW), ki = (k0 / g.KW) % g.KH, kj = k0 % g.KW;
-  for (int64_t k = k0; k < k1; ++k) {
-    const float* tap = pad.data.get() + (first_channel + c) * pad.plane + ki * g.p.dilation_h * pad.cols +
-                       kj * g.p.dilation_w;
-    float* row = panel + (k - k0) * ld;
+                                                      const PaddedBatch& pad, const float* image, float* panel) {
+  for (int64_t k = 0, c = 0, ki = 0, kj = 0; k < g.K; ++k) {
+    const float* tap = image + c * pad.plane + ki * g.p.dilation_h * pad.cols + kj * g.p.dilation_w;
+    float* row = panel + k * kTileCols;
     for (int h = 0; h < 2; ++h) {
       const int64_t lo = 8 * h;
       if (b.run[h]) {
@@ -142,34 +116,20 @@ __attribute__((target("avx2,fma"))) void build_panel(const ConvGeometry& g, cons
   }
 }
 
-// C [R, cols ≤ 16] (row stride ldc) = start + A [R, depth] @ panel [depth, 16], where A's element
-// (i, k) is a[i·a_row + k·a_depth] and the panel's row k is 16 floats at panel + 16·k (32-byte
-// aligned). start: C itself (accumulate), else bias[i] (when given), else 0. R ≤ 6 rows: 2R
-// accumulators, 2R FMAs per 2 loads and R broadcasts.
+// C [R, cols ≤ 16] (row stride ldc) = bias + A [R, depth] @ panel [depth, 16], where A's element
+// (i, k) is a[k·kTileRows + i] (the packed weights) and the panel's row k is 16 floats at
+// panel + 16·k (32-byte aligned); bias[i] when given, else 0. R ≤ 6 rows: 2R accumulators, 2R
+// FMAs per 2 loads and R broadcasts.
 template <int R>
-__attribute__((target("avx2,fma"))) void tile_kernel(int64_t depth, const float* a, int64_t a_row, int64_t a_depth,
-                                                      const float* panel, float* c, int64_t ldc, int64_t cols,
-                                                      const float* bias, bool accumulate) {
+__attribute__((target("avx2,fma"))) void tile_kernel(int64_t depth, const float* a, const float* panel, float* c,
+                                                      int64_t ldc, int64_t cols, const float* bias) {
   const bool full = cols == kTileCols;
-  alignas(32) float tile[R][kTileCols];  // only for partial tiles: not zeroed up front (a memset per call)
-  if (accumulate && !full)
-    for (int i = 0; i < R; ++i) {
-      std::copy(c + i * ldc, c + i * ldc + cols, tile[i]);
-      std::fill(tile[i] + cols, tile[i] + kTileCols, 0.0f);
-    }
   __m256 acc[R][2];
-  for (int i = 0; i < R; ++i) {
-    if (accumulate) {
-      acc[i][0] = full ? _mm256_loadu_ps(c + i * ldc) : _mm256_load_ps(tile[i]);
-      acc[i][1] = full ? _mm256_loadu_ps(c + i * ldc + 8) : _mm256_load_ps(tile[i] + 8);
-    } else {
-      acc[i][0] = acc[i][1] = _mm256_set1_ps(bias ? bias[i] : 0.0f);
-    }
-  }
+  for (int i = 0; i < R; ++i) acc[i][0] = acc[i][1] = _mm256_set1_ps(bias ? bias[i] : 0.0f);
   for (int64_t k = 0; k < depth; ++k) {
     const __m256 b0 = _mm256_load_ps(panel + k * kTileCols), b1 = _mm256_load_ps(panel + k * kTileCols + 8);
     for (int i = 0; i < R; ++i) {
-      const __m256 ai = _mm256_broadcast_ss(a + i * a_row + k * a_depth);
+      const __m256 ai = _mm256_broadcast_ss(a + k * kTileRows + i);
       acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
       acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
     }
@@ -181,6 +141,7 @@ __attribute__((target("avx2,fma"))) void tile_kernel(int64_t depth, const float*
     }
     return;
   }
+  alignas(32) float tile[R][kTileCols];  // a partial tile goes through here
   for (int i = 0; i < R; ++i) {
     _mm256_store_ps(tile[i], acc[i][0]);
     _mm256_store_ps(tile[i] + 8, acc[i][1]);
@@ -199,15 +160,15 @@ struct RowBlocks {
 };
 
 // tile_kernel for `rows` (1..6) rows: a block's leftover rows cost only their own FMAs.
-void tile(int64_t rows, int64_t depth, const float* a, int64_t a_row, int64_t a_depth, const float* panel, float* c,
-          int64_t ldc, int64_t cols, const float* bias, bool accumulate) {
+void tile(int64_t rows, int64_t depth, const float* a, const float* panel, float* c, int64_t ldc, int64_t cols,
+          const float* bias) {
   switch (rows) {
-    case 6: return tile_kernel<6>(depth, a, a_row, a_depth, panel, c, ldc, cols, bias, accumulate);
-    case 5: return tile_kernel<5>(depth, a, a_row, a_depth, panel, c, ldc, cols, bias, accumulate);
-    case 4: return tile_kernel<4>(depth, a, a_row, a_depth, panel, c, ldc, cols, bias, accumulate);
-    case 3: return tile_kernel<3>(depth, a, a_row, a_depth, panel, c, ldc, cols, bias, accumulate);
-    case 2: return tile_kernel<2>(depth, a, a_row, a_depth, panel, c, ldc, cols, bias, accumulate);
-    default: return tile_kernel<1>(depth, a, a_row, a_depth, panel, c, ldc, cols, bias, accumulate);
+    case 6: return tile_kernel<6>(depth, a, panel, c, ldc, cols, bias);
+    case 5: return tile_kernel<5>(depth, a, panel, c, ldc, cols, bias);
+    case 4: return tile_kernel<4>(depth, a, panel, c, ldc, cols, bias);
+    case 3: return tile_kernel<3>(depth, a, panel, c, ldc, cols, bias);
+    case 2: return tile_kernel<2>(depth, a, panel, c, ldc, cols, bias);
+    default: return tile_kernel<1>(depth, a, panel, c, ldc, cols, bias);
   }
 }
 
@@ -270,6 +231,7 @@ void weight_gradient_rows(int64_t rows, int64_t depth, const float* a, int64_t l
 // y = conv(x, w) + bias for float32, as described above.
 void packed_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
   if (direct_preferred(g)) return direct_forward(g, x, w, bias, y);
+  if (g.K > kMaxDepth) throw std::logic_error("conv2d: the packed path expects fewer taps than the direct path takes");
   // Weights packed per group and block of (up to) 6 output channels, depth-major:
   // a[((grp·R + rb)·K + k)·6 + i] = w[grp·OCg + start(rb) + i, k].
   const RowBlocks channel_rows(g.OCg);
@@ -286,24 +248,18 @@ void packed_forward(const ConvGeometry& g, const float* x, const float* w, const
   const std::vector<PixelBlock> blocks = describe_blocks(g);
   const int64_t blocks_per_image = static_cast<int64_t>(blocks.size()), items = g.N * blocks_per_image;
   const int64_t macs_per_item = g.OC * g.K * kTileCols;
+  const PaddedBatch pad = pad_batch(g, x, kPadSlack);
   auto run = [&](int64_t begin, int64_t end) {
-    alignas(64) float panel[kDepthBlock * kTileCols];
-    PaddedImage pad = make_padded(g);
+    alignas(64) float panel[kMaxDepth * kTileCols];
     for (int64_t item = begin; item < end; ++item) {
       const int64_t n = item / blocks_per_image, first = (item % blocks_per_image) * kTileCols;
-      load_padded(g, x, n, pad);
       const PixelBlock& block = blocks[item % blocks_per_image];
       for (int64_t grp = 0; grp < g.groups; ++grp) {
-        for (int64_t k0 = 0; k0 < g.K; k0 += kDepthBlock) {
-          const int64_t k1 = std::min(g.K, k0 + kDepthBlock);
-          build_panel(g, block, pad, grp * g.Cg, k0, k1, panel);
-          for (int64_t rb = 0; rb < row_blocks; ++rb) {
-            const int64_t oc0 = grp * g.OCg + channel_rows.start(rb);
-            tile(channel_rows.size(rb), k1 - k0,
-                 packed.data() + ((grp * row_blocks + rb) * g.K + k0) * kTileRows, 1, kTileRows, panel,
-                 y + (n * g.OC + oc0) * g.out_plane + first, g.out_plane, block.count, bias ? bias + oc0 : nullptr,
-                 k0 > 0);
-          }
+        build_panel(g, block, pad, pad.data + (n * g.C + grp * g.Cg) * pad.plane, panel);
+        for (int64_t rb = 0; rb < row_blocks; ++rb) {
+          const int64_t oc0 = grp * g.OCg + channel_rows.start(rb);
+          tile(channel_rows.size(rb), g.K, packed.data() + (grp * row_blocks + rb) * g.K * kTileRows, panel,
+               y + (n * g.OC + oc0) * g.out_plane + first, g.out_plane, block.count, bias ? bias + oc0 : nullptr);
         }
       }
     }
