@@ -155,8 +155,10 @@ TEST_CASE("SIGTERM to mpirun stops both ranks after the same step, rank 0 saves 
           "[examples][distributed]") {
   TempDirectory tmp;
   const fs::path out = tmp / "run", log = tmp / "log.txt";
+  // 20,000 examples: an epoch long enough (about 1.5 s on a fast 2-core machine) for the signal to
+  // land inside it; with 4,000 a fast machine finished both epochs before the signal arrived.
   const std::string program = fmt::format(
-      "{} train --task dates --date-examples 4000 --embed 16 --hidden 32 --epochs 2 --batch-size 16 --threads 1",
+      "{} train --task dates --date-examples 20000 --embed 16 --hidden 32 --epochs 2 --batch-size 16 --threads 1",
       quoted(TRANSLATE_EXE));
   // Start the job, wait for its first steps, then do what a batch scheduler does at its time limit.
   auto stopped = run(fmt::format(
