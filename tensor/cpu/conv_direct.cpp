@@ -134,12 +134,40 @@ void item_offsets(const ConvGeometry& g, const PaddedBatch& pad, int64_t first, 
 }
 
 // dst[j·dst_ld + i] = src[i·src_ld + j] for an 8×8 block, in registers (scalar moves cost
-// about a tenth of a small layer's time).
-__attribute__((target("avx2"))) void transpose_block(const float* src, int64_t src_ld, float* dst, int64_t dst_ld) {
+// about a tenth of a small layer's time). Rows i >= rows of src are read as zeros.
+__attribute__((target("avx2"))) void transpose_block(const float* src, int64_t src_ld, float* dst, int64_t dst_ld,
+                                                     int64_t rows = 8) {
   __m256 r[8];
-  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * src_ld);
+  for (int i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_loadu_ps(src + i * src_ld) : _mm256_setzero_ps();
   transpose_8x8(r);
   for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + j * dst_ld, r[j]);
+}
+
+// One channel block's weights as the tile reads them: dst[k·width + j] = w[first + j, k] (row
+// stride K) for j < count, 0 for count <= j < width, over the taps k of [k0, k1). A transpose:
+// 8×8 blocks in registers where whole, single floats at the end of K. (One float at a time,
+// every store a new cache line, this took a few percent of a training step, on one thread.)
+void pack_block_weights(const float* w, int64_t K, int64_t count, int64_t width, int64_t k0, int64_t k1,
+                        float* dst) {
+  int64_t k = k0;
+  for (; k + 8 <= k1; k += 8)
+    for (int64_t j = 0; j < width; j += 8)
+      transpose_block(w + j * K + k, K, dst + k * width + j, width, std::clamp<int64_t>(count - j, 0, 8));
+  for (; k < k1; ++k)
+    for (int64_t j = 0; j < width; ++j) dst[k * width + j] = j < count ? w[j * K + k] : 0.0f;
+}
+
+// The copy-out of one channel block of an item: out[j][i] (the block's channel j, the item's
+// pixel i) to NCHW, one run of pixels per image the item touches.
+FOCUS_CONV_TARGET void copy_out(const ConvGeometry& g, const float (*out)[kItemPixels], int64_t channels,
+                                int64_t first_channel, int64_t first, int64_t count, float* y) {
+  for (int64_t i = 0; i < count;) {
+    const int64_t n = (first + i) / g.out_plane, pixel = (first + i) % g.out_plane;
+    const int64_t run_length = std::min(count - i, g.out_plane - pixel);
+    for (int64_t j = 0; j < channels; ++j)
+      copy_floats(out[j] + i, run_length, y + (n * g.OC + first_channel + j) * g.out_plane + pixel);
+    i += run_length;
+  }
 }
 
 }  // namespace
@@ -152,18 +180,23 @@ void direct_forward(const ConvGeometry& g, const float* x, const float* w, const
   const std::vector<ChannelBlock> blocks = channel_blocks_of(g);
   const int64_t group_size = blocks.back().packed + g.K * blocks.back().width;
   Scratch<float> packed = scratch<float>(g.groups * group_size);
+  const int64_t k_steps = ceil_div(g.K, 8), block_count = static_cast<int64_t>(blocks.size());
+  parallel_for(0, g.groups * block_count * k_steps, std::max<int64_t>(1, 16384 / (8 * kWideChannels)),
+               [&](int64_t begin, int64_t end) {
+                 for (int64_t item = begin; item < end; ++item) {
+                   const int64_t grp = item / (block_count * k_steps), b = item / k_steps % block_count;
+                   const int64_t k0 = item % k_steps * 8, k1 = std::min(g.K, k0 + 8);
+                   const ChannelBlock& block = blocks[static_cast<size_t>(b)];
+                   pack_block_weights(w + (grp * g.OCg + block.first) * g.K, g.K, block.count, block.width, k0, k1,
+                                      packed.get() + grp * group_size + block.packed);
+                 }
+               });
   std::vector<float> bias_padded(static_cast<size_t>(g.groups * blocks.size() * kWideChannels), 0.0f);
-  for (int64_t grp = 0; grp < g.groups; ++grp)
-    for (size_t b = 0; b < blocks.size(); ++b) {
-      const ChannelBlock& block = blocks[b];
-      float* dst = packed.get() + grp * group_size + block.packed;
-      for (int64_t j = 0; j < block.width; ++j) {
-        const int64_t o = grp * g.OCg + block.first + j;
-        const float* src = j < block.count ? w + o * g.K : nullptr;
-        for (int64_t k = 0; k < g.K; ++k) dst[k * block.width + j] = src ? src[k] : 0.0f;
-        if (bias && j < block.count) bias_padded[(grp * blocks.size() + b) * kWideChannels + j] = bias[o];
-      }
-    }
+  if (bias)
+    for (int64_t grp = 0; grp < g.groups; ++grp)
+      for (size_t b = 0; b < blocks.size(); ++b)
+        for (int64_t j = 0; j < blocks[b].count; ++j)
+          bias_padded[(grp * blocks.size() + b) * kWideChannels + j] = bias[grp * g.OCg + blocks[b].first + j];
 
   // Work items: runs of kItemPixels consecutive pixels of the batch (n, oh, ow), across images.
   const int64_t pixels = g.N * g.out_plane, items = ceil_div(pixels, kItemPixels);
@@ -198,14 +231,7 @@ void direct_forward(const ConvGeometry& g, const float* x, const float* w, const
             for (int64_t i = 0; i < kItemPixels; i += 8)
               transpose_block(tile_out + i * block.width + j, block.width, &block_out[j][i], kItemPixels);
           // The item's pixels are consecutive in the batch: one run per image they touch.
-          const int64_t oc0 = grp * g.OCg + block.first;
-          for (int64_t i = 0; i < count;) {
-            const int64_t n = (first + i) / g.out_plane, pixel = (first + i) % g.out_plane;
-            const int64_t run_length = std::min(count - i, g.out_plane - pixel);
-            for (int64_t j = 0; j < block.count; ++j)
-              copy_row(block_out[j] + i, run_length, y + (n * g.OC + oc0 + j) * g.out_plane + pixel);
-            i += run_length;
-          }
+          copy_out(g, block_out, block.count, grp * g.OCg + block.first, first, count, y);
         }
       }
     }

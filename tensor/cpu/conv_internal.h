@@ -69,8 +69,6 @@ struct PaddedBatch {
 /// x [N, C, H, W] with g's padding, followed by `slack` zeros (room for a vector that runs past
 /// the last row). Without padding or slack the input itself is read in place.
 PaddedBatch pad_batch(const ConvGeometry& g, const float* x, int64_t slack = 0);
-/// dst[0, count) = src[0, count) for short rows, without a call to memmove.
-void copy_row(const float* src, int64_t count, float* dst);
 
 // ---- the packed float32 path (conv_packed.cpp) ----------------------------------------
 /// True on x86 CPUs with AVX2 and FMA (checked once).

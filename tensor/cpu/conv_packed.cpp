@@ -311,12 +311,11 @@ std::vector<Segment> segments_of(const ConvGeometry& g, const PaddedBatch& pad, 
 
 // col[(k − k0)·ld + s.column + j] = im2col row k (k = (c·KH + ki)·KW + kj, over all C channels:
 // group grp's rows start at grp·K) at the segment's pixel j, for k in [k0, k1). With horizontal
-// stride 1 an output row's taps are consecutive inputs, copied 8 floats at a time: the last
-// vector may read up to 7 floats past the row (the padded batch has that slack) and write up to
-// 7 past the segment, into the next segment's columns (written after it) or the spare columns.
-__attribute__((target("avx2"))) void build_column_rows(const ConvGeometry& g, const PaddedBatch& pad,
-                                                       const std::vector<Segment>& segments, int64_t k0, int64_t k1,
-                                                       float* col, int64_t ld) {
+// stride 1 an output row's taps are consecutive inputs, copied a vector at a time with a masked
+// last one (a loop of whole vectors became a call to memcpy per segment, 4 % of a training step).
+FOCUS_CONV_TARGET void build_column_rows(const ConvGeometry& g, const PaddedBatch& pad,
+                                         const std::vector<Segment>& segments, int64_t k0, int64_t k1, float* col,
+                                         int64_t ld) {
   int64_t c = k0 / (g.KH * g.KW), ki = (k0 / g.KW) % g.KH, kj = k0 % g.KW;
   for (int64_t k = k0; k < k1; ++k) {
     const float* tap = pad.data + c * pad.plane + ki * g.p.dilation_h * pad.cols + kj * g.p.dilation_w;
@@ -325,7 +324,7 @@ __attribute__((target("avx2"))) void build_column_rows(const ConvGeometry& g, co
       const float* src = tap + s.source;
       float* dst = row + s.column;
       if (g.p.stride_w == 1)
-        for (int64_t e = 0; e < s.length; e += 8) _mm256_storeu_ps(dst + e, _mm256_loadu_ps(src + e));
+        copy_floats(src, s.length, dst);
       else
         for (int64_t e = 0; e < s.length; ++e) dst[e] = src[e * g.p.stride_w];
     }
@@ -356,7 +355,7 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
   const int64_t items = ceil_div(ceil_div(pixels, kMaxChunk), threads) * threads;
   const int64_t chunk = std::min(kMaxChunk, ceil_div(ceil_div(pixels, items), 8) * 8);
   const int64_t chunks = ceil_div(pixels, chunk);
-  const int64_t ld = chunk + 16;  // spare columns for build_column_rows' last vector; rows stay 64-byte aligned
+  const int64_t ld = chunk + 16;  // rows stay 64-byte aligned
   const int64_t channel_panels = ceil_div(g.OCg, kGradChannels), padded_oc = channel_panels * kGradChannels;
   const int64_t partial_size = g.groups * g.K * padded_oc;
   const RowBlocks k_blocks(g.K, kGradRows);
@@ -365,7 +364,7 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
   const int slots = parallel ? threads : 1;
   std::vector<std::vector<float>> dw_partial(slots);
   std::vector<std::vector<double>> db_partial(slots);
-  const PaddedBatch pad = dw ? pad_batch(g, x, 8) : PaddedBatch{};  // 8: build_column_rows' last vector
+  const PaddedBatch pad = dw ? pad_batch(g, x) : PaddedBatch{};
 
   auto run = [&](int64_t begin, int64_t end) {
     const int slot = parallel ? omp_get_thread_num() : 0;
@@ -410,15 +409,24 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
   else
     run(0, chunks);
 
-  for (int s = 0; s < slots; ++s) {
-    if (dw && !dw_partial[s].empty())
-      for (int64_t grp = 0; grp < g.groups; ++grp)
-        for (int64_t o = 0; o < g.OCg; ++o)
-          for (int64_t k = 0; k < g.K; ++k)
-            dw[(grp * g.OCg + o) * g.K + k] += dw_partial[s][(grp * g.K + k) * padded_oc + o];
-    if (db && !db_partial[s].empty())
-      for (int64_t o = 0; o < g.OC; ++o) db[o] += static_cast<float>(db_partial[s][o]);
-  }
+  // dw[grp, o, k] += Σ_slots partial[grp, k, o]: one output channel's K sums per item, read a
+  // cache line (16 channels) apart but used for 16 channels in a row.
+  if (dw)
+    parallel_for(0, g.groups * g.OCg, std::max<int64_t>(1, 16384 / g.K), [&](int64_t begin, int64_t end) {
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t grp = item / g.OCg, o = item % g.OCg;
+        float* dst = dw + (grp * g.OCg + o) * g.K;
+        for (int s = 0; s < slots; ++s) {
+          if (dw_partial[s].empty()) continue;
+          const float* src = dw_partial[s].data() + grp * g.K * padded_oc + o;
+          for (int64_t k = 0; k < g.K; ++k) dst[k] += src[k * padded_oc];
+        }
+      }
+    });
+  if (db)
+    for (int s = 0; s < slots; ++s)
+      if (!db_partial[s].empty())
+        for (int64_t o = 0; o < g.OC; ++o) db[o] += static_cast<float>(db_partial[s][o]);
 }
 
 #else  // no AVX2 path on this CPU architecture: packed_available() is false, so these are never called
@@ -450,13 +458,17 @@ bool packed_input_gradient(const ConvGeometry& g, const float* dy, const float* 
   flipped.pad_right = extent_w - p.pad_right;
   // w' [C, OCg, KH, KW]: group grp's input channels become output channels.
   std::vector<float> w_flipped(static_cast<size_t>(g.C * g.OCg * g.KH * g.KW));
-  for (int64_t grp = 0; grp < g.groups; ++grp)
-    for (int64_t o = 0; o < g.OCg; ++o)
-      for (int64_t c = 0; c < g.Cg; ++c)
-        for (int64_t ki = 0; ki < g.KH; ++ki)
-          for (int64_t kj = 0; kj < g.KW; ++kj)
-            w_flipped[(((grp * g.Cg + c) * g.OCg + o) * g.KH + (g.KH - 1 - ki)) * g.KW + (g.KW - 1 - kj)] =
-                w[(((grp * g.OCg + o) * g.Cg + c) * g.KH + ki) * g.KW + kj];
+  const int64_t taps = g.KH * g.KW;
+  parallel_for(0, g.C, std::max<int64_t>(1, 16384 / (g.OCg * taps)), [&](int64_t begin, int64_t end) {
+    for (int64_t channel = begin; channel < end; ++channel) {  // channel = grp·Cg + c: an output channel of w'
+      const int64_t grp = channel / g.Cg, c = channel % g.Cg;
+      for (int64_t o = 0; o < g.OCg; ++o) {
+        const float* src = w + ((grp * g.OCg + o) * g.Cg + c) * taps;
+        float* dst = w_flipped.data() + (channel * g.OCg + o) * taps;
+        for (int64_t t = 0; t < taps; ++t) dst[taps - 1 - t] = src[t];  // (ki, kj) → (KH−1−ki, KW−1−kj)
+      }
+    }
+  });
   const ConvGeometry t = make_geometry({g.N, g.OC, g.OH, g.OW}, {g.C, g.OCg, g.KH, g.KW}, flipped, sizeof(float));
   packed_forward(t, dy, w_flipped.data(), nullptr, dx);
   return true;

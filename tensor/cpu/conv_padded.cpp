@@ -9,30 +9,40 @@
 #endif
 #include "tensor/cpu/loops.h"
 
+#if defined(__x86_64__)
+#define FOCUS_PAD_TARGET FOCUS_CONV_TARGET
+#else
+#define FOCUS_PAD_TARGET
+#endif
+
 namespace focus::kernels::FOCUS_CPU_VARIANT::conv_detail {
 
-#if defined(__x86_64__)
-// Rows here are short (7 to 33 floats): a call to memmove or memset per row, which the compiler
-// makes of std::copy, std::fill and plain loops, costs more than a few vector moves.
-FOCUS_CONV_TARGET void copy_row(const float* src, int64_t count, float* dst) {
-  int64_t i = 0;
-  for (; i + kVectorLanes <= count; i += kVectorLanes) storeu_vector(dst + i, loadu_vector(src + i));
-  if (i < count) store_partial(dst + i, load_partial(src + i, static_cast<int>(count - i)), static_cast<int>(count - i));
-}
-
 namespace {
-FOCUS_CONV_TARGET void zero_row(float* dst, int64_t count) {
-  int64_t i = 0;
-  for (; i + kVectorLanes <= count; i += kVectorLanes) storeu_vector(dst + i, zero_vector());
-  if (i < count) store_partial(dst + i, zero_vector(), static_cast<int>(count - i));
-}
-}  // namespace
+#if defined(__x86_64__)
+FOCUS_CONV_TARGET void copy_row(const float* src, int64_t count, float* dst) { copy_floats(src, count, dst); }
+FOCUS_CONV_TARGET void zero_row(float* dst, int64_t count) { zero_floats(dst, count); }
 #else
 void copy_row(const float* src, int64_t count, float* dst) { std::copy(src, src + count, dst); }
-namespace {
 void zero_row(float* dst, int64_t count) { std::fill(dst, dst + count, 0.0f); }
-}  // namespace
 #endif
+
+// The padded planes [begin, end) of the batch (see pad_batch).
+FOCUS_PAD_TARGET void pad_planes(const ConvGeometry& g, const float* x, const PaddedBatch& pad, float* copy,
+                                 int64_t begin, int64_t end) {
+  const Conv2dParams& p = g.p;
+  for (int64_t plane = begin; plane < end; ++plane) {
+    float* dst = copy + plane * pad.plane;
+    zero_row(dst, p.pad_top * pad.cols);
+    for (int64_t h = 0; h < g.H; ++h) {
+      float* row = dst + (h + p.pad_top) * pad.cols;
+      zero_row(row, p.pad_left);
+      copy_row(x + plane * g.plane + h * g.W, g.W, row + p.pad_left);
+      zero_row(row + p.pad_left + g.W, p.pad_right);
+    }
+    zero_row(dst + (p.pad_top + g.H) * pad.cols, p.pad_bottom * pad.cols);
+  }
+}
+}  // namespace
 
 PaddedBatch pad_batch(const ConvGeometry& g, const float* x, int64_t slack) {
   const Conv2dParams& p = g.p;
@@ -42,19 +52,8 @@ PaddedBatch pad_batch(const ConvGeometry& g, const float* x, int64_t slack) {
   pad.copy = scratch<float>(g.N * g.C * pad.plane + slack);
   pad.data = pad.copy.get();
   zero_row(pad.copy.get() + g.N * g.C * pad.plane, slack);
-  parallel_for(0, g.N * g.C, std::max<int64_t>(1, 4096 / pad.plane), [&](int64_t begin, int64_t end) {
-    for (int64_t plane = begin; plane < end; ++plane) {
-      float* dst = pad.copy.get() + plane * pad.plane;
-      zero_row(dst, p.pad_top * pad.cols);
-      for (int64_t h = 0; h < g.H; ++h) {
-        float* row = dst + (h + p.pad_top) * pad.cols;
-        zero_row(row, p.pad_left);
-        copy_row(x + plane * g.plane + h * g.W, g.W, row + p.pad_left);
-        zero_row(row + p.pad_left + g.W, p.pad_right);
-      }
-      zero_row(dst + (p.pad_top + g.H) * pad.cols, p.pad_bottom * pad.cols);
-    }
-  });
+  parallel_for(0, g.N * g.C, std::max<int64_t>(1, 4096 / pad.plane),
+               [&](int64_t begin, int64_t end) { pad_planes(g, x, pad, pad.copy.get(), begin, end); });
   return pad;
 }
 

@@ -7,6 +7,8 @@
 // 32 zmm). Internal to tensor/cpu; include only from x86 builds.
 #include <immintrin.h>
 
+#include <cstdint>
+
 namespace focus::kernels::FOCUS_CPU_VARIANT::conv_detail {
 
 #ifdef __AVX512F__
@@ -49,6 +51,21 @@ FOCUS_CONV_INLINE __m256i lanes_below(int count) {
 FOCUS_CONV_INLINE Vector load_partial(const float* p, int count) { return _mm256_maskload_ps(p, lanes_below(count)); }
 FOCUS_CONV_INLINE void store_partial(float* p, Vector v, int count) { _mm256_maskstore_ps(p, lanes_below(count), v); }
 #endif
+
+// dst[0, count) = src[0, count), and dst[0, count) = 0: the rows these copy are short (7 to 33
+// floats), where a call to memmove or memset (which GCC makes of std::copy, std::fill and of
+// plain vector-copy loops) costs more than the copy. Whole vectors, then one masked vector; nothing
+// past `count` is read or written.
+FOCUS_CONV_INLINE void copy_floats(const float* src, int64_t count, float* dst) {
+  int64_t i = 0;
+  for (; i + kVectorLanes <= count; i += kVectorLanes) storeu_vector(dst + i, loadu_vector(src + i));
+  if (i < count) store_partial(dst + i, load_partial(src + i, static_cast<int>(count - i)), static_cast<int>(count - i));
+}
+FOCUS_CONV_INLINE void zero_floats(float* dst, int64_t count) {
+  int64_t i = 0;
+  for (; i + kVectorLanes <= count; i += kVectorLanes) storeu_vector(dst + i, zero_vector());
+  if (i < count) store_partial(dst + i, zero_vector(), static_cast<int>(count - i));
+}
 
 // The 8×8 block of floats in r[0..8) transposed in registers (r[i][j] → r[j][i]): pairs, then
 // quads, then 128-bit halves. Both builds use 8-float vectors for it (the blocks are 8 wide).

@@ -249,7 +249,7 @@ void max_pool_forward(const PlaneGeometry& g, const Pool2dParams& p, const T* x,
   });
 }
 
-// dx (zeroed) [planes, H·W] += dy at each window's argmax.
+// dx [planes, H·W] = 0, then += dy at each window's argmax.
 template <typename T>
 void max_pool_backward(int64_t planes, int64_t in_plane, int64_t out_plane, const T* dy, const int64_t* indices,
                        T* dx) {
@@ -259,6 +259,7 @@ void max_pool_backward(int64_t planes, int64_t in_plane, int64_t out_plane, cons
                    T* grad = dx + plane * in_plane;
                    const T* g = dy + plane * out_plane;
                    const int64_t* idx = indices + plane * out_plane;
+                   std::fill(grad, grad + in_plane, T(0));  // here, not by zeros(): on every thread, while hot
                    for (int64_t i = 0; i < out_plane; ++i) grad[idx[i]] += g[i];
                  }
                });
@@ -388,8 +389,8 @@ Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices, con
   FOCUS_DISPATCH(common_device("max_pool2d_backward", grad_output, indices),
                       max_pool2d_backward(grad_output, indices, input_shape));
   Tensor dy = contiguous_input(grad_output), idx = contiguous_input(indices);
-  Tensor dx = zeros(input_shape, TensorOptions(grad_output.dtype()));
-  if (dy.numel() == 0) return dx;
+  if (dy.numel() == 0) return zeros(input_shape, TensorOptions(grad_output.dtype()));
+  Tensor dx = empty_for_overwrite(input_shape, TensorOptions(grad_output.dtype()));  // max_pool_backward zeroes each plane
   cpu::dispatch_floating(dy.dtype(), "max_pool2d_backward", [&]<typename T>() {
     max_pool_backward<T>(input_shape[0] * input_shape[1], input_shape[2] * input_shape[3],
                          dy.shape()[2] * dy.shape()[3], dy.data<T>(), idx.data<int64_t>(), dx.data<T>());
