@@ -311,8 +311,9 @@ std::vector<Segment> segments_of(const ConvGeometry& g, const PaddedBatch& pad, 
 
 // col[(k − k0)·ld + s.column + j] = im2col row k (k = (c·KH + ki)·KW + kj, over all C channels:
 // group grp's rows start at grp·K) at the segment's pixel j, for k in [k0, k1). With horizontal
-// stride 1 an output row's taps are consecutive inputs, copied a vector at a time with a masked
-// last one (a loop of whole vectors became a call to memcpy per segment, 4 % of a training step).
+// stride 1 an output row's taps are consecutive inputs, copied a vector at a time, the last one
+// by a masked load and a whole store (a loop of whole vectors that read past the row became a
+// call to memcpy per segment, 4 % of a training step).
 FOCUS_CONV_TARGET void build_column_rows(const ConvGeometry& g, const PaddedBatch& pad,
                                          const std::vector<Segment>& segments, int64_t k0, int64_t k1, float* col,
                                          int64_t ld) {
@@ -323,8 +324,8 @@ FOCUS_CONV_TARGET void build_column_rows(const ConvGeometry& g, const PaddedBatc
     for (const Segment& s : segments) {
       const float* src = tap + s.source;
       float* dst = row + s.column;
-      if (g.p.stride_w == 1)
-        copy_floats(src, s.length, dst);
+      if (g.p.stride_w == 1)  // its spill lands on the next segment's columns or the spare ones
+        copy_floats_spilling(src, s.length, dst);
       else
         for (int64_t e = 0; e < s.length; ++e) dst[e] = src[e * g.p.stride_w];
     }
@@ -355,7 +356,7 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
   const int64_t items = ceil_div(ceil_div(pixels, kMaxChunk), threads) * threads;
   const int64_t chunk = std::min(kMaxChunk, ceil_div(ceil_div(pixels, items), 8) * 8);
   const int64_t chunks = ceil_div(pixels, chunk);
-  const int64_t ld = chunk + 16;  // rows stay 64-byte aligned
+  const int64_t ld = chunk + 16;  // spare columns for copy_floats_spilling; rows stay 64-byte aligned
   const int64_t channel_panels = ceil_div(g.OCg, kGradChannels), padded_oc = channel_panels * kGradChannels;
   const int64_t partial_size = g.groups * g.K * padded_oc;
   const RowBlocks k_blocks(g.K, kGradRows);
