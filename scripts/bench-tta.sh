@@ -83,10 +83,14 @@ for preset in $presets; do
     "$build_dir/examples/cifar10_attention" --preset "$preset" --seed "$seed" --threads "$threads" --data "$data" \
       --out "$out/focus-$name" --overwrite "${extra[@]}" 2>&1 | tee "$out/focus-$name.log"
     echo "$preset $seed focus $out/focus-$name/summary.json" >>"$runs"
+    # The twin trains the epochs focus trained (summary.json; the default preset's come from its time budget).
+    epochs=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("epochs", ""))' \
+      "$out/focus-$name/summary.json")
     # PyTorch in both layouts: the better of the two is the peer (channels_last is oneDNN's own).
     for layout in nchw channels_last; do
       flags=()
-      [ "$layout" = channels_last ] && flags=(--channels-last)
+      [ -n "$epochs" ] && flags=(--epochs "$epochs")
+      [ "$layout" = channels_last ] && flags+=(--channels-last)
       echo "== torch ($layout), preset $preset, seed $seed"
       "$venv/bin/python" bench/torch/cifar_recipe.py --preset "$preset" --seed "$seed" --threads "$threads" \
         --data "$data" "${flags[@]}" "${extra[@]}" 2>&1 | tee "$out/torch-$layout-$name.log"

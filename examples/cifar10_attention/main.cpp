@@ -290,23 +290,38 @@ int run(const Flags& flags) {
   std::unique_ptr<optim::LRScheduler> schedule;
   if (!seed_model) recipe.batch_size = global_batch;  // the rate per 1024 images sees the whole step
   const int64_t steps_per_epoch = train_loader.num_batches(0);
-  if (!seed_model && flags.time_budget > 0) {
+  // The epochs: --epochs; on a resume, those the run was started for; else the time budget's
+  // (--time-budget, or the preset's), else the preset's.
+  if (!flags.resume.empty() && flags.time_budget > 0)
+    throw std::invalid_argument("--time-budget picks a new run's epochs; a resume continues with the run's own "
+                                "(--epochs changes them)");
+  std::optional<int> recorded_epochs;
+  if (!flags.resume.empty() && flags.epochs == 0)
+    dist::on_every_rank(
+        [&] { recorded_epochs = cifar::read_recorded_epochs(training::resume_checkpoint_file(flags.resume).string()); });
+  const double time_budget = seed_model || flags.epochs > 0 || !flags.resume.empty()
+                                 ? 0
+                                 : (flags.time_budget > 0 ? flags.time_budget : recipe.time_budget);
+  if (time_budget > 0) {
     const double step_seconds = cifar::measure_step_seconds(recipe.widths, batch_size, device);
     const double eval_image_seconds = cifar::measure_eval_image_seconds(recipe.widths, device);
     const int64_t eval_images = test_set->size() + val_set->size();
-    recipe.epochs = cifar::epochs_for_budget(flags.time_budget, step_seconds, steps_per_epoch, eval_image_seconds,
+    recipe.epochs = cifar::epochs_for_budget(time_budget, step_seconds, steps_per_epoch, eval_image_seconds,
                                              eval_images, recipe.test_time_augmentation,
                                              // what loading, whitening and these measurements took, and the writing at the end
                                              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() + 5);
+    // Each rank timed its own steps; all train the fewest epochs any rank found to fit.
+    if (dist::world_size() > 1)
+      recipe.epochs = static_cast<int>(dist::all_reduce(static_cast<int64_t>(recipe.epochs), dist::ReduceOp::Min));
     // The estimate is printed so that a run can be checked against it: real epochs have measured
     // a few percent slower than these timed steps of a fresh copy (docs/cifar10-recipe.md).
     if (main_rank)
-      fmt::print("time budget {:g} min: {} epochs fit, of about {:.0f} s each (pass --epochs {} to repeat this run)\n",
-                 flags.time_budget, recipe.epochs,
+      fmt::print("time budget {:g} min{}: {} epochs fit, of about {:.0f} s each (pass --epochs {} to repeat this run)\n",
+                 time_budget, flags.time_budget > 0 ? "" : fmt::format(" (preset '{}')", recipe.preset), recipe.epochs,
                  cifar::estimated_epoch_seconds(step_seconds, steps_per_epoch, eval_image_seconds, eval_images),
                  recipe.epochs);
   }
-  const int epochs = flags.epochs > 0 ? flags.epochs : (seed_model ? 20 : recipe.epochs);
+  const int epochs = flags.epochs > 0 ? flags.epochs : recorded_epochs ? *recorded_epochs : (seed_model ? 20 : recipe.epochs);
   const int64_t total_steps = std::max<int64_t>(2, steps_per_epoch * epochs);
   if (seed_model || optimizer_name == "adam") {
     double lr = flags.lr > 0 ? flags.lr
@@ -361,6 +376,7 @@ int run(const Flags& flags) {
     if (!flags.without.empty()) run_options.metadata["without"] = fmt::format("{}", fmt::join(flags.without, ","));
     run_options.metadata["widths"] = cifar::widths_text(recipe.widths);
   }
+  run_options.metadata["epochs"] = std::to_string(epochs);  // a resume without --epochs keeps the schedule
   training::TrainingRun run(run_options, *model, *optimizer, schedule.get());
   // Lookahead's slow weights start from the model as it is now: fresh, or as the checkpoint left it
   // (every epoch ends with an update, so the checkpoint holds the slow weights).
@@ -433,6 +449,7 @@ int run(const Flags& flags) {
       {"test_accuracy", fmt::format("{:.4f}", test.accuracy)},
       {"test_time_augmentation", recipe.test_time_augmentation ? "true" : "false"}};
   if (!seed_model) summary["preset"] = recipe.preset;
+  if (time_budget > 0) summary["time_budget_minutes"] = fmt::format("{:g}", time_budget);
   if (main_rank)
     for (const auto& [key, value] : cifar::time_to_accuracy(run.metrics(), "test_acc", {0.80, 0.85, 0.90, 0.94}))
       summary[key] = value;
@@ -449,15 +466,19 @@ int main(int argc, char** argv) {
   CLI::Option* model = app.add_option("--model", f.model, "seed | attention (default attention; --resume: the checkpoint's)")
                            ->check(CLI::IsMember({"seed", "attention"}));
   app.add_option("--preset", f.preset,
-                 "the attention model's recipe: default (about 89.5% in 35 min on 2 cores) | quick (about 82% in 8 min)")
+                 "the attention model's recipe: default (stages 32/192/192, the epochs that fit 40 min: 90.5% on "
+                 "a 2-core AVX-512 Xeon) | quick (about 82% in 8 min)")
       ->check(CLI::IsMember(cifar::preset_names()));
   app.add_option("--time-budget", f.time_budget,
-                 "minutes of wall time: picks the epochs that fit this machine (the schedule follows them)")
+                 "minutes of wall time: picks the epochs that fit this machine (the schedule follows them; "
+                 "default: the preset's, 40 for default; --epochs overrides it)")
       ->check(kPositive);
   app.add_option("--widths", f.widths,
-                 "the attention model's stage widths STAGE1,STAGE2,STAGE3 (default: the preset's 32,128,128)");
+                 "the attention model's stage widths STAGE1,STAGE2,STAGE3 (default: the preset's, 32,192,192 or "
+                 "32,128,128 for quick)");
   app.add_option("--epochs", f.epochs, "training epochs in all, counting those of a resumed checkpoint "
-                                       "(default: the preset's; 20 seed)")
+                                       "(default: the preset's time budget's, or 3 for quick; a resume: the run's; "
+                                       "20 seed)")
       ->check(kPositive);
   app.add_option("--batch-size", f.batch_size, "images per step (default: the preset's 512; 32 seed)")->check(kPositive);
   app.add_option("--lr", f.lr, "peak learning rate (default: the recipe's; 1e-4 seed)")->check(kPositive);
@@ -488,9 +509,10 @@ int main(int argc, char** argv) {
                  "evaluate on only the first N test images (quick runs; give --eval the same N to reproduce)")
       ->check(kPositive);
   app.footer(
-      "A default run (the attention model, --preset default: 20 epochs of batch 512, 2 threads) takes about 35\n"
-      "minutes on 2 cores and reaches about 89.5% test accuracy; --preset quick about 8 minutes for about 82%;\n"
-      "--model seed about 8 minutes for about 46%. docs/cifar10-recipe.md explains the recipe.\n"
+      "A default run (the attention model, --preset default: stages 32/192/192, batch 512, 2 threads, as many\n"
+      "epochs as fit in 40 minutes here) ends within 40 minutes; on a 2-core AVX-512 Xeon that is 22 epochs and\n"
+      "90.5% test accuracy. --preset quick takes about 8 minutes for about 82%; --model seed about 8 minutes for\n"
+      "about 46%. docs/cifar10-recipe.md explains the recipe.\n"
       "Data-parallel: mpirun -np N cifar10_attention --threads T ... trains N ranks of T threads; --batch-size\n"
       "is per rank (a step sees N times as many images); the recipe's learning rate follows the global batch,\n"
       "the seed model's grows by sqrt(N) (Adam) or N (SGD). A resume needs the same N. See docs/distributed.md.");

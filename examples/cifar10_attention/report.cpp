@@ -40,6 +40,20 @@ std::string read_model_name(const std::string& checkpoint) {
   return model_name_in(nn::load_safetensors(checkpoint).metadata, checkpoint);
 }
 
+std::optional<int> read_recorded_epochs(const std::string& checkpoint) {
+  const nn::Metadata meta = nn::load_safetensors(checkpoint).metadata;
+  auto it = meta.find("user/epochs");
+  if (it == meta.end()) return std::nullopt;
+  const std::string& text = it->second;
+  const bool digits = !text.empty() && text.size() <= 6 && std::all_of(text.begin(), text.end(), [](char c) {
+    return c >= '0' && c <= '9';
+  });
+  if (!digits || std::stoi(text) < 1)
+    throw std::runtime_error(fmt::format("{}: metadata 'epochs' is {:?}: expected a whole number of epochs from 1",
+                                         checkpoint, text.substr(0, 200)));
+  return std::stoi(text);
+}
+
 std::shared_ptr<Classifier> make_model_for(const std::string& checkpoint) {
   // One read of the file for the name and the widths (the weights are loaded by the caller).
   nn::Metadata meta = nn::load_safetensors(checkpoint).metadata;

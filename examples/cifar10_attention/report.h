@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
 #include "datasets/dataloader.h"
 #include "datasets/image_example.h"
 #include "models.h"
@@ -17,6 +19,11 @@ namespace cifar {
 /// The model name stored in a training checkpoint's metadata, one of model_names(); anything else
 /// (no name, an unknown one) throws naming the file and the value, escaped.
 std::string read_model_name(const std::string& checkpoint);
+
+/// The total epochs a training checkpoint's run was started for (its metadata's "epochs"), or
+/// nullopt for checkpoints written before it was recorded; a value that is not a positive whole
+/// number throws naming the file and the value.
+std::optional<int> read_recorded_epochs(const std::string& checkpoint);
 
 /// The model a training checkpoint holds, built to its recorded shape (the attention model's stage
 /// widths are in the metadata; older checkpoints without them get the default widths), weights not

@@ -187,7 +187,9 @@ TEST_CASE("cifar10_attention: a short run learns, leaves its outputs, resumes, a
   CHECK(summary.at("device").string() == "cpu");
   CHECK(number(summary.at("seed")) == 0);
   CHECK(summary.at("model").string() == "attention");
-  CHECK(number(summary.at("parameters")) == 506713);  // AttentionNet; its PyTorch twin (bench/torch/bench_cifar.py) agrees
+  // The default preset's AttentionNet (stages 32/192/192); its PyTorch twin (bench/torch/cifar_recipe.py) agrees.
+  CHECK(number(summary.at("parameters")) == 1089705);
+  CHECK(number(summary.at("epochs")) == 1);
   CHECK(summary.at("preset").string() == "default");
   CHECK(number(summary.at("test_images")) == (plan.real ? 1000 : 50));
   CHECK(printed_test_accuracy(first.output) == Approx(100 * accuracy).margin(0.006));
@@ -290,7 +292,7 @@ TEST_CASE("cifar10_attention: --widths sizes the stages, --flips picks the flips
     CHECK(first.output.find("widths 8/16/12") != std::string::npos);
     CHECK(first.output.find("alternating flips") != std::string::npos);
     const auto summary = read_summary(out / "summary.json");
-    CHECK(number(summary.at("parameters")) < 506713);  // far fewer than the preset's 32/128/128
+    CHECK(number(summary.at("parameters")) < 506713);  // far fewer than 32/128/128's, let alone the preset's 32/192/192
   }
   const Run refused = run_cifar(
       fmt::format("{} --epochs 2 --widths 32,128,128 --resume {}", common, quoted(out / "last.safetensors")));
@@ -526,6 +528,9 @@ TEST_CASE("cifar10_attention: --resume and --eval refuse damaged or mismatched c
   const std::string last = quoted(run_dir / "last.safetensors");
   const std::vector<std::pair<std::string, std::string>> refused{
       {"--epochs 1 --resume " + last, "the checkpoint has already trained 1 epoch(s); pass --epochs greater than 1"},
+      // Without --epochs a resume takes the run's own (recorded in the checkpoint: 1), not the preset's.
+      {"--resume " + last, "the checkpoint has already trained 1 epoch(s); pass --epochs greater than 1"},
+      {"--time-budget 5 --resume " + last, "--time-budget picks a new run's epochs; a resume continues with the run's own"},
       {"--epochs 2 --model seed --resume " + last, "the checkpoint's model is 'attention', not 'seed' (--model)"},
       {"--epochs 2 --out " + quoted(run_dir), "already holds a training run"},  // a fresh run over a finished one
   };

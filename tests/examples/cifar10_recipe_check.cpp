@@ -84,6 +84,11 @@ TEST_CASE("Recipe: the per-1024 rates become SGD's, and the batch-norm shifts ge
   CHECK(shifts == 6);  // two batch norms in each of three stages
   CHECK(groups[0].params.size() + groups[1].params.size() == trainable);
   REQUIRE_THROWS_WITH(cifar::recipe_preset("slow"), Catch::Contains("expected default or quick"));
+  // The default fits its epochs to 40 minutes of the machine it runs on; quick is a fixed 3 epochs.
+  CHECK(recipe.time_budget == 40);
+  CHECK(cifar::widths_text(recipe.widths) == "32,192,192");
+  CHECK(cifar::recipe_preset("quick").time_budget == 0);
+  CHECK(cifar::widths_text(cifar::recipe_preset("quick").widths) == "32,128,128");
 }
 
 TEST_CASE("Recipe: the schedule rises to the peak at 23 % of the steps and ends at 0.07", "[examples][cifar10]") {
