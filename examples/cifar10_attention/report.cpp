@@ -48,10 +48,11 @@ std::optional<int> read_recorded_epochs(const std::string& checkpoint) {
   const bool digits = !text.empty() && text.size() <= 6 && std::all_of(text.begin(), text.end(), [](char c) {
     return c >= '0' && c <= '9';
   });
-  if (!digits || std::stoi(text) < 1)
+  const int epochs = digits ? std::stoi(text) : 0;
+  if (epochs < 1)
     throw std::runtime_error(fmt::format("{}: metadata 'epochs' is {:?}: expected a whole number of epochs from 1",
                                          checkpoint, text.substr(0, 200)));
-  return std::stoi(text);
+  return epochs;
 }
 
 std::shared_ptr<Classifier> make_model_for(const std::string& checkpoint) {

@@ -4,10 +4,9 @@
 #include <array>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
-
-#include <optional>
 
 #include "datasets/dataloader.h"
 #include "datasets/image_example.h"

@@ -133,16 +133,6 @@ void item_offsets(const ConvGeometry& g, const PaddedBatch& pad, int64_t first, 
   }
 }
 
-// dst[j·dst_ld + i] = src[i·src_ld + j] for an 8×8 block, in registers (scalar moves cost
-// about a tenth of a small layer's time). Rows i >= rows of src are read as zeros.
-__attribute__((target("avx2"))) void transpose_block(const float* src, int64_t src_ld, float* dst, int64_t dst_ld,
-                                                     int64_t rows = 8) {
-  __m256 r[8];
-  for (int i = 0; i < 8; ++i) r[i] = i < rows ? _mm256_loadu_ps(src + i * src_ld) : _mm256_setzero_ps();
-  transpose_8x8(r);
-  for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + j * dst_ld, r[j]);
-}
-
 // One channel block's weights as the tile reads them: dst[k·width + j] = w[first + j, k] (row
 // stride K) for j < count, 0 for count <= j < width, over the taps k of [k0, k1). A transpose:
 // 8×8 blocks in registers where whole, single floats at the end of K. (One float at a time,

@@ -179,13 +179,9 @@ __attribute__((target("avx2"))) void pack_transposed_panel(const float* src, int
                                                           float* dst, int64_t dst_ld = kTileCols) {
   int64_t p = 0;
   for (; p + 8 <= count; p += 8)
-    for (int64_t half = 0; half < 2; ++half) {
-      __m256 r[8];
-      for (int64_t j = 0; j < 8; ++j)
-        r[j] = 8 * half + j < rows ? _mm256_loadu_ps(src + (8 * half + j) * ld + p) : _mm256_setzero_ps();
-      transpose_8x8(r);
-      for (int64_t k = 0; k < 8; ++k) _mm256_store_ps(dst + (p + k) * dst_ld + 8 * half, r[k]);
-    }
+    for (int64_t half = 0; half < 2; ++half)
+      transpose_block(src + 8 * half * ld + p, ld, dst + p * dst_ld + 8 * half, dst_ld,
+                      std::max<int64_t>(rows - 8 * half, 0));
   for (; p < count; ++p)
     for (int64_t j = 0; j < kTileCols; ++j) dst[p * dst_ld + j] = j < rows ? src[j * ld + p] : 0.0f;
 }

@@ -26,12 +26,12 @@ void copy_row(const float* src, int64_t count, float* dst) { std::copy(src, src 
 void zero_row(float* dst, int64_t count) { std::fill(dst, dst + count, 0.0f); }
 #endif
 
-// The padded planes [begin, end) of the batch (see pad_batch).
-FOCUS_PAD_TARGET void pad_planes(const ConvGeometry& g, const float* x, const PaddedBatch& pad, float* copy,
-                                 int64_t begin, int64_t end) {
+// The padded planes [begin, end) of the batch into pad.copy (see pad_batch).
+FOCUS_PAD_TARGET void pad_planes(const ConvGeometry& g, const float* x, const PaddedBatch& pad, int64_t begin,
+                                 int64_t end) {
   const Conv2dParams& p = g.p;
   for (int64_t plane = begin; plane < end; ++plane) {
-    float* dst = copy + plane * pad.plane;
+    float* dst = pad.copy.get() + plane * pad.plane;
     zero_row(dst, p.pad_top * pad.cols);
     for (int64_t h = 0; h < g.H; ++h) {
       float* row = dst + (h + p.pad_top) * pad.cols;
@@ -53,7 +53,7 @@ PaddedBatch pad_batch(const ConvGeometry& g, const float* x, int64_t slack) {
   pad.data = pad.copy.get();
   zero_row(pad.copy.get() + g.N * g.C * pad.plane, slack);
   parallel_for(0, g.N * g.C, std::max<int64_t>(1, 4096 / pad.plane),
-               [&](int64_t begin, int64_t end) { pad_planes(g, x, pad, pad.copy.get(), begin, end); });
+               [&](int64_t begin, int64_t end) { pad_planes(g, x, pad, begin, end); });
   return pad;
 }
 

@@ -62,8 +62,8 @@ std::vector<Case> cases() {
        conv_params(2, 2, 2, 2, 2, 2)},
       {"direct path: 1x1 over 64 channels", 2, 64, 5, 5, 12, 1, 1, conv_params(1, 1, 0, 0)},
       {"direct path: 4x4 kernel, asymmetric padding", 2, 8, 7, 6, 10, 4, 4, asym},
-      // Rows of 3 padded to 5: each padded row's last vector spills into the next row; the bottom
-      // border (5 floats) is too short to hold a spill, and the 512 planes are copied by 2 threads.
+      // Rows of 3 padded to 5, shorter than a vector: the zero-bordered copy's row moves are all
+      // masked, and its 512 planes are split between 2 threads.
       {"direct path: 3x3 maps of 64 images, the zero border copied by both threads", 64, 8, 3, 3, 12, 3, 3,
        conv_params(1, 1, 1, 1)},
   };
