@@ -148,6 +148,23 @@ void lstm_gates_backward(const Tensor& gates, const Tensor& c, const Tensor& tan
 void lstm_carry_padded_rows(const Tensor& active, const Tensor& h_dst, const Tensor& h_src, const Tensor& c_dst,
                             const Tensor& c_src, const Tensor& zeroed);
 
+// ---- an LSTM layer's recurrence over all its steps, fused (tensor/cpu/lstm_sequence.cpp) ----------
+/// Whether lstm_sequence_forward and lstm_sequence_backward run for tensors like `like`: float32 in
+/// the CPU's AVX2 or AVX-512 kernel build. Elsewhere lstm_layer calls the step kernels above per step.
+bool lstm_sequence_available(const Tensor& like);
+/// lstm_layer's steps, t = 0..T−1 (T−1..0 when reverse): gates[t] += h_prev[t]·W_hhᵀ, then
+/// lstm_gates_forward's math with bias [4H] (if defined), writing the next step's h_prev and c_prev
+/// slots (h_n and c_n after the last step), tanh_c_new[t] and output[t]. A row b with t ≥ lengths[b]
+/// (when lengths are given) keeps its state and outputs 0, as lstm_carry_padded_rows.
+void lstm_sequence_forward(const LSTMSequence& s, const Tensor& weight_hh, const Tensor& bias,
+                           const std::vector<int64_t>& lengths, bool reverse);
+/// lstm_layer's backward recurrence over the buffers forward filled: writes d_gates [T, B, 4H] whole,
+/// and takes dh and dc [B, H] from the gradients of h_n and c_n to those of h0 and c0, in place.
+/// d_output [T, B, H] is the output's gradient. Padded rows get zero d_gates and pass dh, dc through.
+void lstm_sequence_backward(const LSTMSequence& s, const Tensor& weight_hh, const Tensor& d_output,
+                            const Tensor& d_gates, const Tensor& dh, const Tensor& dc,
+                            const std::vector<int64_t>& lengths, bool reverse);
+
 // ---- layer norm and softmax cross-entropy, fused (tensor/cpu/layer_norm.cpp, tensor/cpu/cross_entropy.cpp)
 /// y = (x − mean) · rstd · weight + bias over rows of `normalized_numel` trailing elements, with the
 /// per-row mean and rstd = 1/√(var + eps) (population variance) as [rows]. weight/bias may be undefined.

@@ -66,6 +66,17 @@ struct SGDStepOptions {
   bool nesterov = false, first_step = false;
 };
 
+/// An LSTM layer's buffers over a whole sequence as lstm_layer keeps them (autograd/ops/lstm_layer.cpp),
+/// all contiguous, indexed by time t: gates [T, B, 4H], the others [T, B, H], h_n and c_n [B, H].
+struct LSTMSequence {
+  Tensor gates;       // x_t·W_ihᵀ in; the activated gates σ(i), σ(f), tanh(g), σ(o) out
+  Tensor h_prev;      // the h entering the step at time t (the first step's slot holds h0)
+  Tensor c_prev;      // the c entering it
+  Tensor tanh_c_new;  // tanh of the c it produced
+  Tensor output;      // the h it produced (0 for a row whose sequence has ended)
+  Tensor h_n, c_n;    // the state after the last step
+};
+
 inline namespace FOCUS_CPU_VARIANT {
 #include "tensor/kernel_functions.h"
 }  // namespace FOCUS_CPU_VARIANT

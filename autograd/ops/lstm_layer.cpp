@@ -5,7 +5,9 @@
 // GEMM straight into the gate buffer; what is left per step is one h·W_hhᵀ GEMM
 // (added onto that buffer) and the fused gate pass (kernels::lstm_gates_forward).
 // Backward mirrors it: per step one d_gates·W_hh GEMM, then the weight gradients
-// and dx as single GEMMs over all T·B rows.
+// and dx as single GEMMs over all T·B rows. On the CPU in float32 the per-step part
+// (forward and backward) is one kernel call for the whole sequence,
+// kernels::lstm_sequence_forward/backward: W_hh packed once, no thread joins between steps.
 //
 // Why not one lstm_cell per step: backward would then slice the [T, B, 4H] gate
 // input per step (a select's backward materialises a full-size gradient, T times
@@ -47,8 +49,9 @@ Tensor real_steps(const std::vector<int64_t>& lengths, int64_t T, Device device)
 
 // Padding bookkeeping shared by forward and backward: at steps t >= shortest some rows have ended.
 struct Padding {
-  Tensor real;           // [T, B] Bool from real_steps(); undefined when no row is ever padded
-  int64_t shortest = 0;  // the smallest length
+  Tensor real;                   // [T, B] Bool from real_steps(); undefined when no row is ever padded
+  std::vector<int64_t> lengths;  // the same on the host, for kernels::lstm_sequence_*; empty when none is
+  int64_t shortest = 0;          // the smallest length
 
   bool at(int64_t t) const { return real.defined() && t >= shortest; }
   Tensor real_at(int64_t t) const { return views::select(real, 0, t); }
@@ -93,23 +96,16 @@ class LSTMLayerBackward : public Node {
     const Tensor d_output = contiguous_or_self(grad_outputs[0]);
     const int64_t T = saved_.gates.shape()[0], B = saved_.gates.shape()[1], H = saved_.gates.shape()[2] / 4;
     const TensorOptions options = TensorOptions(saved_.gates.dtype()).with_device(saved_.gates.device());
-    // Every buffer below is written whole before it is read (each step's rows of d_gates, the
-    // GEMM into dh_next, the gate backward into dc_next): none needs clearing.
+    // Every step writes its rows of d_gates whole: no clearing.
     Tensor d_gates = empty_for_overwrite({T, B, 4 * H}, options);
-    // dh and dc ping-pong between two buffers each: a step reads one and writes the other.
-    Tensor dh = kernels::contiguous_copy(grad_outputs[1]), dh_next = empty_for_overwrite({B, H}, options);
-    Tensor dc = kernels::contiguous_copy(grad_outputs[2]), dc_next = empty_for_overwrite({B, H}, options);
+    // The gradients of h_n and c_n, taken back step by step to those of h0 and c0.
+    Tensor dh = kernels::contiguous_copy(grad_outputs[1]), dc = kernels::contiguous_copy(grad_outputs[2]);
 
-    for (int64_t step = T - 1; step >= 0; --step) {
-      const int64_t t = reverse_ ? T - 1 - step : step;
-      const Tensor dh_total = kernels::add(dh, views::select(d_output, 0, t));  // h fed output[t] and the next step
-      Tensor d_gates_t = views::select(d_gates, 0, t);
-      kernels::lstm_gates_backward(views::select(saved_.gates, 0, t), views::select(saved_.c_prev, 0, t),
-                                   views::select(saved_.tanh_c_new, 0, t), dh_total, dc, d_gates_t, dc_next);
-      kernels::gemm(d_gates_t, false, weight_hh_, false, dh_next, 1.0, 0.0);
-      if (padding_.at(t)) kernels::lstm_carry_padded_rows(padding_.real_at(t), dh_next, dh, dc_next, dc, d_gates_t);
-      std::swap(dh, dh_next);
-      std::swap(dc, dc_next);
+    if (kernels::lstm_sequence_available(d_gates)) {  // all steps in one call (tensor/cpu/lstm_sequence.cpp)
+      kernels::lstm_sequence_backward(sequence(), contiguous_or_self(weight_hh_), d_output, d_gates, dh, dc,
+                                      padding_.lengths, reverse_);
+    } else {
+      step_by_step(d_output, d_gates, dh, dc);
     }
 
     std::vector<Tensor> grads(7);
@@ -128,6 +124,31 @@ class LSTMLayerBackward : public Node {
   }
 
  private:
+  // The buffers forward filled, as kernels::lstm_sequence_backward reads them.
+  kernels::LSTMSequence sequence() const {
+    return {saved_.gates, saved_.h_prev, saved_.c_prev, saved_.tanh_c_new, Tensor(), Tensor(), Tensor()};
+  }
+
+  // The backward recurrence one kernel call at a time (other devices and dtypes); dh and dc end up
+  // holding the gradients of h0 and c0.
+  void step_by_step(const Tensor& d_output, const Tensor& d_gates, Tensor& dh, Tensor& dc) const {
+    const TensorOptions options = TensorOptions(dh.dtype()).with_device(dh.device());
+    const int64_t T = saved_.gates.shape()[0];
+    // dh and dc ping-pong between two buffers each: a step reads one and writes the other.
+    Tensor dh_next = empty_for_overwrite(dh.shape(), options), dc_next = empty_for_overwrite(dc.shape(), options);
+    for (int64_t step = T - 1; step >= 0; --step) {
+      const int64_t t = reverse_ ? T - 1 - step : step;
+      const Tensor dh_total = kernels::add(dh, views::select(d_output, 0, t));  // h fed output[t] and the next step
+      Tensor d_gates_t = views::select(d_gates, 0, t);
+      kernels::lstm_gates_backward(views::select(saved_.gates, 0, t), views::select(saved_.c_prev, 0, t),
+                                   views::select(saved_.tanh_c_new, 0, t), dh_total, dc, d_gates_t, dc_next);
+      kernels::gemm(d_gates_t, false, weight_hh_, false, dh_next, 1.0, 0.0);
+      if (padding_.at(t)) kernels::lstm_carry_padded_rows(padding_.real_at(t), dh_next, dh, dc_next, dc, d_gates_t);
+      std::swap(dh, dh_next);
+      std::swap(dc, dc_next);
+    }
+  }
+
   Saved saved_;
   Tensor weight_ih_, weight_hh_;
   Padding padding_;
@@ -194,7 +215,10 @@ std::tuple<Tensor, Tensor, Tensor> lstm_layer(const Tensor& input, const Tensor&
   if (lengths.defined()) {
     const std::vector<int64_t> lengths_list = lengths.to_vector<int64_t>();
     padding.shortest = *std::min_element(lengths_list.begin(), lengths_list.end());
-    if (padding.shortest < T) padding.real = real_steps(lengths_list, T, input.device());  // else: nothing padded
+    if (padding.shortest < T) {  // else: nothing padded
+      padding.real = real_steps(lengths_list, T, input.device());
+      padding.lengths = lengths_list;
+    }
   }
 
   Saved saved;
@@ -219,21 +243,26 @@ std::tuple<Tensor, Tensor, Tensor> lstm_layer(const Tensor& input, const Tensor&
   const int64_t first = reverse ? T - 1 : 0;
   kernels::copy(views::select(saved.h_prev, 0, first), h0);
   kernels::copy(views::select(saved.c_prev, 0, first), c0);
-  for (int64_t step = 0; step < T; ++step) {
-    const int64_t t = reverse ? T - 1 - step : step;
-    const bool last = step == T - 1;
-    const int64_t t_next = reverse ? t - 1 : t + 1;
-    Tensor gates_t = views::select(saved.gates, 0, t);
-    Tensor h = views::select(saved.h_prev, 0, t), c = views::select(saved.c_prev, 0, t);
-    Tensor h_out = views::select(output, 0, t);
-    // The next step's state goes where that step will look for it.
-    Tensor h_next = last ? h_n : views::select(saved.h_prev, 0, t_next);
-    Tensor c_next = last ? c_n : views::select(saved.c_prev, 0, t_next);
+  if (kernels::lstm_sequence_available(input)) {  // all steps in one call (tensor/cpu/lstm_sequence.cpp)
+    kernels::lstm_sequence_forward({saved.gates, saved.h_prev, saved.c_prev, saved.tanh_c_new, output, h_n, c_n},
+                                   contiguous_or_self(weight_hh), bias, padding.lengths, reverse);
+  } else {
+    for (int64_t step = 0; step < T; ++step) {
+      const int64_t t = reverse ? T - 1 - step : step;
+      const bool last = step == T - 1;
+      const int64_t t_next = reverse ? t - 1 : t + 1;
+      Tensor gates_t = views::select(saved.gates, 0, t);
+      Tensor h = views::select(saved.h_prev, 0, t), c = views::select(saved.c_prev, 0, t);
+      Tensor h_out = views::select(output, 0, t);
+      // The next step's state goes where that step will look for it.
+      Tensor h_next = last ? h_n : views::select(saved.h_prev, 0, t_next);
+      Tensor c_next = last ? c_n : views::select(saved.c_prev, 0, t_next);
 
-    kernels::gemm(h, false, weight_hh, true, gates_t, 1.0, 1.0);
-    kernels::lstm_gates_forward(gates_t, bias, c, h_out, c_next, views::select(saved.tanh_c_new, 0, t));
-    kernels::copy(h_next, h_out);
-    if (padding.at(t)) kernels::lstm_carry_padded_rows(padding.real_at(t), h_next, h, c_next, c, h_out);
+      kernels::gemm(h, false, weight_hh, true, gates_t, 1.0, 1.0);
+      kernels::lstm_gates_forward(gates_t, bias, c, h_out, c_next, views::select(saved.tanh_c_new, 0, t));
+      kernels::copy(h_next, h_out);
+      if (padding.at(t)) kernels::lstm_carry_padded_rows(padding.real_at(t), h_next, h, c_next, c, h_out);
+    }
   }
 
   if (any_requires_grad({input, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh}))

@@ -9,6 +9,8 @@
 #include "nn/functional/recurrent.h"
 #include "nn/gradcheck.h"
 #include "nn/layers/lstm.h"
+#include "tensor/cpu_info.h"
+#include "tensor/kernels.h"
 #include "../support.h"
 
 using namespace focus;
@@ -467,4 +469,65 @@ TEST_CASE("LSTM float32 matches float64", "[lstm][layer]") {
   CHECK(out32.output.dtype() == kFloat32);
   CHECK(max_abs_diff(out32.output, out64.output) < 1e-5);
   CHECK(max_abs_diff(out32.c_n, out64.c_n) < 1e-5);
+}
+
+// In float32 on x86 with AVX2 the layer's steps run as one kernel over the whole sequence
+// (tensor/cpu/lstm_sequence.cpp: packed W_hh panels, register tiles of 6 or 3 batch rows, the rows
+// split between threads); in float64 they run one kernel call per step. The shapes cover a hidden
+// size that fills no panel or vector evenly (20, 70: partial tiles, K not a multiple of 8), batch
+// rows that leave partial row tiles (13, 7, 1), odd and even T (the ping-pong of dh and dc), and
+// padded rows in both directions.
+TEST_CASE("LSTM float32 forward and gradients match float64, with lengths", "[lstm][layer][lengths]") {
+  struct Case { int64_t T, B, I, H; };
+  for (const Case& shape : {Case{5, 13, 6, 20}, Case{6, 7, 9, 70}, Case{3, 1, 4, 32}}) {
+    DYNAMIC_SECTION("T " << shape.T << " B " << shape.B << " H " << shape.H) {
+      const int64_t T = shape.T, B = shape.B, I = shape.I, H = shape.H;  // plain names: the lambda captures them
+      Generator gen(41);
+      nn::LSTM lstm(nn::LSTMOptions(I, H).bidirectional(true), &gen);
+      std::vector<int64_t> lengths;
+      for (int64_t b = 0; b < B; ++b) lengths.push_back(b % 3 == 0 ? T : 1 + (b * 7) % T);
+      Tensor x32 = randn({T, B, I}, kFloat32, &gen), h0_32 = randn({2, B, H}, kFloat32, &gen);
+      Tensor c0_32 = randn({2, B, H}, kFloat32, &gen);
+
+      auto run = [&](DType dtype) {
+        lstm.to(dtype);
+        lstm.zero_grad();
+        Tensor x = x32.to(dtype).detach().requires_grad_(), h0 = h0_32.to(dtype).detach().requires_grad_();
+        Tensor c0 = c0_32.to(dtype).detach().requires_grad_();
+        F::LSTMOutput out = lstm(x, std::pair{h0, c0}, from_vector(lengths, {B}));
+        weighted_total(out, 3).backward();
+        std::vector<Tensor> results = {out.output, out.h_n, out.c_n, x.grad(), h0.grad(), c0.grad()};
+        for (auto& [name, p] : lstm.named_parameters()) results.push_back(p.grad().clone());
+        return results;
+      };
+      const std::vector<Tensor> single = run(kFloat32), reference = run(kFloat64);
+      REQUIRE(single.size() == reference.size());
+      for (size_t i = 0; i < single.size(); ++i) {
+        INFO("result " << i << " (output, h_n, c_n, dx, dh0, dc0, then the parameters' gradients)");
+        CHECK(single[i].dtype() == kFloat32);
+        // float32 rounding over a few steps and sums of up to 4H·T·B terms, relative to the largest entry
+        CHECK(max_abs_diff(single[i], reference[i]) < 2e-5 * std::max(1.0, max_abs(reference[i])));
+      }
+    }
+  }
+}
+
+TEST_CASE("The whole-sequence LSTM kernels name a mis-shaped buffer", "[lstm][errors]") {
+  // float32 in the AVX2 and AVX-512 kernel builds only; elsewhere lstm_layer runs step by step.
+  CHECK_FALSE(kernels::lstm_sequence_available(zeros({1}, kFloat64)));
+  if (capability_compiled(CpuCapability::AVX2))  // a build that dispatches (without, -march decides)
+    CHECK(kernels::lstm_sequence_available(zeros({1})) == (cpu_capability() != CpuCapability::Default));
+  if (!kernels::lstm_sequence_available(zeros({1}))) return;
+  const int64_t T = 3, B = 2, H = 4;
+  kernels::LSTMSequence s{zeros({T, B, 4 * H}), zeros({T, B, H}), zeros({T, B, H}), zeros({T, B, H}),
+                          zeros({T, B, H}),     zeros({B, H}),     zeros({B, H})};
+  CHECK_THROWS_WITH(kernels::lstm_sequence_forward(s, zeros({4 * H, H + 1}), Tensor(), {}, false),
+                    Catch::Contains("lstm_sequence_forward") && Catch::Contains("weight_hh") &&
+                        Catch::Contains("[16, 4]") && Catch::Contains("[16, 5]"));
+  s.c_n = zeros({B, H}, kFloat64);
+  CHECK_THROWS_WITH(kernels::lstm_sequence_forward(s, zeros({4 * H, H}), Tensor(), {}, false),
+                    Catch::Contains("c_n") && Catch::Contains("float64"));
+  CHECK_THROWS_WITH(kernels::lstm_sequence_backward(s, zeros({4 * H, H}), zeros({T, B, H}), zeros({T, B, 4 * H}),
+                                                    zeros({B, H}), zeros({B, H + 1}), {}, false),
+                    Catch::Contains("lstm_sequence_backward") && Catch::Contains("dc") && Catch::Contains("[2, 5]"));
 }
