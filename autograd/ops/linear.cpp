@@ -77,7 +77,8 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   y_shape.back() = N;
 
   const Tensor x_matrix = as_matrix(x, M, K);
-  Tensor y = empty({M, N}, TensorOptions(x.dtype()).with_device(x.device()));
+  // Written whole, by the bias copy or by the GEMM (β = 0): no zero-fill first.
+  Tensor y = empty_for_overwrite({M, N}, TensorOptions(x.dtype()).with_device(x.device()));
   if (bias.defined()) kernels::copy(y, bias);  // every row starts as the bias
   kernels::gemm(x_matrix, false, weight, true, y, 1.0, bias.defined() ? 1.0 : 0.0);
   y = views::reshape_view(y, y_shape);

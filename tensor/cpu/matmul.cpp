@@ -201,7 +201,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   Shape out_shape = batch;
   out_shape.push_back(M);
   out_shape.push_back(N);
-  Tensor out = empty(out_shape, TensorOptions(a.dtype()).with_device(a.device()));
+  // batched_matmul writes every entry (β = 0, or zeros for an empty sum): no zero-fill first.
+  Tensor out = empty_for_overwrite(out_shape, TensorOptions(a.dtype()).with_device(a.device()));
   cpu::dispatch_floating(a.dtype(), "matmul", [&]<typename T>() { batched_matmul<T>(a2, b2, out, batch); });
 
   Shape result_shape = batch;
