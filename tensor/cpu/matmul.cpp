@@ -1,7 +1,8 @@
-// Matrix products on OpenBLAS. Strided views are handed to BLAS as they are
-// whenever a row-major (unit column stride) or transposed (unit row stride)
-// reading of them exists, so `x.matmul(w.t())` never copies `w`; only layouts
-// BLAS cannot express (both strides non-unit, broadcast rows) are copied.
+// Matrix products on OpenBLAS, and in float32 on focus's own product (panel_gemm.h) where
+// that is faster. Strided views are handed to BLAS as they are whenever a row-major
+// (unit column stride) or transposed (unit row stride) reading of them exists, so
+// `x.matmul(w.t())` never copies `w`; only layouts BLAS cannot express (both strides
+// non-unit, broadcast rows) are copied.
 #include <fmt/format.h>
 
 #include <limits>
@@ -11,6 +12,7 @@
 #include "tensor/blas_layout.h"
 #include "tensor/cpu/blas.h"
 #include "tensor/cpu/loops.h"
+#include "tensor/cpu/panel_gemm.h"
 #include "tensor/dispatch.h"
 #include "tensor/kernels.h"
 
@@ -34,7 +36,8 @@ void check_blas_range(std::initializer_list<int64_t> values, const char* op) {
 
 // C (M×N, row-major, ldc) = alpha * A (M×K) @ B (K×N) + beta * C, with M, N, K > 0.
 // A single row or column of C is a matrix-vector product: gemv reads the matrix
-// once, where gemm would first pack it.
+// once, where gemm would first pack it. A float32 product with a row-major A runs on
+// focus's panel GEMM when it is big enough to repay packing B (panel_gemm::preferred).
 template <typename T>
 void gemm_kernel(int64_t M, int64_t N, int64_t K, T alpha, const T* a, BlasMatrix la, const T* b, BlasMatrix lb,
                  T beta, T* c, int64_t ldc) {
@@ -45,6 +48,8 @@ void gemm_kernel(int64_t M, int64_t N, int64_t K, T alpha, const T* a, BlasMatri
     BlasMatrix bt = lb.flipped();
     blas_gemv(cblas_op(bt), bt.stored_rows(N, K), bt.stored_cols(N, K), alpha, b, lb.ld, a, la.row_step(), beta, c,
               1);
+  } else if (std::is_same_v<T, float> && panel_gemm::preferred(M, N, K, la)) {  // focus's own (panel_gemm.h)
+    if constexpr (std::is_same_v<T, float>) panel_gemm::gemm(M, N, K, alpha, a, la.ld, b, lb, beta, c, ldc);
   } else {
     blas_gemm(cblas_op(la), cblas_op(lb), M, N, K, alpha, a, la.ld, b, lb.ld, beta, c, ldc);
   }

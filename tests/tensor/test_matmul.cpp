@@ -259,3 +259,46 @@ TEST_CASE("gemm: alpha, beta, transpose flags and strided outputs", "[matmul][ge
                         Catch::Contains("gemm: out has shape [5, 5], expected [5, 6]"));
   }
 }
+
+// float32 rounding grows with the depth of the sums: 2e-5 up to K = 256, in proportion beyond.
+// (OpenBLAS needs as much: 1.2e-5 at K = 300, 2.2e-5 at K = 520.)
+double depth_tolerance(int64_t K) { return 2 * kFloatTol * std::max<double>(1.0, static_cast<double>(K) / 256.0); }
+
+// Float32 products with a row-major a and M·N·K ≥ 2¹⁸ run on focus's own panel GEMM in the AVX2 and
+// AVX-512 builds (tensor/cpu/panel_gemm.h; the `default` capability runs them on OpenBLAS). The shapes
+// put rows, columns and depth across every edge it has: rows split between threads (97, 200) or
+// panels split (13, 64 rows), many columns, each thread packing its own blocks of them as it goes
+// (1000, 1024), columns that leave a partial panel and vector (130, 300, 50, 1000), a depth longer
+// than one 256 slice and not a multiple of the 8×8 transposes that pack a transposed b (259, 520, 1000). β = 0 must not read the output (it starts as NaN); an output with a row stride wider
+// than its width keeps its gaps.
+TEST_CASE("float32 gemm on the panel path: every tile, panel and depth edge", "[matmul][gemm]") {
+  struct Case { int64_t M, N, K; };
+  for (const Case& shape : {Case{97, 130, 520}, Case{13, 300, 259}, Case{200, 50, 1000}, Case{64, 1024, 256},
+                            Case{70, 1000, 100}}) {
+    for (bool transpose_b : {false, true}) {
+      for (double beta : {0.0, 0.5}) {
+        DYNAMIC_SECTION("M " << shape.M << " N " << shape.N << " K " << shape.K << " transposed b " << transpose_b
+                             << " beta " << beta) {
+          const int64_t M = shape.M, N = shape.N, K = shape.K;
+          Tensor a = random({M, K}, 60), b = random({K, N}, 61), c0 = random({M, N}, 62);
+          Tensor b_arg = transpose_b ? kernels::contiguous_copy(views::transpose(b, 0, 1)) : b;  // [N, K] when transposed
+          Tensor storage = full({M, N + 5}, beta == 0.0 ? std::nan("") : 7.0);
+          Tensor c = views::slice(storage, 1, 0, N, 1);  // row stride N + 5
+          if (beta != 0.0) c.copy_(c0);
+          kernels::gemm(a, false, b_arg, transpose_b, c, 1.5, beta);
+          Tensor want = kernels::mul(naive_matmul(a, b), scalar_tensor(1.5, kFloat64));
+          if (beta != 0.0) want = kernels::add(want, kernels::mul(c0.to(kFloat64), scalar_tensor(beta, kFloat64)));
+          require_close(c, want, depth_tolerance(K));
+          Tensor gaps = views::slice(storage, 1, N, N + 5, 1);
+          if (beta == 0.0)
+            CHECK(std::isnan(gaps.to_vector<float>()[0]));
+          else
+            CHECK(kernels::amax(gaps, {}, false).item<double>() == 7.0);
+        }
+      }
+    }
+  }
+  // And through matmul, whose output is fresh memory (never cleared first).
+  Tensor a = random({150, 300}, 63), b = random({300, 70}, 64);
+  require_close(kernels::matmul(a, b), naive_matmul(a, b), depth_tolerance(300));
+}

@@ -1,0 +1,60 @@
+#pragma once
+// focus's own float32 matrix product for x86 with AVX2 or AVX-512: B packed into column panels, A
+// read in place one broadcast at a time, a register tile of rows × 4 vectors. Used by matmul and gemm
+// (tensor/cpu/matmul.cpp) where it beats OpenBLAS, and by the LSTM's whole-sequence kernel
+// (lstm_sequence.cpp), which packs W_hh once for all its steps. Internal to tensor/cpu; x86 kernel
+// builds with AVX2 only (FOCUS_PANEL_GEMM).
+#include <cstdint>
+
+#include "tensor/blas_layout.h"
+#include "tensor/kernels.h"
+
+#if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
+#define FOCUS_PANEL_GEMM 1
+#include "tensor/cpu/conv_internal.h"
+#include "tensor/cpu/conv_vector.h"
+#endif
+
+namespace focus::kernels::FOCUS_CPU_VARIANT::panel_gemm {
+
+#ifdef FOCUS_PANEL_GEMM
+
+/// Columns per panel: 4 vectors (64 floats with AVX-512, 32 with AVX2).
+inline constexpr int kPanelVectors = 4;
+inline constexpr int64_t kPanelWidth = kPanelVectors * conv_detail::kVectorLanes;
+/// Rows per register tile: 6 × 4 vectors is 24 of AVX-512's 32 registers, 3 × 4 is 12 of AVX2's 16.
+inline constexpr int kTileRows = conv_detail::kVectorRegisters == 32 ? 6 : 3;
+
+/// A matrix B [K, N] as column panels: panel p holds columns [p·W, p·W + W) (W = kPanelWidth) as K
+/// rows of W floats, zeros past column N, 64-byte aligned. A tile then reads one aligned row per k.
+struct Panels {
+  int64_t K = 0, N = 0, count = 0;
+  conv_detail::Scratch<float> data;
+  const float* panel(int64_t p) const { return data.get() + p * K * kPanelWidth; }
+};
+
+/// B [K, N] stored with layout `b_layout` (row-major, or the transpose of a row-major [N, K]),
+/// packed by all threads (unless called inside a parallel region).
+Panels pack(const float* b, BlasMatrix b_layout, int64_t K, int64_t N);
+
+/// c [rows, N] = alpha · a [rows, K] · B + beta · c for a row-major a (row stride lda), over all
+/// panels of B, on the calling thread. beta = 0 never reads c. Rows are dealt into tiles of nearly
+/// equal height (32 → 6, 6, 5, 5, 5, 5, not five 6s and a 2).
+void multiply_rows(int64_t rows, const float* a, int64_t lda, const Panels& b, float alpha, float beta, float* c,
+                   int64_t ldc);
+
+#endif  // FOCUS_PANEL_GEMM
+
+/// Whether gemm() below should run c = alpha · op(a) · op(b) + beta · c rather than OpenBLAS: float32
+/// in an AVX2 or AVX-512 build, a row-major a (a transposed a is read a column at a time, where
+/// OpenBLAS's packing of a wins), and a product big enough to repay packing b: M·N·K ≥ 2¹⁸, N ≥ 48
+/// and K ≥ 64 (thinner ones, like attention's per-head products, are faster on OpenBLAS's small
+/// kernels, which pack nothing).
+bool preferred(int64_t M, int64_t N, int64_t K, BlasMatrix a_layout);
+
+/// c [M, N] (row stride ldc) = alpha · a [M, K] (row-major, lda) · b + beta · c, b [K, N] with layout
+/// b_layout. The threads split M (or, for few rows, the panels). Only where preferred() says so.
+void gemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t lda, const float* b,
+          BlasMatrix b_layout, float beta, float* c, int64_t ldc);
+
+}  // namespace focus::kernels::FOCUS_CPU_VARIANT::panel_gemm
