@@ -49,7 +49,7 @@ void gemm_kernel(int64_t M, int64_t N, int64_t K, T alpha, const T* a, BlasMatri
     blas_gemv(cblas_op(bt), bt.stored_rows(N, K), bt.stored_cols(N, K), alpha, b, lb.ld, a, la.row_step(), beta, c,
               1);
   } else if (std::is_same_v<T, float> && panel_gemm::preferred(M, N, K, la)) {  // focus's own (panel_gemm.h)
-    if constexpr (std::is_same_v<T, float>) panel_gemm::gemm(M, N, K, alpha, a, la.ld, b, lb, beta, c, ldc);
+    if constexpr (std::is_same_v<T, float>) panel_gemm::gemm(M, N, K, alpha, a, la, b, lb, beta, c, ldc);
   } else {
     blas_gemm(cblas_op(la), cblas_op(lb), M, N, K, alpha, a, la.ld, b, lb.ld, beta, c, ldc);
   }

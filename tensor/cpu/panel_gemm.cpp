@@ -12,8 +12,10 @@
 // Measured on a 2-vCPU AVX-512 Xeon (2 threads, GFLOP/s, against OpenBLAS 0.3.21's SkylakeX sgemm in
 // the same process): an LSTM's [1280, 256]·[256, 1024] 390 vs 317 and [1280, 1024]·[1024, 256] 370 vs
 // 323, a translator's output layer [1280, 256]·[256, 8000] 328 vs 313 and its input gradient 324 vs
-// 295, 1024² 354 vs 334. With a transposed a (weight gradients, aᵀ·b) it was level with OpenBLAS or
-// below (277 vs 286), so those stay on OpenBLAS.
+// 295, 1024² 354 vs 334. A transposed a (weight gradients, gᵀ·x) is copied a block at a time: over
+// a depth of up to 256 (one slice) that is 1.05-1.7× OpenBLAS (an LSTM cell's [1024, 64]·[64, 384]
+// 300-321 vs 191-197), over deeper ones it fell behind (a translator's output layer's weight gradient,
+// depth 1280: 268 vs 276-279), so those stay on OpenBLAS.
 #include "tensor/cpu/panel_gemm.h"
 
 #include <algorithm>
@@ -50,9 +52,10 @@ FOCUS_CONV_INLINE Vector splat(float x) {
 #endif
 }
 
-// c[r][0, n) = alpha · Σ_k a[r·lda + k] · panel[k·W + j] + beta · c[r][j] for the tile's Rows rows and
-// the panel's first n columns (beta = 0: c is not read).
-template <int Rows>
+// c[r][0, n) = alpha · Σ_k A[r][k] · panel[k·W + j] + beta · c[r][j] for the tile's Rows rows and the
+// panel's first n columns (beta = 0: c is not read). A[r][k] is a[r·lda + k], or a[k·lda + r] when
+// DepthMajor (a transposed A, packed per block: see multiply_block).
+template <int Rows, bool DepthMajor>
 void panel_tile(int64_t depth, const float* a, int64_t lda, const float* panel, float alpha, float beta, float* c,
                 int64_t ldc, int64_t n) {
   Vector acc[Rows][kPanelVectors];
@@ -62,7 +65,7 @@ void panel_tile(int64_t depth, const float* a, int64_t lda, const float* panel, 
     Vector w[kPanelVectors];
     for (int v = 0; v < kPanelVectors; ++v) w[v] = load_vector(panel + k * kPanelWidth + v * kVectorLanes);
     for (int r = 0; r < Rows; ++r) {
-      const Vector x = broadcast(a + r * lda + k);
+      const Vector x = broadcast(DepthMajor ? a + k * lda + r : a + r * lda + k);
       for (int v = 0; v < kPanelVectors; ++v) acc[r][v] = fmadd(x, w[v], acc[r][v]);
     }
   }
@@ -83,31 +86,47 @@ void panel_tile(int64_t depth, const float* a, int64_t lda, const float* panel, 
 }
 
 // panel_tile for a tile of `rows` (1..kTileRows) rows.
-template <int Rows = kTileRows>
+template <bool DepthMajor, int Rows = kTileRows>
 void rows_tile(int rows, int64_t depth, const float* a, int64_t lda, const float* panel, float alpha, float beta,
                float* c, int64_t ldc, int64_t n) {
   if (rows != Rows) {
-    if constexpr (Rows > 1) rows_tile<Rows - 1>(rows, depth, a, lda, panel, alpha, beta, c, ldc, n);
+    if constexpr (Rows > 1) rows_tile<DepthMajor, Rows - 1>(rows, depth, a, lda, panel, alpha, beta, c, ldc, n);
     return;
   }
-  panel_tile<Rows>(depth, a, lda, panel, alpha, beta, c, ldc, n);
+  panel_tile<Rows, DepthMajor>(depth, a, lda, panel, alpha, beta, c, ldc, n);
 }
 
-// c [rows, panels first..last) = alpha · a [rows, K] · B + beta · c: depth slices, then panels, then
-// row tiles of nearly equal height. Slices after the first add to what the first wrote.
-void multiply_block(int64_t rows, const float* a, int64_t lda, const Panels& b, int64_t first, int64_t last,
-                    float alpha, float beta, float* c, int64_t ldc) {
+// Rows of A as multiply_block reads them: A[r][k] at data[r·ld + k], or at data[k·ld + r] when
+// transposed (stored as [K, M]).
+struct RowsOfA {
+  const float* data;
+  int64_t ld;
+  bool transposed;
+  RowsOfA from(int64_t row) const { return {transposed ? data + row : data + row * ld, ld, transposed}; }
+};
+
+// c [rows, panels first..last) = alpha · A [rows, K] · B + beta · c: depth slices, then panels, then
+// row tiles of nearly equal height. Slices after the first add to what the first wrote. A transposed
+// A is copied per depth slice into `staging` (rows × depth floats, row index fastest): read in place,
+// each k of a tile would touch its own page of A, far apart (OpenBLAS packs it too).
+void multiply_block(int64_t rows, const RowsOfA& a, const Panels& b, int64_t first, int64_t last, float alpha,
+                    float beta, float* c, int64_t ldc, float* staging) {
   const int64_t tiles = conv_detail::ceil_div(rows, kTileRows);
   for (int64_t k0 = 0; k0 < b.K; k0 += kDepthBlock) {
     const int64_t depth = std::min(kDepthBlock, b.K - k0);
     const float slice_beta = k0 == 0 ? beta : 1.0f;
+    if (a.transposed)
+      for (int64_t k = 0; k < depth; ++k) conv_detail::copy_floats(a.data + (k0 + k) * a.ld, rows, staging + k * rows);
     for (int64_t p = first; p < last; ++p) {
       const float* slice = b.panel(p) + k0 * kPanelWidth;
       const int64_t n = std::min(kPanelWidth, b.N - p * kPanelWidth);
       for (int64_t tile = 0, row = 0; tile < tiles; ++tile) {
         const int height = static_cast<int>(rows / tiles + (tile < rows % tiles ? 1 : 0));
-        rows_tile(height, depth, a + row * lda + k0, lda, slice, alpha, slice_beta, c + row * ldc + p * kPanelWidth,
-                  ldc, n);
+        float* out = c + row * ldc + p * kPanelWidth;
+        if (a.transposed)
+          rows_tile<true>(height, depth, staging + row, rows, slice, alpha, slice_beta, out, ldc, n);
+        else
+          rows_tile<false>(height, depth, a.data + row * a.ld + k0, a.ld, slice, alpha, slice_beta, out, ldc, n);
         row += height;
       }
     }
@@ -115,12 +134,14 @@ void multiply_block(int64_t rows, const float* a, int64_t lda, const Panels& b, 
 }
 
 // c [rows, panels first..last) for a range of rows and panels, block by block.
-void multiply_range(int64_t rows, const float* a, int64_t lda, const Panels& b, int64_t first, int64_t last,
-                    float alpha, float beta, float* c, int64_t ldc) {
+void multiply_range(int64_t rows, const RowsOfA& a, const Panels& b, int64_t first, int64_t last, float alpha,
+                    float beta, float* c, int64_t ldc) {
+  const conv_detail::Scratch<float> staging =
+      conv_detail::scratch<float>(a.transposed ? std::min(kRowBlock, rows) * std::min(kDepthBlock, b.K) : 0);
   for (int64_t p = first; p < last; p += kPanelBlock)
     for (int64_t row = 0; row < rows; row += kRowBlock)
-      multiply_block(std::min(kRowBlock, rows - row), a + row * lda, lda, b, p, std::min(last, p + kPanelBlock),
-                     alpha, beta, c + row * ldc, ldc);
+      multiply_block(std::min(kRowBlock, rows - row), a.from(row), b, p, std::min(last, p + kPanelBlock), alpha,
+                     beta, c + row * ldc, ldc, staging.get());
 }
 
 }  // namespace
@@ -168,23 +189,24 @@ Panels pack(const float* b, BlasMatrix b_layout, int64_t K, int64_t N) {
 
 void multiply_rows(int64_t rows, const float* a, int64_t lda, const Panels& b, float alpha, float beta, float* c,
                    int64_t ldc) {
-  multiply_range(rows, a, lda, b, 0, b.count, alpha, beta, c, ldc);
+  multiply_range(rows, RowsOfA{a, lda, false}, b, 0, b.count, alpha, beta, c, ldc);
 }
 
 #endif  // FOCUS_PANEL_GEMM
 
 bool preferred(int64_t M, int64_t N, int64_t K, BlasMatrix a_layout) {
 #ifdef FOCUS_PANEL_GEMM
-  return !a_layout.transposed && N >= 48 && K >= 64 && M * N * K >= (int64_t{1} << 18);
+  return (!a_layout.transposed || K <= kDepthBlock) && N >= 48 && K >= 64 && M * N * K >= (int64_t{1} << 18);
 #else
   (void)M, (void)N, (void)K, (void)a_layout;
   return false;
 #endif
 }
 
-void gemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t lda, const float* b,
+void gemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a_data, BlasMatrix a_layout, const float* b,
           BlasMatrix b_layout, float beta, float* c, int64_t ldc) {
 #ifdef FOCUS_PANEL_GEMM
+  const RowsOfA a{a_data, a_layout.ld, a_layout.transposed};
   const int64_t threads = omp_in_parallel() ? 1 : get_num_threads();
   const int64_t panels = conv_detail::ceil_div(N, kPanelWidth), blocks = conv_detail::ceil_div(panels, kPanelBlock);
   if (blocks >= 2 * threads && K <= 1024) {
@@ -199,7 +221,7 @@ void gemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t 
         for (int64_t p = 0; p < block.count; ++p)
           pack_panel(b + (b_layout.transposed ? n0 * b_layout.ld : n0), b_layout, K, block.N, p,
                      block.data.get() + p * K * kPanelWidth);
-        multiply_range(M, a, lda, block, 0, block.count, alpha, beta, c + n0, ldc);
+        multiply_range(M, a, block, 0, block.count, alpha, beta, c + n0, ldc);
       }
     });
     return;
@@ -208,15 +230,15 @@ void gemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t 
   // Rows to each thread when every thread gets at least half a row block; else panels.
   if (M >= threads * kRowBlock / 2) {
     parallel_for(0, M, kRowBlock / 2, [&](int64_t first, int64_t last) {
-      multiply_range(last - first, a + first * lda, lda, packed, 0, packed.count, alpha, beta, c + first * ldc, ldc);
+      multiply_range(last - first, a.from(first), packed, 0, packed.count, alpha, beta, c + first * ldc, ldc);
     });
   } else {
     parallel_for(0, packed.count, 1, [&](int64_t first, int64_t last) {
-      multiply_range(M, a, lda, packed, first, last, alpha, beta, c, ldc);
+      multiply_range(M, a, packed, first, last, alpha, beta, c, ldc);
     });
   }
 #else
-  (void)M, (void)N, (void)K, (void)alpha, (void)a, (void)lda, (void)b, (void)b_layout, (void)beta, (void)c, (void)ldc;
+  (void)M, (void)N, (void)K, (void)alpha, (void)a_data, (void)a_layout, (void)b, (void)b_layout, (void)beta, (void)c, (void)ldc;
   throw std::logic_error("panel_gemm::gemm: not in this kernel build (check panel_gemm::preferred first)");
 #endif
 }

@@ -46,15 +46,15 @@ void multiply_rows(int64_t rows, const float* a, int64_t lda, const Panels& b, f
 #endif  // FOCUS_PANEL_GEMM
 
 /// Whether gemm() below should run c = alpha · op(a) · op(b) + beta · c rather than OpenBLAS: float32
-/// in an AVX2 or AVX-512 build, a row-major a (a transposed a is read a column at a time, where
-/// OpenBLAS's packing of a wins), and a product big enough to repay packing b: M·N·K ≥ 2¹⁸, N ≥ 48
-/// and K ≥ 64 (thinner ones, like attention's per-head products, are faster on OpenBLAS's small
-/// kernels, which pack nothing).
+/// in an AVX2 or AVX-512 build; a product big enough to repay packing b, M·N·K ≥ 2¹⁸, N ≥ 48 and
+/// K ≥ 64 (thinner ones, like attention's per-head products, are faster on OpenBLAS's small kernels,
+/// which pack nothing); and a row-major a, or a transposed one (a weight gradient gᵀ·x) over a depth
+/// K ≤ 256, where it was measured faster.
 bool preferred(int64_t M, int64_t N, int64_t K, BlasMatrix a_layout);
 
-/// c [M, N] (row stride ldc) = alpha · a [M, K] (row-major, lda) · b + beta · c, b [K, N] with layout
-/// b_layout. The threads split M (or, for few rows, the panels). Only where preferred() says so.
-void gemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t lda, const float* b,
+/// c [M, N] (row stride ldc) = alpha · a · b + beta · c, a [M, K] and b [K, N] with the layouts given.
+/// The threads split M (or, for few rows, the panels). Only where preferred() says so.
+void gemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, BlasMatrix a_layout, const float* b,
           BlasMatrix b_layout, float beta, float* c, int64_t ldc);
 
 }  // namespace focus::kernels::FOCUS_CPU_VARIANT::panel_gemm

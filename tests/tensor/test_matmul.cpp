@@ -264,28 +264,33 @@ TEST_CASE("gemm: alpha, beta, transpose flags and strided outputs", "[matmul][ge
 // (OpenBLAS needs as much: 1.2e-5 at K = 300, 2.2e-5 at K = 520.)
 double depth_tolerance(int64_t K) { return 2 * kFloatTol * std::max<double>(1.0, static_cast<double>(K) / 256.0); }
 
-// Float32 products with a row-major a and M·N·K ≥ 2¹⁸ run on focus's own panel GEMM in the AVX2 and
-// AVX-512 builds (tensor/cpu/panel_gemm.h; the `default` capability runs them on OpenBLAS). The shapes
+// Float32 products with M·N·K ≥ 2¹⁸ run on focus's own panel GEMM in the AVX2 and AVX-512 builds
+// (tensor/cpu/panel_gemm.h; a transposed a up to depth 256; the `default` capability runs them on
+// OpenBLAS). The shapes
 // put rows, columns and depth across every edge it has: rows split between threads (97, 200) or
 // panels split (13, 64 rows), many columns, each thread packing its own blocks of them as it goes
 // (1000, 1024), columns that leave a partial panel and vector (130, 300, 50, 1000), a depth longer
-// than one 256 slice and not a multiple of the 8×8 transposes that pack a transposed b (259, 520, 1000). β = 0 must not read the output (it starts as NaN); an output with a row stride wider
+// than one 256 slice and not a multiple of the 8×8 transposes that pack a transposed b (259, 520, 1000),
+// a transposed a over depths of 64 to 256 (64, 70 and 250 rows, the last two row blocks per thread). β = 0 must not read the output (it starts as NaN); an output with a row stride wider
 // than its width keeps its gaps.
 TEST_CASE("float32 gemm on the panel path: every tile, panel and depth edge", "[matmul][gemm]") {
   struct Case { int64_t M, N, K; };
   for (const Case& shape : {Case{97, 130, 520}, Case{13, 300, 259}, Case{200, 50, 1000}, Case{64, 1024, 256},
-                            Case{70, 1000, 100}}) {
-    for (bool transpose_b : {false, true}) {
+                            Case{70, 1000, 100}, Case{250, 200, 64}}) {
+    for (int transposes = 0; transposes < 4; ++transposes) {
+      const bool transpose_a = transposes & 1, transpose_b = transposes & 2;
       for (double beta : {0.0, 0.5}) {
-        DYNAMIC_SECTION("M " << shape.M << " N " << shape.N << " K " << shape.K << " transposed b " << transpose_b
-                             << " beta " << beta) {
+        DYNAMIC_SECTION("M " << shape.M << " N " << shape.N << " K " << shape.K << " transposed a " << transpose_a
+                             << " transposed b " << transpose_b << " beta " << beta) {
           const int64_t M = shape.M, N = shape.N, K = shape.K;
           Tensor a = random({M, K}, 60), b = random({K, N}, 61), c0 = random({M, N}, 62);
-          Tensor b_arg = transpose_b ? kernels::contiguous_copy(views::transpose(b, 0, 1)) : b;  // [N, K] when transposed
+          // Stored transposed ([K, M], [N, K]) when the flag says so.
+          Tensor a_arg = transpose_a ? kernels::contiguous_copy(views::transpose(a, 0, 1)) : a;
+          Tensor b_arg = transpose_b ? kernels::contiguous_copy(views::transpose(b, 0, 1)) : b;
           Tensor storage = full({M, N + 5}, beta == 0.0 ? std::nan("") : 7.0);
           Tensor c = views::slice(storage, 1, 0, N, 1);  // row stride N + 5
           if (beta != 0.0) c.copy_(c0);
-          kernels::gemm(a, false, b_arg, transpose_b, c, 1.5, beta);
+          kernels::gemm(a_arg, transpose_a, b_arg, transpose_b, c, 1.5, beta);
           Tensor want = kernels::mul(naive_matmul(a, b), scalar_tensor(1.5, kFloat64));
           if (beta != 0.0) want = kernels::add(want, kernels::mul(c0.to(kFloat64), scalar_tensor(beta, kFloat64)));
           require_close(c, want, depth_tolerance(K));
