@@ -150,7 +150,7 @@ void lstm_carry_padded_rows(const Tensor& active, const Tensor& h_dst, const Ten
 
 // ---- an LSTM layer's recurrence over all its steps, fused (tensor/cpu/lstm_sequence.cpp) ----------
 /// Whether lstm_sequence_forward and lstm_sequence_backward run for tensors like `like`: float32 in
-/// the CPU's AVX2 or AVX-512 kernel build. Elsewhere lstm_layer calls the step kernels above per step.
+/// the CPU's AVX-512 kernel build. Elsewhere lstm_layer calls the step kernels above per step.
 bool lstm_sequence_available(const Tensor& like);
 /// lstm_layer's steps, t = 0..T−1 (T−1..0 when reverse): gates[t] += h_prev[t]·W_hhᵀ, then
 /// lstm_gates_forward's math with bias [4H] (if defined), writing the next step's h_prev and c_prev

@@ -1,4 +1,5 @@
-// An LSTM layer's recurrence over all its steps in one kernel call, float32, AVX2 and AVX-512.
+// An LSTM layer's recurrence over all its steps in one kernel call, float32, AVX-512 builds (with AVX2
+// the per-step path on OpenBLAS's kernels measured faster: 23.5-24.4 against 25.0-25.7 ms).
 //
 // lstm_layer (autograd/ops/lstm_layer.cpp) otherwise makes three calls per step: a BLAS GEMM
 // h·W_hhᵀ of [B, H] × [H, 4H], the gate math, a copy of h. Each GEMM call packs all of W_hh again

@@ -1,13 +1,15 @@
-// focus's float32 matrix product on x86 with AVX2 or AVX-512 (see panel_gemm.h for where it runs).
+// focus's float32 matrix product on x86 with AVX-512 (see panel_gemm.h for where it runs).
 //
-// c = alpha · a · B + beta · c. B is packed once into column panels of K rows × W floats (W = 64 with
-// AVX-512, 32 with AVX2); a is not packed: each tile row's element a[r][k] is one broadcast from a row
-// of a. The register tile is Rows × 4 vectors (6 × 4 with AVX-512: 4 panel loads and 6 broadcasts
-// feed 24 FMAs per k; 3 × 4 with AVX2), the shape of the convolution's direct tile (conv_direct.cpp).
+// c = alpha · a · B + beta · c. B is packed once into column panels of K rows × 64 floats; a is not
+// packed: each tile row's element a[r][k] is one broadcast from a row of a. The register tile is 6 rows
+// × 4 vectors: 4 panel loads and 6 broadcasts feed 24 FMAs per k.
+//
+// AVX-512 only: the AVX2 build's 6 × 2 tile ran at 0.7-0.8× OpenBLAS's Haswell kernels (81-86 against
+// 115 GFLOP/s on one thread), and there the LSTM too is faster step by step on OpenBLAS.
 //
 // Blocking, per thread: 4 panels' columns (256 floats with AVX-512) × 96 rows of c at a time, so that
-// block of c (96 KB) stays in L2 while the depth runs in slices of 256; each panel slice (64 KB) serves
-// the block's 16 row tiles, and the block's rows of a (96 KB) serve its 4 panels.
+// block of c (96 KB) stays in L2 while the depth runs in slices of 256; each panel slice (64 KB with
+// AVX-512) serves the block's 16 row tiles, and the block's rows of a (96 KB) serve its 4 panels.
 //
 // Measured on a 2-vCPU AVX-512 Xeon (2 threads, GFLOP/s, against OpenBLAS 0.3.21's SkylakeX sgemm in
 // the same process): an LSTM's [1280, 256]·[256, 1024] 390 vs 317 and [1280, 1024]·[1024, 256] 370 vs
@@ -45,18 +47,16 @@ constexpr int64_t kRowBlock = 96;      // rows of c per block
 constexpr int64_t kPanelBlock = 4;     // panels (column groups of c) per block
 
 FOCUS_CONV_INLINE Vector splat(float x) {
-#ifdef __AVX512F__
   return _mm512_set1_ps(x);
-#else
-  return _mm256_set1_ps(x);
-#endif
 }
 
 // c[r][0, n) = alpha · Σ_k A[r][k] · panel[k·W + j] + beta · c[r][j] for the tile's Rows rows and the
 // panel's first n columns (beta = 0: c is not read). A[r][k] is a[r·lda + k], or a[k·lda + r] when
 // DepthMajor (a transposed A, packed per block: see multiply_block).
+// Not inlined: inside its callers' loops GCC may keep the accumulators on the stack (it did in an AVX2
+// build, at half speed).
 template <int Rows, bool DepthMajor>
-void panel_tile(int64_t depth, const float* a, int64_t lda, const float* panel, float alpha, float beta, float* c,
+__attribute__((noinline)) void panel_tile(int64_t depth, const float* a, int64_t lda, const float* panel, float alpha, float beta, float* c,
                 int64_t ldc, int64_t n) {
   Vector acc[Rows][kPanelVectors];
   for (int r = 0; r < Rows; ++r)
@@ -116,7 +116,11 @@ void multiply_block(int64_t rows, const RowsOfA& a, const Panels& b, int64_t fir
     const int64_t depth = std::min(kDepthBlock, b.K - k0);
     const float slice_beta = k0 == 0 ? beta : 1.0f;
     if (a.transposed)
-      for (int64_t k = 0; k < depth; ++k) conv_detail::copy_floats(a.data + (k0 + k) * a.ld, rows, staging + k * rows);
+      for (int64_t k = 0; k < depth; ++k) {
+        if (k + 8 < depth)  // each k's row segment is on a page of its own: fetch ahead
+          for (int64_t i = 0; i < rows; i += 16) _mm_prefetch(reinterpret_cast<const char*>(a.data + (k0 + k + 8) * a.ld + i), _MM_HINT_T0);
+        conv_detail::copy_floats(a.data + (k0 + k) * a.ld, rows, staging + k * rows);
+      }
     for (int64_t p = first; p < last; ++p) {
       const float* slice = b.panel(p) + k0 * kPanelWidth;
       const int64_t n = std::min(kPanelWidth, b.N - p * kPanelWidth);

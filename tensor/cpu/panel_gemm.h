@@ -1,15 +1,15 @@
 #pragma once
-// focus's own float32 matrix product for x86 with AVX2 or AVX-512: B packed into column panels, A
-// read in place one broadcast at a time, a register tile of rows × 4 vectors. Used by matmul and gemm
+// focus's own float32 matrix product for x86 with AVX-512: B packed into column panels, A read in
+// place one broadcast at a time, a register tile of 6 rows × 4 vectors. Used by matmul and gemm
 // (tensor/cpu/matmul.cpp) where it beats OpenBLAS, and by the LSTM's whole-sequence kernel
-// (lstm_sequence.cpp), which packs W_hh once for all its steps. Internal to tensor/cpu; x86 kernel
-// builds with AVX2 only (FOCUS_PANEL_GEMM).
+// (lstm_sequence.cpp), which packs W_hh once for all its steps. Internal to tensor/cpu; in AVX-512
+// kernel builds only (FOCUS_PANEL_GEMM): with AVX2, OpenBLAS's kernels were faster.
 #include <cstdint>
 
 #include "tensor/blas_layout.h"
 #include "tensor/kernels.h"
 
-#if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__)
+#if defined(__x86_64__) && defined(__AVX512F__)
 #define FOCUS_PANEL_GEMM 1
 #include "tensor/cpu/conv_internal.h"
 #include "tensor/cpu/conv_vector.h"
@@ -19,11 +19,12 @@ namespace focus::kernels::FOCUS_CPU_VARIANT::panel_gemm {
 
 #ifdef FOCUS_PANEL_GEMM
 
-/// Columns per panel: 4 vectors (64 floats with AVX-512, 32 with AVX2).
+/// Columns per panel: 4 vectors of 16 floats.
 inline constexpr int kPanelVectors = 4;
 inline constexpr int64_t kPanelWidth = kPanelVectors * conv_detail::kVectorLanes;
-/// Rows per register tile: 6 × 4 vectors is 24 of AVX-512's 32 registers, 3 × 4 is 12 of AVX2's 16.
-inline constexpr int kTileRows = conv_detail::kVectorRegisters == 32 ? 6 : 3;
+/// Rows per register tile: 6 × 4 vectors of accumulators is 24 of the 32 registers (the rest hold the
+/// panel row and a broadcast).
+inline constexpr int kTileRows = 6;
 
 /// A matrix B [K, N] as column panels: panel p holds columns [p·W, p·W + W) (W = kPanelWidth) as K
 /// rows of W floats, zeros past column N, 64-byte aligned. A tile then reads one aligned row per k.
@@ -46,7 +47,7 @@ void multiply_rows(int64_t rows, const float* a, int64_t lda, const Panels& b, f
 #endif  // FOCUS_PANEL_GEMM
 
 /// Whether gemm() below should run c = alpha · op(a) · op(b) + beta · c rather than OpenBLAS: float32
-/// in an AVX2 or AVX-512 build; a product big enough to repay packing b, M·N·K ≥ 2¹⁸, N ≥ 48 and
+/// in an AVX-512 build; a product big enough to repay packing b, M·N·K ≥ 2¹⁸, N ≥ 48 and
 /// K ≥ 64 (thinner ones, like attention's per-head products, are faster on OpenBLAS's small kernels,
 /// which pack nothing); and a row-major a, or a transposed one (a weight gradient gᵀ·x) over a depth
 /// K ≤ 256, where it was measured faster.

@@ -471,8 +471,8 @@ TEST_CASE("LSTM float32 matches float64", "[lstm][layer]") {
   CHECK(max_abs_diff(out32.c_n, out64.c_n) < 1e-5);
 }
 
-// In float32 on x86 with AVX2 the layer's steps run as one kernel over the whole sequence
-// (tensor/cpu/lstm_sequence.cpp: packed W_hh panels, register tiles of 6 or 3 batch rows, the rows
+// In float32 on x86 with AVX-512 the layer's steps run as one kernel over the whole sequence
+// (tensor/cpu/lstm_sequence.cpp: packed W_hh panels, register tiles of up to 6 batch rows, the rows
 // split between threads); in float64 they run one kernel call per step. The shapes cover a hidden
 // size that fills no panel or vector evenly (20, 70: partial tiles, K not a multiple of 8), batch
 // rows that leave partial row tiles (13, 7, 1), odd and even T (the ping-pong of dh and dc), and
@@ -513,10 +513,10 @@ TEST_CASE("LSTM float32 forward and gradients match float64, with lengths", "[ls
 }
 
 TEST_CASE("The whole-sequence LSTM kernels name a mis-shaped buffer", "[lstm][errors]") {
-  // float32 in the AVX2 and AVX-512 kernel builds only; elsewhere lstm_layer runs step by step.
+  // float32 in the AVX-512 kernel build only; elsewhere lstm_layer runs step by step.
   CHECK_FALSE(kernels::lstm_sequence_available(zeros({1}, kFloat64)));
-  if (capability_compiled(CpuCapability::AVX2))  // a build that dispatches (without, -march decides)
-    CHECK(kernels::lstm_sequence_available(zeros({1})) == (cpu_capability() != CpuCapability::Default));
+  if (capability_compiled(CpuCapability::AVX512))  // a build that dispatches (without, -march decides)
+    CHECK(kernels::lstm_sequence_available(zeros({1})) == (cpu_capability() == CpuCapability::AVX512));
   if (!kernels::lstm_sequence_available(zeros({1}))) return;
   const int64_t T = 3, B = 2, H = 4;
   kernels::LSTMSequence s{zeros({T, B, 4 * H}), zeros({T, B, H}), zeros({T, B, H}), zeros({T, B, H}),

@@ -264,9 +264,9 @@ TEST_CASE("gemm: alpha, beta, transpose flags and strided outputs", "[matmul][ge
 // (OpenBLAS needs as much: 1.2e-5 at K = 300, 2.2e-5 at K = 520.)
 double depth_tolerance(int64_t K) { return 2 * kFloatTol * std::max<double>(1.0, static_cast<double>(K) / 256.0); }
 
-// Float32 products with M·N·K ≥ 2¹⁸ run on focus's own panel GEMM in the AVX2 and AVX-512 builds
-// (tensor/cpu/panel_gemm.h; a transposed a up to depth 256; the `default` capability runs them on
-// OpenBLAS). The shapes
+// Float32 products with M·N·K ≥ 2¹⁸ run on focus's own panel GEMM in the AVX-512 build
+// (tensor/cpu/panel_gemm.h; a transposed a up to depth 256; the `avx2` and `default` capabilities run
+// them on OpenBLAS). The shapes
 // put rows, columns and depth across every edge it has: rows split between threads (97, 200) or
 // panels split (13, 64 rows), many columns, each thread packing its own blocks of them as it goes
 // (1000, 1024), columns that leave a partial panel and vector (130, 300, 50, 1000), a depth longer
