@@ -49,9 +49,9 @@ void expect_buffers(std::initializer_list<std::tuple<const Tensor*, const char*,
   for (const auto& [t, what, shape] : tensors) {
     check_defined(*t, op);
     if (t->shape() != shape || !t->is_contiguous() || t->dtype() != kFloat32)
-      throw std::invalid_argument(fmt::format("{}: expected {} to be a contiguous float32 tensor of shape {}, got {} {}{}",
-                                              op, what, shape_str(shape), dtype_name(t->dtype()),
-                                              shape_str(t->shape()), t->is_contiguous() ? "" : " (not contiguous)"));
+      throw std::invalid_argument(fmt::format(
+          "{}: expected {} to be a contiguous float32 tensor of shape {}, got {} {}{}", op, what, shape_str(shape),
+          dtype_name(t->dtype()), shape_str(t->shape()), t->is_contiguous() ? "" : " (not contiguous)"));
   }
 }
 
@@ -76,9 +76,14 @@ void lstm_sequence_forward(const LSTMSequence& s, const Tensor& weight_hh, const
   const char* op = "lstm_sequence_forward";
   check_defined(s.gates, op);
   const int64_t T = s.gates.size(0), B = s.gates.size(1), H = s.gates.size(2) / 4;
-  expect_buffers({{&s.gates, "gates", {T, B, 4 * H}}, {&s.h_prev, "h_prev", {T, B, H}}, {&s.c_prev, "c_prev", {T, B, H}},
-                  {&s.tanh_c_new, "tanh_c_new", {T, B, H}}, {&s.output, "output", {T, B, H}}, {&s.h_n, "h_n", {B, H}},
-                  {&s.c_n, "c_n", {B, H}}, {&weight_hh, "weight_hh", {4 * H, H}}},
+  expect_buffers({{&s.gates, "gates", {T, B, 4 * H}},
+                  {&s.h_prev, "h_prev", {T, B, H}},
+                  {&s.c_prev, "c_prev", {T, B, H}},
+                  {&s.tanh_c_new, "tanh_c_new", {T, B, H}},
+                  {&s.output, "output", {T, B, H}},
+                  {&s.h_n, "h_n", {B, H}},
+                  {&s.c_n, "c_n", {B, H}},
+                  {&weight_hh, "weight_hh", {4 * H, H}}},
                  op);
   if (bias.defined()) expect_buffers({{&bias, "bias", {4 * H}}}, op);
   // W_hhᵀ [H, 4H]: the transpose of the row-major W_hh [4H, H]
@@ -137,7 +142,8 @@ void lstm_sequence_backward(const LSTMSequence& s, const Tensor& weight_hh, cons
   const float *tanh_c = s.tanh_c_new.data<float>(), *d_out = d_output.data<float>();
   float* dg = d_gates.data<float>();
   // dh and dc alternate between the caller's buffers and these: a step reads one, writes the other.
-  conv_detail::Scratch<float> dh_other = conv_detail::scratch<float>(B * H), dc_other = conv_detail::scratch<float>(B * H);
+  conv_detail::Scratch<float> dh_other = conv_detail::scratch<float>(B * H),
+                              dc_other = conv_detail::scratch<float>(B * H);
 
   parallel_for(0, B, 1, [&](int64_t first_row, int64_t end_row) {
     float *dh_now = dh.data<float>(), *dc_now = dc.data<float>(), *dh_next = dh_other.get(), *dc_next = dc_other.get();

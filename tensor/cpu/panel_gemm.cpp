@@ -56,8 +56,8 @@ FOCUS_CONV_INLINE Vector splat(float x) {
 // Not inlined: inside its callers' loops GCC may keep the accumulators on the stack (it did in an AVX2
 // build, at half speed).
 template <int Rows, bool DepthMajor>
-__attribute__((noinline)) void panel_tile(int64_t depth, const float* a, int64_t lda, const float* panel, float alpha, float beta, float* c,
-                int64_t ldc, int64_t n) {
+__attribute__((noinline)) void panel_tile(int64_t depth, const float* a, int64_t lda, const float* panel, float alpha,
+                                          float beta, float* c, int64_t ldc, int64_t n) {
   Vector acc[Rows][kPanelVectors];
   for (int r = 0; r < Rows; ++r)
     for (int v = 0; v < kPanelVectors; ++v) acc[r][v] = zero_vector();
@@ -79,8 +79,8 @@ __attribute__((noinline)) void panel_tile(int64_t depth, const float* a, int64_t
         storeu_vector(out, beta == 0.0f ? acc[r][v] * alphas : fmadd(loadu_vector(out), betas, acc[r][v] * alphas));
       } else {
         const int lanes = static_cast<int>(count);
-        store_partial(out, beta == 0.0f ? acc[r][v] * alphas : fmadd(load_partial(out, lanes), betas, acc[r][v] * alphas),
-                      lanes);
+        store_partial(
+            out, beta == 0.0f ? acc[r][v] * alphas : fmadd(load_partial(out, lanes), betas, acc[r][v] * alphas), lanes);
       }
     }
 }
@@ -118,7 +118,8 @@ void multiply_block(int64_t rows, const RowsOfA& a, const Panels& b, int64_t fir
     if (a.transposed)
       for (int64_t k = 0; k < depth; ++k) {
         if (k + 8 < depth)  // each k's row segment is on a page of its own: fetch ahead
-          for (int64_t i = 0; i < rows; i += 16) _mm_prefetch(reinterpret_cast<const char*>(a.data + (k0 + k + 8) * a.ld + i), _MM_HINT_T0);
+          for (int64_t i = 0; i < rows; i += 16)
+            _mm_prefetch(reinterpret_cast<const char*>(a.data + (k0 + k + 8) * a.ld + i), _MM_HINT_T0);
         conv_detail::copy_floats(a.data + (k0 + k) * a.ld, rows, staging + k * rows);
       }
     for (int64_t p = first; p < last; ++p) {
@@ -242,7 +243,8 @@ void gemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a_data, Bla
     });
   }
 #else
-  (void)M, (void)N, (void)K, (void)alpha, (void)a_data, (void)a_layout, (void)b, (void)b_layout, (void)beta, (void)c, (void)ldc;
+  (void)M, (void)N, (void)K, (void)alpha, (void)a_data, (void)a_layout, (void)b, (void)b_layout, (void)beta, (void)c,
+      (void)ldc;
   throw std::logic_error("panel_gemm::gemm: not in this kernel build (check panel_gemm::preferred first)");
 #endif
 }

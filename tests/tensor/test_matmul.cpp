@@ -266,13 +266,15 @@ double depth_tolerance(int64_t K) { return 2 * kFloatTol * std::max<double>(1.0,
 
 // Float32 products with M·N·K ≥ 2¹⁸ run on focus's own panel GEMM in the AVX-512 build
 // (tensor/cpu/panel_gemm.h; a transposed a up to depth 256; the `avx2` and `default` capabilities run
-// them on OpenBLAS). The shapes
-// put rows, columns and depth across every edge it has: rows split between threads (97, 200) or
-// panels split (13, 64 rows), many columns, each thread packing its own blocks of them as it goes
-// (1000, 1024), columns that leave a partial panel and vector (130, 300, 50, 1000), a depth longer
-// than one 256 slice and not a multiple of the 8×8 transposes that pack a transposed b (259, 520, 1000),
-// a transposed a over depths of 64 to 256 (64, 70 and 250 rows, the last two row blocks per thread). β = 0 must not read the output (it starts as NaN); an output with a row stride wider
-// than its width keeps its gaps.
+// them on OpenBLAS). The shapes put rows, columns and depth across every edge it has:
+// - rows split between threads (97, 200) or panels split (13, 64 rows);
+// - many columns, each thread packing its own blocks of them as it goes (1000, 1024);
+// - columns that leave a partial panel and vector (130, 300, 50, 1000);
+// - a depth longer than one 256 slice, and not a multiple of the 8×8 transposes that pack a transposed
+//   b (259, 520, 1000);
+// - a transposed a over depths of 64 to 256 (64, 70 and 250 rows, the last two row blocks per thread).
+// β = 0 must not read the output (it starts as NaN); an output with a row stride wider than its width
+// keeps its gaps.
 TEST_CASE("float32 gemm on the panel path: every tile, panel and depth edge", "[matmul][gemm]") {
   struct Case { int64_t M, N, K; };
   for (const Case& shape : {Case{97, 130, 520}, Case{13, 300, 259}, Case{200, 50, 1000}, Case{64, 1024, 256},
