@@ -105,6 +105,10 @@ std::vector<bool> reduced_dims_mask(const Shape& shape, const std::vector<int64_
 
 // ---- softmax family (tensor/cpu/softmax.cpp) -----------------------------------
 Tensor softmax(const Tensor& x, int64_t dim);
+/// softmax(x, dim) written into `out` (contiguous, x's shape and dtype; it may be x itself) and
+/// returned. CPU only: the per-entry attention path (autograd/ops/scaled_dot_product_attention.cpp),
+/// which would otherwise copy each entry's fresh result into the weights it returns.
+Tensor softmax_into(const Tensor& x, int64_t dim, const Tensor& out);
 Tensor log_softmax(const Tensor& x, int64_t dim);
 /// dx = y * (dy - sum(dy * y, dim))
 Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim);

@@ -67,8 +67,10 @@ ForwardResults attention_forward_step(const ForwardInputs& in, double scale, con
   Tensor scores = matrix_product(in.query, false, in.key, true, scale, into.attention_weights);
   // scores += M: −∞ removes a position from the softmax (exp(−∞) = 0), a float mask shifts its score.
   if (in.bias.defined()) kernels::add_(scores, in.bias);
-  // Stable: exp(s − max) never overflows, even for scores of ±1e4.
-  Tensor attention_weights = kernels::softmax(scores, /*dim=*/-1);
+  // Stable: exp(s − max) never overflows, even for scores of ±1e4. In place where the scores went when
+  // they went into the caller's weights (the CPU's per-entry blocks).
+  Tensor attention_weights = into.attention_weights.defined() ? kernels::softmax_into(scores, /*dim=*/-1, scores)
+                                                              : kernels::softmax(scores, /*dim=*/-1);
   // A query that may attend to nothing would get softmax's 0/0 = NaN: its weights are 0 instead.
   if (in.dead_rows.defined()) attention_weights = kernels::masked_fill(attention_weights, in.dead_rows, 0.0);
   // The op returns the weights before dropout; the output is made from A.

@@ -70,7 +70,9 @@ Tensor matrix_product(const Tensor& a, bool transpose_a, const Tensor& b, bool t
 
 Tensor write_into(const Tensor& into, const Tensor& value) {
   if (!into.defined()) return value;
-  kernels::copy(into, value);
+  const bool same = value.data_ptr() == into.data_ptr() && value.shape() == into.shape() &&
+                    value.strides() == into.strides() && value.dtype() == into.dtype();
+  if (!same) kernels::copy(into, value);  // (computed in place already when same)
   return into;
 }
 

@@ -41,7 +41,8 @@ Tensor entry_matrix(const Tensor& t, const Shape& batch, int64_t entry);
 Tensor matrix_product(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b, double alpha = 1.0,
                       const Tensor& into = Tensor());
 
-/// `value` written into `into` when that is defined (and `into` returned), else `value` itself.
+/// `value` written into `into` when that is defined (and `into` returned), else `value` itself. Nothing
+/// is copied when `value` is `into` already (computed in place).
 Tensor write_into(const Tensor& into, const Tensor& value);
 
 }  // namespace focus::detail

@@ -235,6 +235,27 @@ Tensor softmax_backward_impl(const Tensor& y, const Tensor& dy, int64_t dim, boo
 
 Tensor softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, /*log=*/false, "softmax"); }
 
+Tensor softmax_into(const Tensor& x, int64_t dim, const Tensor& out) {
+  const char* op = "softmax_into";
+  check_defined(x, op);
+  check_defined(out, op);
+  if (!x.device().is_cpu() || !out.device().is_cpu())
+    throw std::invalid_argument(fmt::format("{}: expected CPU tensors, got {} and {} (on a GPU use softmax)", op,
+                                            x.device().str(), out.device().str()));
+  FOCUS_DISPATCH_TO_CPU_VARIANT(softmax_into(x, dim, out));
+  if (out.shape() != x.shape() || out.dtype() != x.dtype() || !out.is_contiguous())
+    throw std::invalid_argument(fmt::format("{}: expected out to be a contiguous {} tensor of shape {}, got {} {}{}",
+                                            op, dtype_name(x.dtype()), shape_str(x.shape()), dtype_name(out.dtype()),
+                                            shape_str(out.shape()), out.is_contiguous() ? "" : " (not contiguous)"));
+  DimSplit layout = row_layout(x, dim, op);
+  // In place is safe: each element is read before it is written, and the row's max and sum before any.
+  const Tensor input = dense(x);
+  cpu::dispatch_floating(x.dtype(), op, [&]<typename T>() {
+    if (out.numel() > 0) softmax_forward<T, false>(input.data<T>(), out.data<T>(), layout);
+  });
+  return out;
+}
+
 Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, /*log=*/true, "log_softmax"); }
 
 Tensor softmax_backward(const Tensor& y, const Tensor& dy, int64_t dim) {
