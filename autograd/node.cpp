@@ -16,10 +16,26 @@ void Node::retain_output(uint32_t output_nr, const std::shared_ptr<TensorImpl>& 
   retained_.emplace_back(output_nr, impl);
 }
 
+namespace {
+
+// Whether a gradient arriving at a leaf can become its .grad as it is (PyTorch does the same): a
+// contiguous tensor covering all of its own storage, which only the engine's buffer holds. Then no
+// other tensor, gradient or user's, can see it or change it.
+bool owned_by_engine_alone(const Tensor& grad) {
+  const TensorImpl& impl = grad.impl();
+  return grad.impl_ptr().use_count() == 1 && impl.storage && impl.storage.use_count() == 1 && impl.offset == 0 &&
+         grad.is_contiguous() && !impl.grad_fn &&
+         static_cast<size_t>(grad.numel()) * element_size(grad.dtype()) == impl.storage->nbytes();
+}
+
+}  // namespace
+
 std::vector<Tensor> AccumulateGrad::backward(const std::vector<Tensor>& grad_outputs) {
   const Tensor& incoming = grad_outputs[0];
   if (leaf_->grad) {
     kernels::add_(Tensor(leaf_->grad), incoming);
+  } else if (owned_by_engine_alone(incoming)) {
+    leaf_->grad = incoming.impl_ptr();  // no copy: nothing else holds it
   } else {
     // A fresh copy: the incoming tensor may alias another gradient or a user's tensor.
     leaf_->grad = kernels::contiguous_copy(incoming).impl_ptr();

@@ -35,6 +35,41 @@ TEST_CASE("a tensor used twice receives the sum of both gradients", "[autograd]"
   REQUIRE(x.grad().item<double>() == Approx(27.0));
 }
 
+// A leaf's first gradient becomes its .grad without a copy when nothing else holds that tensor
+// (autograd/node.cpp, AccumulateGrad), and is copied whenever something else could see it or change it.
+TEST_CASE("a leaf's .grad is its gradient itself only when nothing else holds it", "[autograd]") {
+  SECTION("a gradient only the engine held is kept as it is, and is the leaf's alone") {
+    Tensor x = tensor({1.0, 2.0}, {}, kFloat64).requires_grad_();
+    sum(x * x).backward();  // mul's backward makes a fresh dx
+    REQUIRE(x.grad().to_vector<double>() == std::vector<double>{2, 4});
+    sum(x * x).backward();  // accumulates into it
+    REQUIRE(x.grad().to_vector<double>() == std::vector<double>{4, 8});
+  }
+  SECTION("the caller's gradient for a leaf root is copied: changing it later leaves .grad alone") {
+    Tensor x = tensor({1.0, 2.0}, {}, kFloat64).requires_grad_();
+    Tensor g = tensor({5.0, 6.0}, {}, kFloat64);
+    x.backward(g);
+    g.fill_(0.0);
+    REQUIRE(x.grad().to_vector<double>() == std::vector<double>{5, 6});
+    REQUIRE(x.grad().data_ptr() != g.data_ptr());
+  }
+  SECTION("one gradient handed to two leaves (add's backward): each gets storage of its own") {
+    Tensor a = tensor({1.0, 2.0}, {}, kFloat64).requires_grad_();
+    Tensor b = tensor({3.0, 4.0}, {}, kFloat64).requires_grad_();
+    (a + b).backward(tensor({1.0, 1.0}, {}, kFloat64));
+    REQUIRE(a.grad().data_ptr() != b.grad().data_ptr());
+    a.grad().fill_(7.0);
+    REQUIRE(b.grad().to_vector<double>() == std::vector<double>{1, 1});
+  }
+  SECTION("a gradient that is a view of a larger tensor is copied, not kept") {
+    Tensor a = tensor({1.0, 2.0, 3.0, 4.0}, {}, kFloat64).requires_grad_();
+    Tensor parts = a.reshape({2, 2});
+    sum(select(parts, 0, 1)).backward();  // select's backward scatters into a full-size zero tensor
+    REQUIRE(a.grad().to_vector<double>() == std::vector<double>{0, 0, 1, 1});
+    REQUIRE(a.grad().is_contiguous());
+  }
+}
+
 TEST_CASE("the graph is freed after backward unless retain_graph", "[autograd]") {
   Tensor x = tensor({1.0, 2.0}, {}, kFloat64).requires_grad_();
   Tensor y = sum(exp(x));
