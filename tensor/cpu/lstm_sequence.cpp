@@ -129,6 +129,8 @@ void lstm_sequence_backward(const LSTMSequence& s, const Tensor& weight_hh, cons
                             const std::vector<int64_t>& lengths, bool reverse) {
   FOCUS_DISPATCH_TO_CPU_VARIANT(lstm_sequence_backward(s, weight_hh, d_output, d_gates, dh, dc, lengths, reverse));
 #ifdef FOCUS_LSTM_SEQUENCE
+  // The rules, derived with their shapes, are LSTMLayerBackward's (autograd/ops/lstm_layer.cpp); a row's
+  // gate backward is lstm_rows.h's backward_row.
   const char* op = "lstm_sequence_backward";
   check_defined(s.gates, op);
   const int64_t T = s.gates.size(0), B = s.gates.size(1), H = s.gates.size(2) / 4;

@@ -46,10 +46,6 @@ constexpr int64_t kDepthBlock = 256;   // depth per pass over a panel
 constexpr int64_t kRowBlock = 96;      // rows of c per block
 constexpr int64_t kPanelBlock = 4;     // panels (column groups of c) per block
 
-FOCUS_CONV_INLINE Vector splat(float x) {
-  return _mm512_set1_ps(x);
-}
-
 // c[r][0, n) = alpha · Σ_k A[r][k] · panel[k·W + j] + beta · c[r][j] for the tile's Rows rows and the
 // panel's first n columns (beta = 0: c is not read). A[r][k] is a[r·lda + k], or a[k·lda + r] when
 // DepthMajor (a transposed A, packed per block: see multiply_block).
@@ -69,7 +65,7 @@ __attribute__((noinline)) void panel_tile(int64_t depth, const float* a, int64_t
       for (int v = 0; v < kPanelVectors; ++v) acc[r][v] = fmadd(x, w[v], acc[r][v]);
     }
   }
-  const Vector alphas = splat(alpha), betas = splat(beta);
+  const Vector alphas = broadcast(&alpha), betas = broadcast(&beta);
   for (int r = 0; r < Rows; ++r)
     for (int v = 0; v < kPanelVectors; ++v) {
       const int64_t column = v * kVectorLanes, count = std::min<int64_t>(kVectorLanes, n - column);
@@ -141,17 +137,15 @@ void multiply_block(int64_t rows, const RowsOfA& a, const Panels& b, int64_t fir
 // c [rows, panels first..last) for a range of rows and panels, block by block.
 void multiply_range(int64_t rows, const RowsOfA& a, const Panels& b, int64_t first, int64_t last, float alpha,
                     float beta, float* c, int64_t ldc) {
+  // Only a transposed A is staged (no allocation for a row-major one: the LSTM calls this every step).
   const conv_detail::Scratch<float> staging =
-      conv_detail::scratch<float>(a.transposed ? std::min(kRowBlock, rows) * std::min(kDepthBlock, b.K) : 0);
+      a.transposed ? conv_detail::scratch<float>(std::min(kRowBlock, rows) * std::min(kDepthBlock, b.K))
+                   : conv_detail::Scratch<float>();
   for (int64_t p = first; p < last; p += kPanelBlock)
     for (int64_t row = 0; row < rows; row += kRowBlock)
       multiply_block(std::min(kRowBlock, rows - row), a.from(row), b, p, std::min(last, p + kPanelBlock), alpha,
                      beta, c + row * ldc, ldc, staging.get());
 }
-
-}  // namespace
-
-namespace {
 
 // Panel p of B [K, N] (columns [p·W, p·W + W)) into `panel` (K·W floats, 64-byte aligned).
 void pack_panel(const float* b, BlasMatrix b_layout, int64_t K, int64_t N, int64_t p, float* panel) {
