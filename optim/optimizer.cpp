@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <tuple>
 
@@ -65,6 +66,14 @@ OptimizerState Optimizer::state_dict() const {
 
 namespace {
 
+// A key or name from a saved state as a message shows it: between `quote`s when it is plain ASCII,
+// else escaped ("\x0fstate.0.step"), so a damaged file never puts control bytes or broken UTF-8
+// into a message (nn/module.cpp shows tensor names the same way).
+std::string shown(const std::string& name, const char* quote = "'") {
+  const bool plain = std::all_of(name.begin(), name.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+  return plain ? fmt::format("{}{}{}", quote, name, quote) : fmt::format("{:?}", name);
+}
+
 // Numbers read back from a saved state: an error names the key and the text, never a bare stod/stoll.
 double parse_number(const std::string& optimizer, const std::string& key, const std::string& text) {
   size_t used = 0;
@@ -76,7 +85,7 @@ double parse_number(const std::string& optimizer, const std::string& key, const 
   }
   if (used == 0 || used != text.size() || !std::isfinite(value))
     throw std::invalid_argument(
-        fmt::format("{}::load_state_dict: '{}' is {:?}, not a finite number", optimizer, key, text));
+        fmt::format("{}::load_state_dict: {} is {:?}, not a finite number", optimizer, shown(key), text));
   return value;
 }
 
@@ -89,8 +98,8 @@ int64_t parse_count(const std::string& optimizer, const std::string& key, const 
     used = 0;
   }
   if (used == 0 || used != text.size() || value < 0 || value > limit)
-    throw std::invalid_argument(fmt::format("{}::load_state_dict: '{}' is {:?}, not a count from 0 to {}", optimizer,
-                                            key, text, limit));
+    throw std::invalid_argument(fmt::format("{}::load_state_dict: {} is {:?}, not a count from 0 to {}", optimizer,
+                                            shown(key), text, limit));
   return value;
 }
 
@@ -110,19 +119,19 @@ void Optimizer::load_state_dict(const OptimizerState& state) {
   };
   if (value("type") != type_name())
     throw std::invalid_argument(
-        fmt::format("{}::load_state_dict: the state was saved by {}", type_name(), value("type")));
+        fmt::format("{}::load_state_dict: the state was saved by {}", type_name(), shown(value("type"), "")));
   const int64_t group_count = parse_count(type_name(), "groups", value("groups"), 1 << 20);
   if (group_count != static_cast<int64_t>(groups_.size()))
     throw std::invalid_argument(fmt::format("{}::load_state_dict: {} parameter groups saved, {} here", type_name(),
-                                            value("groups"), groups_.size()));
+                                            group_count, groups_.size()));
   std::vector<const Tensor*> params;
   std::vector<std::pair<double, double>> rates;  // (lr, weight_decay) per group
   for (size_t g = 0; g < groups_.size(); ++g) {
     const std::string size_key = fmt::format("group.{}.size", g);
-    if (parse_count(type_name(), size_key, value(size_key), int64_t{1} << 40) !=
-        static_cast<int64_t>(groups_[g].params.size()))
+    const int64_t group_size = parse_count(type_name(), size_key, value(size_key), int64_t{1} << 40);
+    if (group_size != static_cast<int64_t>(groups_[g].params.size()))
       throw std::invalid_argument(fmt::format("{}::load_state_dict: group {} has {} parameters saved, {} here",
-                                              type_name(), g, value(size_key), groups_[g].params.size()));
+                                              type_name(), g, group_size, groups_[g].params.size()));
     for (const Tensor& p : groups_[g].params) params.push_back(&p);
     const std::string lr_key = fmt::format("group.{}.lr", g), decay_key = fmt::format("group.{}.weight_decay", g);
     const double lr = parse_number(type_name(), lr_key, value(lr_key));
@@ -145,11 +154,11 @@ void Optimizer::load_state_dict(const OptimizerState& state) {
     // key = "state.<index>.<name>"
     size_t first = key.find('.'), second = key.find('.', first + 1);
     if (key.rfind("state.", 0) != 0 || second == std::string::npos)
-      throw std::invalid_argument(fmt::format("{}::load_state_dict: unexpected tensor '{}'", type_name(), key));
+      throw std::invalid_argument(fmt::format("{}::load_state_dict: unexpected tensor {}", type_name(), shown(key)));
     const size_t index = parameter_index(key, first, second);
     if (t.shape() != params[index]->shape() || !is_floating(t.dtype()))
-      throw std::invalid_argument(fmt::format("{}::load_state_dict: '{}' ({} {}) does not match parameter {} ({} {})",
-                                              type_name(), key, dtype_name(t.dtype()), shape_str(t.shape()), index,
+      throw std::invalid_argument(fmt::format("{}::load_state_dict: {} ({} {}) does not match parameter {} ({} {})",
+                                              type_name(), shown(key), dtype_name(t.dtype()), shape_str(t.shape()), index,
                                               dtype_name(params[index]->dtype()), shape_str(params[index]->shape())));
     buffers[index][key.substr(second + 1)] = t.clone().to(params[index]->device());
   }

@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "datasets/printable_text.h"
+
 namespace focus::training {
 
 namespace {
@@ -54,7 +56,7 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim:
     return it->second;
   };
   if (get("format") != "focus-training-checkpoint-1")
-    throw std::invalid_argument(fmt::format("{}: unknown checkpoint format '{}'", path, get("format")));
+    throw std::invalid_argument(fmt::format("{}: unknown checkpoint format {}", path, data::quoted(get("format"))));
 
   nn::StateDict model_tensors;
   optim::OptimizerState optimizer_state;
@@ -106,7 +108,9 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim:
     if (generator) generator->set_state(generator_before);
     const std::string message = e.what();
     // One prefix per message: errors that already name the file keep their own.
-    throw std::invalid_argument(message.rfind(path, 0) == 0 ? message : fmt::format("{}: {}", path, message));
+    // printable_lines: the parts quote what they took from the file escaped; this is the last defence.
+    throw std::invalid_argument(
+        data::printable_lines(message.rfind(path, 0) == 0 ? message : fmt::format("{}: {}", path, message)));
   }
   return state;
 }

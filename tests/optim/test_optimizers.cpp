@@ -205,4 +205,15 @@ TEST_CASE("optimizer state round-trips through state_dict", "[optim]") {
 
   SGD sgd({{{q}}});
   REQUIRE_THROWS_WITH(sgd.load_state_dict(saved), Catch::Contains("saved by Adam"));
+
+  // Names and values from a damaged file reach the message escaped, never as raw control bytes.
+  OptimizerState damaged = saved;
+  damaged.tensors[0].first = "st\x7fte.0.exp_avg";
+  REQUIRE_THROWS_WITH(other.load_state_dict(damaged), Catch::Contains("unexpected tensor \"st\\x7fte.0.exp_avg\""));
+  damaged = saved;
+  damaged.values["type"] = "Ad\x1b" "am";
+  REQUIRE_THROWS_WITH(other.load_state_dict(damaged), Catch::Contains("saved by \"Ad\\x1bam\""));
+  damaged = saved;
+  damaged.values["state.\x01.step"] = "1";
+  REQUIRE_THROWS_WITH(other.load_state_dict(damaged), Catch::Contains("\"state.\\x01.step (its parameter index)\""));
 }
