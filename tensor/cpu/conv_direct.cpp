@@ -21,9 +21,10 @@
 // Measured, 2 threads, batch 128, forward GFLOP/s. Zen 3, against the packed path: 24→32 at
 // 31×31 132 → 142, 32→32 at 15×15 115 → 145, 128→128 at 7×7 119 → 165; at 32×32, whose
 // rows hold whole 16-pixel blocks, the two are level. An AVX-512 Xeon, the AVX2 tile → the
-// AVX-512 one: 24→32 186 → 227, 32→32 198 → 271, 32→128 201 → 265, 128→128 204 → 296. A
-// direct weight gradient (the same tile with the batch's pixels as its depth) measured no
-// better than the packed one on Zen 3 and was left out.
+// AVX-512 one: 24→32 186 → 227, 32→32 198 → 271, 32→128 201 → 265, 128→128 204 → 296. The
+// weight gradient's tile reads the padded batch the same way in the AVX-512 build, with the
+// batch's pixels as its depth (conv_packed.cpp, kDirectWeightGradient); with AVX2 (and on Zen 3)
+// it measured no better than building the column rows first.
 #include <algorithm>
 #include <cstdint>
 #include <stdexcept>
@@ -67,7 +68,7 @@ static_assert(kItemPixels % kWidePixels == 0 && kItemPixels % kNarrowPixels == 0
 // W = kVectorLanes·Vectors channels (j); start is bias (when given) or 0.
 template <int Pixels, int Vectors>
 FOCUS_CONV_TARGET void direct_tile(int64_t depth, const int64_t* taps, const float* const* in, const float* w,
-                                     const float* bias, float* out) {
+                                   const float* bias, float* out) {
   constexpr int64_t width = kVectorLanes * Vectors;
   Vector start[Vectors], acc[Pixels][Vectors];
   for (int v = 0; v < Vectors; ++v) start[v] = bias ? loadu_vector(bias + kVectorLanes * v) : zero_vector();
@@ -118,14 +119,17 @@ std::vector<int64_t> tap_offsets(const ConvGeometry& g, const PaddedBatch& pad) 
   return taps;
 }
 
-// in_offset[i] = the channel-0 corner, in the padded batch, of batch pixel first + i
-// (q = n·OH·OW + oh·OW + ow), for i < count, and the last one's again up to kItemPixels: a
-// short item's last tile repeats it. Counted along, not divided out per pixel.
-void item_offsets(const ConvGeometry& g, const PaddedBatch& pad, int64_t first, int64_t count, int64_t* in_offset) {
+// in[i] = the corner, from `base` (the padded batch's first channel of a group), of batch pixel
+// first + i (q = n·OH·OW + oh·OW + ow), for i < count, and the last one's again up to kItemPixels:
+// a short item's last tile repeats it. Counted along, not divided out per pixel. (Written as
+// offsets and then added to the base by a vectorised loop, the vector read of the just-stored
+// offsets waited on store forwarding: about 2 % of the forward's profile.)
+void item_pixels(const ConvGeometry& g, const PaddedBatch& pad, int64_t first, int64_t count, const float* base,
+                 const float** in) {
   const int64_t pixel = first % g.out_plane;
   int64_t n = first / g.out_plane, oh = pixel / g.OW, ow = pixel % g.OW;
   for (int64_t i = 0; i < kItemPixels; ++i) {
-    in_offset[i] = n * g.C * pad.plane + oh * g.p.stride_h * pad.cols + ow * g.p.stride_w;
+    in[i] = base + n * g.C * pad.plane + oh * g.p.stride_h * pad.cols + ow * g.p.stride_w;
     if (i + 1 < count && ++ow == g.OW) {
       ow = 0;
       if (++oh == g.OH) oh = 0, ++n;
@@ -198,11 +202,9 @@ void direct_forward(const ConvGeometry& g, const float* x, const float* w, const
     alignas(64) float block_out[kWideChannels][kItemPixels];
     for (int64_t item = begin; item < end; ++item) {
       const int64_t first = item * kItemPixels, count = std::min(kItemPixels, pixels - first);
-      int64_t in_offset[kItemPixels];
-      item_offsets(g, pad, first, count, in_offset);
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         const float* in[kItemPixels];
-        for (int64_t i = 0; i < kItemPixels; ++i) in[i] = pad.data + in_offset[i] + grp * g.Cg * pad.plane;
+        item_pixels(g, pad, first, count, pad.data + grp * g.Cg * pad.plane, in);
         for (size_t b = 0; b < blocks.size(); ++b) {
           const ChannelBlock& block = blocks[b];
           const float* block_weights = packed.get() + grp * group_size + block.packed;

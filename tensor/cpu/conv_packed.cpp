@@ -16,6 +16,8 @@
 // build (tensor/cpu/conv_vector.h): 6 taps × 16 channels with AVX2, 12 × 32 with AVX-512 (on
 // an AVX-512 Xeon, 2 threads, batch 128, GFLOP/s from the AVX2 tile: 24→32 at 31×31 158 →
 // 187, 32→32 at 15×15 154 → 168, 32→128 at 15×15 177 → 247, 128→128 at 7×7 170 → 214).
+// With AVX-512 that tile reads its im2col rows where they lie in the padded batch instead of
+// copying them out first (kDirectWeightGradient).
 #include <algorithm>
 #include <cstdint>
 #include <stdexcept>
@@ -194,6 +196,14 @@ __attribute__((target("avx2"))) void pack_transposed_panel(const float* src, int
 constexpr int kGradVectors = 2;
 constexpr int64_t kGradChannels = kGradVectors * kVectorLanes;
 constexpr int kGradRows = kVectorRegisters == 32 ? 12 : 6;
+// Whether the tile reads the column matrix in place in the padded batch (weight_gradient_direct_tile)
+// rather than from rows copied out first (build_column_rows, weight_gradient_tile). Measured on an
+// AVX-512 Xeon, 2 threads, batch 128, dW + db GFLOP/s (medians of 3 alternating runs), copied rows →
+// in place: 32→64 at 16×16 215 → 275, 32→32 at 15×15 207 → 264, 32→128 at 15×15 247 → 255,
+// 128→128 at 7×7 249 → 274, 24→32 at 31×31 158 → 214. Copying rows of 15 or 16 pixels, a masked
+// move each, cost about as much as the FMAs they fed when only 32 output channels use them. With
+// AVX2's 6 × 16 tile the copied rows stay ahead (one thread, 32→64 at 16×16: 77 → 65), as on Zen 3.
+constexpr bool kDirectWeightGradient = kVectorRegisters == 32;
 
 template <int Rows>
 FOCUS_CONV_TARGET void weight_gradient_tile(int64_t depth, const float* a, int64_t ld, const float* panel, float* c,
@@ -220,6 +230,41 @@ void weight_gradient_rows(int64_t rows, int64_t depth, const float* a, int64_t l
   if constexpr (Rows > 1)
     if (rows < Rows) return weight_gradient_rows<Rows - 1>(rows, depth, a, ld, panel, c, ldc);
   weight_gradient_tile<Rows>(depth, a, ld, panel, c, ldc);
+}
+
+// weight_gradient_tile reading the column matrix where it lies, in the zero-bordered batch: row
+// i's element at pixel p is tap[i][pixel[p]] (tap[i]: the tap's input for pixel offset 0), so no
+// column row is built. The forward tile (conv_direct.cpp) with the roles of taps and pixels
+// swapped. Not inlined: inlined into the chunk loop, GCC kept ten of the twelve row pointers on the
+// stack, one more load per broadcast, and the tile ran about a fifth slower.
+template <int Rows>
+__attribute__((noinline)) FOCUS_CONV_TARGET void weight_gradient_direct_tile(int64_t depth, const float* const* tap,
+                                                                             const int64_t* pixel, const float* panel,
+                                                                             float* c, int64_t ldc) {
+  Vector acc[Rows][kGradVectors];
+  for (int i = 0; i < Rows; ++i)
+    for (int v = 0; v < kGradVectors; ++v) acc[i][v] = loadu_vector(c + i * ldc + v * kVectorLanes);
+  const float* row[Rows];
+  for (int i = 0; i < Rows; ++i) row[i] = tap[i];
+  for (int64_t p = 0; p < depth; ++p) {
+    const int64_t offset = pixel[p];
+    Vector dy[kGradVectors];
+    for (int v = 0; v < kGradVectors; ++v) dy[v] = load_vector(panel + p * kGradChannels + v * kVectorLanes);
+    for (int i = 0; i < Rows; ++i) {
+      const Vector column = broadcast(row[i] + offset);
+      for (int v = 0; v < kGradVectors; ++v) acc[i][v] = fmadd(column, dy[v], acc[i][v]);
+    }
+  }
+  for (int i = 0; i < Rows; ++i)
+    for (int v = 0; v < kGradVectors; ++v) storeu_vector(c + i * ldc + v * kVectorLanes, acc[i][v]);
+}
+
+template <int Rows = kGradRows>
+void weight_gradient_direct_rows(int64_t rows, int64_t depth, const float* const* tap, const int64_t* pixel,
+                                 const float* panel, float* c, int64_t ldc) {
+  if constexpr (Rows > 1)
+    if (rows < Rows) return weight_gradient_direct_rows<Rows - 1>(rows, depth, tap, pixel, panel, c, ldc);
+  weight_gradient_direct_tile<Rows>(depth, tap, pixel, panel, c, ldc);
 }
 
 }  // namespace
@@ -340,10 +385,10 @@ FOCUS_CONV_TARGET void build_column_rows(const ConvGeometry& g, const PaddedBatc
 // would give the tiles a depth of 49, and each tile loads and stores its sums of dWᵀ (which
 // for 128→128 channels does not fit in L2) once per depth. dyᵀ is packed into panels of
 // kGradChannels output channels [pixels, kGradChannels]. Then, kGradRows taps at a time, those
-// rows of col are built from the zero-bordered batch (build_column_rows: they stay in L1; the
-// whole col of 128→128 at 3×3, 1.2 MB a chunk, did not stay in L2) and multiplied by each dy
-// panel, over the chunk's pixels. Each thread sums into its own dWᵀ; the copies are added (and
-// transposed) at the end.
+// rows of col are multiplied by each dy panel, over the chunk's pixels: read in place from the
+// zero-bordered batch (AVX-512, kDirectWeightGradient), or built from it first (build_column_rows:
+// they stay in L1; the whole col of 128→128 at 3×3, 1.2 MB a chunk, did not stay in L2). Each
+// thread sums into its own dWᵀ; the copies are added (and transposed) at the end.
 void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* db) {
   constexpr int64_t kMaxChunk = 256;  // pixels: kGradRows rows of col (12 KiB with AVX-512) stay in L1
   const int64_t pixels = g.N * g.out_plane;
@@ -362,6 +407,16 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
   std::vector<std::vector<float>> dw_partial(slots);
   std::vector<std::vector<double>> db_partial(slots);
   const PaddedBatch pad = dw ? pad_batch(g, x) : PaddedBatch{};
+  // tap_offset[k]: where tap k = (c·KH + ki)·KW + kj (over all C channels) reads, from a pixel's
+  // channel-0 corner in the padded batch (the direct tile's rows).
+  std::vector<int64_t> tap_offset;
+  if (kDirectWeightGradient && dw) {
+    tap_offset.resize(static_cast<size_t>(g.C * g.KH * g.KW));
+    for (int64_t c = 0, k = 0; c < g.C; ++c)
+      for (int64_t ki = 0; ki < g.KH; ++ki)
+        for (int64_t kj = 0; kj < g.KW; ++kj)
+          tap_offset[static_cast<size_t>(k++)] = c * pad.plane + ki * g.p.dilation_h * pad.cols + kj * g.p.dilation_w;
+  }
 
   auto run = [&](int64_t begin, int64_t end) {
     const int slot = parallel ? omp_get_thread_num() : 0;
@@ -369,7 +424,8 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
     std::vector<double>& dbt = db_partial[slot];
     if (dw) dwt.assign(static_cast<size_t>(partial_size), 0.0f);
     if (db) dbt.assign(static_cast<size_t>(g.OC), 0.0);
-    Scratch<float> col = dw ? scratch<float>(kGradRows * ld) : nullptr;
+    Scratch<float> col = dw && !kDirectWeightGradient ? scratch<float>(kGradRows * ld) : nullptr;
+    std::vector<int64_t> pixel_offset(kDirectWeightGradient ? static_cast<size_t>(chunk) : 0);
     Scratch<float> dy_panels = dw ? scratch<float>(channel_panels * chunk * kGradChannels) : nullptr;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t q0 = item * chunk, count = std::min(chunk, pixels - q0);
@@ -381,6 +437,10 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
                                             [](float v) { return static_cast<double>(v); });
       if (!dw) continue;
       const std::vector<Segment> segments = segments_of(g, pad, runs);
+      if (kDirectWeightGradient)  // pixel_offset[p]: the chunk's pixel p's channel-0 corner in the padded batch
+        for (const Segment& segment : segments)
+          for (int64_t j = 0; j < segment.length; ++j)
+            pixel_offset[segment.column + j] = segment.source + j * g.p.stride_w;
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         // dy_panels[cp][p][j] = dy[grp·OCg + cp·kGradChannels + j] at the chunk's pixel p, zero past
         // the group's channels; packed 16 channels at a time.
@@ -391,6 +451,18 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
                                     std::clamp<int64_t>(g.OCg - j0, 0, kTileCols), r.count,
                                     dy_panels.get() + (cp * chunk + r.column) * kGradChannels + j0 % kGradChannels,
                                     kGradChannels);
+        if (kDirectWeightGradient) {
+          for (int64_t kb = 0; kb < k_blocks.count; ++kb) {
+            const int64_t k0 = k_blocks.start(kb), rows = k_blocks.size(kb);
+            const float* tap[kGradRows];
+            for (int64_t i = 0; i < rows; ++i) tap[i] = pad.data + tap_offset[grp * g.K + k0 + i];
+            for (int64_t cp = 0; cp < channel_panels; ++cp)
+              weight_gradient_direct_rows(rows, count, tap, pixel_offset.data(),
+                                          dy_panels.get() + cp * chunk * kGradChannels,
+                                          dwt.data() + (grp * g.K + k0) * padded_oc + cp * kGradChannels, padded_oc);
+          }
+          continue;
+        }
         for (int64_t kb = 0; kb < k_blocks.count; ++kb) {
           const int64_t k0 = k_blocks.start(kb), rows = k_blocks.size(kb);
           build_column_rows(g, pad, segments, grp * g.K + k0, grp * g.K + k0 + rows, col.get(), ld);
