@@ -164,11 +164,38 @@ FOCUS_CONV_TARGET void copy_out(const ConvGeometry& g, const float (*out)[kItemP
   }
 }
 
+// Images per group when each thread pads the images it is about to read itself (direct_forward),
+// or 0 when the batch is better padded whole (no border to add: the input is read in place; or a
+// batch too small to share out in groups, such as one image). The group size is the one whose
+// busiest thread has the least to do, counting the wide tiles a group's pixels fill (a 7×7 plane
+// fills 5 tiles of 12 with 49 pixels, 4 images fill 17 with 196) and how evenly the groups
+// share among the threads, for groups of at most 1 MiB padded (they stay in L2).
+int64_t images_per_group(const ConvGeometry& g, const PaddedBatch& shape, int threads) {
+  if (shape.plane == g.plane) return 0;
+  const int64_t image_bytes = g.C * shape.plane * static_cast<int64_t>(sizeof(float));
+  int64_t best = 0;
+  double best_load = 0;
+  for (int64_t images = 1; images <= std::min<int64_t>(g.N, 16); ++images) {
+    if (images > 1 && images * image_bytes > (int64_t{1} << 20)) break;
+    const int64_t groups = ceil_div(g.N, images), tiles = ceil_div(images * g.out_plane, kWidePixels);
+    // The busiest thread's tiles, against an even share of the batch's pixels.
+    const double load = static_cast<double>(ceil_div(groups, threads) * tiles * kWidePixels * threads) /
+                        static_cast<double>(g.N * g.out_plane);
+    if (best == 0 || load < best_load) best = images, best_load = load;
+  }
+  return best_load <= 1.125 ? best : 0;
+}
+
 }  // namespace
 
+// Where the zero-bordered input comes from. With many images (training batches), each thread
+// pads a group of images at a time into a buffer of its own and computes their outputs right
+// away, while they are in its L2: padding the whole batch first wrote it (an input's size again)
+// to memory and read it back, 5–7 % of a forward on its own. A batch of one or a few images is
+// padded whole, its pixels shared among threads.
 void direct_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
-  const PaddedBatch pad = pad_batch(g, x);
-  const std::vector<int64_t> taps = tap_offsets(g, pad);
+  const PaddedBatch shape = padded_shape(g);
+  const std::vector<int64_t> taps = tap_offsets(g, shape);
 
   // Weights as [group][channel block][K][width], zero past the group's channels; bias likewise.
   const std::vector<ChannelBlock> blocks = channel_blocks_of(g);
@@ -192,19 +219,20 @@ void direct_forward(const ConvGeometry& g, const float* x, const float* w, const
         for (int64_t j = 0; j < blocks[b].count; ++j)
           bias_padded[(grp * blocks.size() + b) * kWideChannels + j] = bias[grp * g.OCg + blocks[b].first + j];
 
-  // Work items: runs of kItemPixels consecutive pixels of the batch (n, oh, ow), across images.
-  const int64_t pixels = g.N * g.out_plane, items = ceil_div(pixels, kItemPixels);
-  auto run = [&](int64_t begin, int64_t end) {
+  // The outputs of the batch's pixels [q_begin, q_end) (q = n·OH·OW + oh·OW + ow), in work items of
+  // kItemPixels consecutive pixels, across images; `padded` holds the zero-bordered images from
+  // batch image first_image on.
+  auto compute = [&](const float* padded, int64_t first_image, int64_t q_begin, int64_t q_end) {
     // A channel block's outputs for the item, first pixel-major as the tiles leave them, then
     // channel-major: scattering each tile straight into NCHW would write 16 planes apart, and
     // planes of 4 KiB (32×32) all fall in one L1 set, which holds 8 lines, not 16.
     alignas(64) float tile_out[kItemPixels * kWideChannels] = {};  // lanes no tile writes stay 0
     alignas(64) float block_out[kWideChannels][kItemPixels];
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t first = item * kItemPixels, count = std::min(kItemPixels, pixels - first);
+    for (int64_t first = q_begin; first < q_end; first += kItemPixels) {
+      const int64_t count = std::min(kItemPixels, q_end - first);
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         const float* in[kItemPixels];
-        item_pixels(g, pad, first, count, pad.data + grp * g.Cg * pad.plane, in);
+        item_pixels(g, shape, first - first_image * g.out_plane, count, padded + grp * g.Cg * shape.plane, in);
         for (size_t b = 0; b < blocks.size(); ++b) {
           const ChannelBlock& block = blocks[b];
           const float* block_weights = packed.get() + grp * group_size + block.packed;
@@ -217,10 +245,10 @@ void direct_forward(const ConvGeometry& g, const float* x, const float* w, const
             else
               direct_tile<kNarrowPixels, kNarrowVectors>(g.K, taps.data(), in + t, block_weights, block_bias, out);
           }
-          // [pixel][width] → [channel][pixel] by 8×8 blocks (the item's 48 pixels, all lanes:
-          // lanes past `count` or the group's channels are never copied out).
+          // [pixel][width] → [channel][pixel] by 8×8 blocks (the item's pixels rounded up to 8, all
+          // lanes: lanes past `count` or the group's channels are never copied out).
           for (int64_t j = 0; j < block.width; j += 8)
-            for (int64_t i = 0; i < kItemPixels; i += 8)
+            for (int64_t i = 0; i < count; i += 8)
               transpose_block(tile_out + i * block.width + j, block.width, &block_out[j][i], kItemPixels);
           // The item's pixels are consecutive in the batch: one run per image they touch.
           copy_out(g, block_out, block.count, grp * g.OCg + block.first, first, count, y);
@@ -228,11 +256,35 @@ void direct_forward(const ConvGeometry& g, const float* x, const float* w, const
       }
     }
   };
-  const int64_t macs_per_item = kItemPixels * g.OC * g.K;
-  if (items * macs_per_item < kParallelMacs || omp_in_parallel())
-    run(0, items);
+
+  const int64_t pixels = g.N * g.out_plane, items = ceil_div(pixels, kItemPixels);
+  const bool serial = items * kItemPixels * g.OC * g.K < kParallelMacs || omp_in_parallel();
+  const int threads = serial ? 1 : omp_get_max_threads();
+  const int64_t images = images_per_group(g, shape, threads);
+  if (images > 0) {
+    auto run_groups = [&](int64_t begin, int64_t end) {
+      Scratch<float> padded = scratch<float>(images * g.C * shape.plane);
+      for (int64_t group = begin; group < end; ++group) {
+        const int64_t n0 = group * images, n1 = std::min(g.N, n0 + images);
+        pad_images(g, x, n0, n1, padded.get());
+        compute(padded.get(), n0, n0 * g.out_plane, n1 * g.out_plane);
+      }
+    };
+    const int64_t groups = ceil_div(g.N, images);
+    if (serial)
+      run_groups(0, groups);
+    else
+      parallel_for(0, groups, 1, run_groups);
+    return;
+  }
+  const PaddedBatch pad = pad_batch(g, x);
+  auto run_items = [&](int64_t begin, int64_t end) {
+    compute(pad.data, 0, begin * kItemPixels, std::min(pixels, end * kItemPixels));
+  };
+  if (serial)
+    run_items(0, items);
   else
-    parallel_for(0, items, 1, run);
+    parallel_for(0, items, 1, run_items);
 }
 
 #else  // no AVX2 path on this CPU architecture: direct_preferred() is false, so this is never called

@@ -69,6 +69,11 @@ struct PaddedBatch {
 /// x [N, C, H, W] with g's padding, followed by `slack` zeros (room for a vector that runs past
 /// the last row). Without padding or slack the input itself is read in place.
 PaddedBatch pad_batch(const ConvGeometry& g, const float* x, int64_t slack = 0);
+/// The padded batch's rows, cols and plane alone (no copy, data null).
+PaddedBatch padded_shape(const ConvGeometry& g);
+/// Images [n0, n1) of x [N, C, H, W] with g's padding into dst, [n1 − n0, C, rows, cols], on the
+/// calling thread.
+void pad_images(const ConvGeometry& g, const float* x, int64_t n0, int64_t n1, float* dst);
 
 // ---- the packed float32 path (conv_packed.cpp) ----------------------------------------
 /// True on x86 CPUs with AVX2 and FMA (checked once).

@@ -26,35 +26,47 @@ void copy_row(const float* src, int64_t count, float* dst) { std::copy(src, src 
 void zero_row(float* dst, int64_t count) { std::fill(dst, dst + count, 0.0f); }
 #endif
 
-// The padded planes [begin, end) of the batch into pad.copy (see pad_batch).
-FOCUS_PAD_TARGET void pad_planes(const ConvGeometry& g, const float* x, const PaddedBatch& pad, int64_t begin,
-                                 int64_t end) {
+// Planes [begin, end) of the batch (plane n·C + c) with g's zero border, [end − begin, rows, cols]
+// from dst on.
+FOCUS_PAD_TARGET void pad_planes(const ConvGeometry& g, const float* x, const PaddedBatch& shape, int64_t begin,
+                                 int64_t end, float* dst) {
   const Conv2dParams& p = g.p;
   for (int64_t plane = begin; plane < end; ++plane) {
-    float* dst = pad.copy.get() + plane * pad.plane;
-    zero_row(dst, p.pad_top * pad.cols);
+    float* out = dst + (plane - begin) * shape.plane;
+    zero_row(out, p.pad_top * shape.cols);
     for (int64_t h = 0; h < g.H; ++h) {
-      float* row = dst + (h + p.pad_top) * pad.cols;
+      float* row = out + (h + p.pad_top) * shape.cols;
       zero_row(row, p.pad_left);
       copy_row(x + plane * g.plane + h * g.W, g.W, row + p.pad_left);
       zero_row(row + p.pad_left + g.W, p.pad_right);
     }
-    zero_row(dst + (p.pad_top + g.H) * pad.cols, p.pad_bottom * pad.cols);
+    zero_row(out + (p.pad_top + g.H) * shape.cols, p.pad_bottom * shape.cols);
   }
 }
 }  // namespace
 
-PaddedBatch pad_batch(const ConvGeometry& g, const float* x, int64_t slack) {
+PaddedBatch padded_shape(const ConvGeometry& g) {
   const Conv2dParams& p = g.p;
-  PaddedBatch pad{g.H + p.pad_top + p.pad_bottom, g.W + p.pad_left + p.pad_right, 0, nullptr, x};
-  pad.plane = pad.rows * pad.cols;
+  PaddedBatch shape{g.H + p.pad_top + p.pad_bottom, g.W + p.pad_left + p.pad_right, 0, nullptr, nullptr};
+  shape.plane = shape.rows * shape.cols;
+  return shape;
+}
+
+PaddedBatch pad_batch(const ConvGeometry& g, const float* x, int64_t slack) {
+  PaddedBatch pad = padded_shape(g);
+  pad.data = x;
   if (pad.plane == g.plane && slack == 0) return pad;
   pad.copy = scratch<float>(g.N * g.C * pad.plane + slack);
   pad.data = pad.copy.get();
   zero_row(pad.copy.get() + g.N * g.C * pad.plane, slack);
-  parallel_for(0, g.N * g.C, std::max<int64_t>(1, 4096 / pad.plane),
-               [&](int64_t begin, int64_t end) { pad_planes(g, x, pad, begin, end); });
+  parallel_for(0, g.N * g.C, std::max<int64_t>(1, 4096 / pad.plane), [&](int64_t begin, int64_t end) {
+    pad_planes(g, x, pad, begin, end, pad.copy.get() + begin * pad.plane);
+  });
   return pad;
+}
+
+void pad_images(const ConvGeometry& g, const float* x, int64_t n0, int64_t n1, float* dst) {
+  pad_planes(g, x, padded_shape(g), n0 * g.C, n1 * g.C, dst);
 }
 
 }  // namespace focus::kernels::FOCUS_CPU_VARIANT::conv_detail

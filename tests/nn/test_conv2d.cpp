@@ -66,6 +66,10 @@ std::vector<Case> cases() {
       // masked, and its 512 planes are split between 2 threads.
       {"direct path: 3x3 maps of 64 images, the zero border copied by both threads", 64, 8, 3, 3, 12, 3, 3,
        conv_params(1, 1, 1, 1)},
+      // Each thread pads a group of images at a time: with 2 threads, groups of 8 images of 7x7,
+      // the second one short by one.
+      {"direct path: 15 images padded a group at a time, the last group short", 15, 16, 7, 7, 40, 3, 3,
+       conv_params(1, 1, 1, 1)},
   };
 }
 
