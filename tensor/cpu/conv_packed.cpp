@@ -377,6 +377,23 @@ FOCUS_CONV_TARGET void build_column_rows(const ConvGeometry& g, const PaddedBatc
   }
 }
 
+// Images per group for packed_weight_gradient's in-place tile when each thread pads the images it
+// reads itself, or 0 when the batch is padded whole (no border: the input is read in place; or a
+// batch too small to share out, such as one image). The most images that one chunk of up to
+// max_chunk pixels holds (5 of 7×7), at most 1 MiB padded, whose groups share among the threads
+// within 1/8 of an even share (parallel_for gives the first thread the most).
+int64_t images_per_chunk_group(const ConvGeometry& g, const PaddedBatch& shape, int64_t max_chunk, int threads) {
+  if (shape.plane == g.plane) return 0;
+  const int64_t image_bytes = g.C * shape.plane * static_cast<int64_t>(sizeof(float));
+  const int64_t most =
+      std::max<int64_t>(1, std::min({max_chunk / g.out_plane, g.N, (int64_t{1} << 20) / image_bytes}));
+  for (int64_t images = most; images >= 1; --images) {
+    const int64_t busiest = std::min(g.N, ceil_div(ceil_div(g.N, images), threads) * images);
+    if (busiest * threads * 8 <= g.N * 9) return images;
+  }
+  return 0;
+}
+
 }  // namespace
 
 // dW and db on the packed path. Per group, over a chunk of the batch's output pixels:
@@ -393,20 +410,27 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
   constexpr int64_t kMaxChunk = 256;  // pixels: kGradRows rows of col (12 KiB with AVX-512) stay in L1
   const int64_t pixels = g.N * g.out_plane;
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  // As many chunks as needed, rounded up to a multiple of the threads so they share evenly.
-  const int64_t items = ceil_div(ceil_div(pixels, kMaxChunk), threads) * threads;
-  const int64_t chunk = std::min(kMaxChunk, ceil_div(ceil_div(pixels, items), 8) * 8);
-  const int64_t chunks = ceil_div(pixels, chunk);
+  const PaddedBatch shape = padded_shape(g);
+  // The tile reading in place with a training batch: each thread pads a group of images at a
+  // time (as direct_forward does) and takes the group's chunks while the images are in its L2.
+  const int64_t images = kDirectWeightGradient && dw ? images_per_chunk_group(g, shape, kMaxChunk, threads) : 0;
+  const int64_t image_groups = images > 0 ? ceil_div(g.N, images) : 0;
+  // Otherwise as many chunks as needed over the whole batch, rounded up to a multiple of the
+  // threads so they share evenly. A group's pixels are cut into chunks of the same size.
+  const int64_t items = images > 0 ? ceil_div(images * g.out_plane, kMaxChunk)
+                                   : ceil_div(ceil_div(pixels, kMaxChunk), threads) * threads;
+  const int64_t chunk =
+      std::min(kMaxChunk, ceil_div(ceil_div(images > 0 ? images * g.out_plane : pixels, items), 8) * 8);
+  const int64_t chunks = images > 0 ? image_groups : ceil_div(pixels, chunk);  // the work items shared out
   const int64_t ld = chunk + 16;  // spare columns for copy_floats_spilling; rows stay 64-byte aligned
   const int64_t channel_panels = ceil_div(g.OCg, kGradChannels), padded_oc = channel_panels * kGradChannels;
   const int64_t partial_size = g.groups * g.K * padded_oc;
   const RowBlocks k_blocks(g.K, kGradRows);
-  const int64_t macs_per_item = g.OC * g.K * chunk;
-  const bool parallel = threads > 1 && chunks >= 2 && chunks * macs_per_item >= kParallelMacs;
+  const bool parallel = threads > 1 && chunks >= 2 && pixels * g.OC * g.K >= kParallelMacs;
   const int slots = parallel ? threads : 1;
   std::vector<std::vector<float>> dw_partial(slots);
   std::vector<std::vector<double>> db_partial(slots);
-  const PaddedBatch pad = dw ? pad_batch(g, x) : PaddedBatch{};
+  const PaddedBatch pad = dw && images == 0 ? pad_batch(g, x) : padded_shape(g);
   // tap_offset[k]: where tap k = (c·KH + ki)·KW + kj (over all C channels) reads, from a pixel's
   // channel-0 corner in the padded batch (the direct tile's rows).
   std::vector<int64_t> tap_offset;
@@ -427,20 +451,23 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
     Scratch<float> col = dw && !kDirectWeightGradient ? scratch<float>(kGradRows * ld) : nullptr;
     std::vector<int64_t> pixel_offset(kDirectWeightGradient ? static_cast<size_t>(chunk) : 0);
     Scratch<float> dy_panels = dw ? scratch<float>(channel_panels * chunk * kGradChannels) : nullptr;
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t q0 = item * chunk, count = std::min(chunk, pixels - q0);
+    Scratch<float> group_padded = images > 0 ? scratch<float>(images * g.C * pad.plane) : nullptr;
+
+    // The sums over the batch's pixels [q0, q0 + count), whose zero-bordered images are at
+    // `padded` from batch image first_image on.
+    auto add_chunk = [&](int64_t q0, int64_t count, const float* padded, int64_t first_image) {
       const std::vector<ImageRun> runs = runs_of(g, q0, count);
       if (db)  // lanes of double: a single running float sum is both slow (latency-bound) and lossy
         for (const ImageRun& r : runs)
           for (int64_t o = 0; o < g.OC; ++o)
             dbt[o] += cpu::lane_sum<double>(dy + (r.n * g.OC + o) * g.out_plane + r.first, r.count,
                                             [](float v) { return static_cast<double>(v); });
-      if (!dw) continue;
+      if (!dw) return;
       const std::vector<Segment> segments = segments_of(g, pad, runs);
-      if (kDirectWeightGradient)  // pixel_offset[p]: the chunk's pixel p's channel-0 corner in the padded batch
+      if (kDirectWeightGradient)  // pixel_offset[p]: the chunk's pixel p's channel-0 corner in `padded`
         for (const Segment& segment : segments)
           for (int64_t j = 0; j < segment.length; ++j)
-            pixel_offset[segment.column + j] = segment.source + j * g.p.stride_w;
+            pixel_offset[segment.column + j] = segment.source - first_image * g.C * pad.plane + j * g.p.stride_w;
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         // dy_panels[cp][p][j] = dy[grp·OCg + cp·kGradChannels + j] at the chunk's pixel p, zero past
         // the group's channels; packed 16 channels at a time.
@@ -455,7 +482,7 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
           for (int64_t kb = 0; kb < k_blocks.count; ++kb) {
             const int64_t k0 = k_blocks.start(kb), rows = k_blocks.size(kb);
             const float* tap[kGradRows];
-            for (int64_t i = 0; i < rows; ++i) tap[i] = pad.data + tap_offset[grp * g.K + k0 + i];
+            for (int64_t i = 0; i < rows; ++i) tap[i] = padded + tap_offset[grp * g.K + k0 + i];
             for (int64_t cp = 0; cp < channel_panels; ++cp)
               weight_gradient_direct_rows(rows, count, tap, pixel_offset.data(),
                                           dy_panels.get() + cp * chunk * kGradChannels,
@@ -471,6 +498,18 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
                                  dwt.data() + (grp * g.K + k0) * padded_oc + cp * kGradChannels, padded_oc);
         }
       }
+    };
+
+    for (int64_t item = begin; item < end; ++item) {
+      if (images == 0) {
+        const int64_t q0 = item * chunk;
+        add_chunk(q0, std::min(chunk, pixels - q0), pad.data, 0);
+        continue;
+      }
+      const int64_t n0 = item * images, n1 = std::min(g.N, n0 + images);
+      pad_images(g, x, n0, n1, group_padded.get());
+      for (int64_t q0 = n0 * g.out_plane; q0 < n1 * g.out_plane; q0 += chunk)
+        add_chunk(q0, std::min(chunk, n1 * g.out_plane - q0), group_padded.get(), n0);
     }
   };
   if (parallel)
