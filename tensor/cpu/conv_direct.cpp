@@ -61,7 +61,8 @@ constexpr int kWidePixels = kVectorRegisters == 32 ? 12 : 6, kNarrowPixels = kVe
 constexpr int64_t kWideChannels = kWideVectors * kVectorLanes, kNarrowChannels = kNarrowVectors * kVectorLanes;
 // Pixels per work item, a multiple of both tiles' pixels and of the 8×8 transposes: a channel
 // block's weights (K·width floats, in L2) serve this many pixels before the next block's are read.
-constexpr int64_t kItemPixels = 48;
+// 48 → 96 gained 2–10 % forward on an AVX-512 Xeon (most at 32→64 on 32×32 maps); 192 no more.
+constexpr int64_t kItemPixels = 96;
 static_assert(kItemPixels % kWidePixels == 0 && kItemPixels % kNarrowPixels == 0 && kItemPixels % 8 == 0);
 
 // out[i][j] = start_j + Σ_k w[k·W + j] · in[i][taps[k]] for the tile's Pixels pixels (i) and
