@@ -15,7 +15,8 @@
 //
 // The prices: the tile is [pixel][channel] and NCHW wants [channel][pixel], so an item's tiles
 // are transposed in registers, 8×8 at a time, and copied out a run of pixels per image; and
-// the batch is copied once with its zero border (memory: the input's size again). dx of a
+// the input is copied with its zero border: a group of images at a time into each thread's own
+// buffer (a training batch), or the whole batch at once (a batch of one or a few images). dx of a
 // stride-1 convolution runs here too (conv_packed.cpp's packed_input_gradient).
 //
 // Measured, 2 threads, batch 128, forward GFLOP/s. Zen 3, against the packed path: 24→32 at

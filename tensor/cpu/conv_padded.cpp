@@ -1,5 +1,6 @@
 // The batch with its zero border, for the float32 convolution paths (conv_direct.cpp reads its
-// taps from it, conv_packed.cpp's weight gradient builds its columns from it).
+// taps from it, conv_packed.cpp's weight gradient its columns): the whole batch at once
+// (pad_batch), or a group of images into a thread's own buffer (pad_images).
 #include <algorithm>
 #include <cstdint>
 
