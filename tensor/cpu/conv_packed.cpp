@@ -355,12 +355,12 @@ std::vector<Segment> segments_of(const ConvGeometry& g, const PaddedBatch& pad, 
 // stride 1 an output row's taps are consecutive inputs, copied a vector at a time, the last one
 // by a masked load and a whole store (a loop of whole vectors that read past the row became a
 // call to memcpy per segment, 4 % of a training step).
-FOCUS_CONV_TARGET void build_column_rows(const ConvGeometry& g, const PaddedBatch& pad,
+FOCUS_CONV_TARGET void build_column_rows(const ConvGeometry& g, const PaddedBatch& pad, const float* padded,
                                          const std::vector<Segment>& segments, int64_t k0, int64_t k1, float* col,
                                          int64_t ld) {
   int64_t c = k0 / (g.KH * g.KW), ki = (k0 / g.KW) % g.KH, kj = k0 % g.KW;
   for (int64_t k = k0; k < k1; ++k) {
-    const float* tap = pad.data + c * pad.plane + ki * g.p.dilation_h * pad.cols + kj * g.p.dilation_w;
+    const float* tap = padded + c * pad.plane + ki * g.p.dilation_h * pad.cols + kj * g.p.dilation_w;
     float* row = col + (k - k0) * ld;
     for (const Segment& s : segments) {
       const float* src = tap + s.source;
@@ -411,9 +411,9 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
   const int64_t pixels = g.N * g.out_plane;
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
   const PaddedBatch shape = padded_shape(g);
-  // The tile reading in place with a training batch: each thread pads a group of images at a
-  // time (as direct_forward does) and takes the group's chunks while the images are in its L2.
-  const int64_t images = kDirectWeightGradient && dw ? images_per_chunk_group(g, shape, kMaxChunk, threads) : 0;
+  // With a training batch each thread pads a group of images at a time (as direct_forward does)
+  // and takes the group's chunks while the images are in its L2.
+  const int64_t images = dw ? images_per_chunk_group(g, shape, kMaxChunk, threads) : 0;
   const int64_t image_groups = images > 0 ? ceil_div(g.N, images) : 0;
   // Otherwise as many chunks as needed over the whole batch, rounded up to a multiple of the
   // threads so they share evenly. A group's pixels are cut into chunks of the same size.
@@ -463,11 +463,12 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
             dbt[o] += cpu::lane_sum<double>(dy + (r.n * g.OC + o) * g.out_plane + r.first, r.count,
                                             [](float v) { return static_cast<double>(v); });
       if (!dw) return;
-      const std::vector<Segment> segments = segments_of(g, pad, runs);
+      std::vector<Segment> segments = segments_of(g, pad, runs);
+      for (Segment& segment : segments) segment.source -= first_image * g.C * pad.plane;  // from `padded`
       if (kDirectWeightGradient)  // pixel_offset[p]: the chunk's pixel p's channel-0 corner in `padded`
         for (const Segment& segment : segments)
           for (int64_t j = 0; j < segment.length; ++j)
-            pixel_offset[segment.column + j] = segment.source - first_image * g.C * pad.plane + j * g.p.stride_w;
+            pixel_offset[segment.column + j] = segment.source + j * g.p.stride_w;
       for (int64_t grp = 0; grp < g.groups; ++grp) {
         // dy_panels[cp][p][j] = dy[grp·OCg + cp·kGradChannels + j] at the chunk's pixel p, zero past
         // the group's channels; packed 16 channels at a time.
@@ -492,7 +493,7 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
         }
         for (int64_t kb = 0; kb < k_blocks.count; ++kb) {
           const int64_t k0 = k_blocks.start(kb), rows = k_blocks.size(kb);
-          build_column_rows(g, pad, segments, grp * g.K + k0, grp * g.K + k0 + rows, col.get(), ld);
+          build_column_rows(g, pad, padded, segments, grp * g.K + k0, grp * g.K + k0 + rows, col.get(), ld);
           for (int64_t cp = 0; cp < channel_panels; ++cp)
             weight_gradient_rows(rows, count, col.get(), ld, dy_panels.get() + cp * chunk * kGradChannels,
                                  dwt.data() + (grp * g.K + k0) * padded_oc + cp * kGradChannels, padded_oc);
