@@ -377,8 +377,8 @@ FOCUS_CONV_TARGET void build_column_rows(const ConvGeometry& g, const PaddedBatc
   }
 }
 
-// Images per group for packed_weight_gradient's in-place tile when each thread pads the images it
-// reads itself, or 0 when the batch is padded whole (no border: the input is read in place; or a
+// Images per group for packed_weight_gradient when each thread pads the images it reads itself,
+// or 0 when the batch is padded whole (no border: the input is read in place; or a
 // batch too small to share out, such as one image). The most images that one chunk of up to
 // max_chunk pixels holds (5 of 7×7), at most 1 MiB padded, whose groups share among the threads
 // within 1/8 of an even share (parallel_for gives the first thread the most).
