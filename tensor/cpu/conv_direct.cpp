@@ -111,16 +111,6 @@ std::vector<ChannelBlock> channel_blocks_of(const ConvGeometry& g) {
   return blocks;
 }
 
-// taps[k]: where tap k = (c·KH + ki)·KW + kj of a group reads, from its pixel's channel-0 corner.
-std::vector<int64_t> tap_offsets(const ConvGeometry& g, const PaddedBatch& pad) {
-  std::vector<int64_t> taps(static_cast<size_t>(g.K));
-  for (int64_t c = 0, k = 0; c < g.Cg; ++c)
-    for (int64_t ki = 0; ki < g.KH; ++ki)
-      for (int64_t kj = 0; kj < g.KW; ++kj)
-        taps[static_cast<size_t>(k++)] = c * pad.plane + ki * g.p.dilation_h * pad.cols + kj * g.p.dilation_w;
-  return taps;
-}
-
 // in[i] = the corner, from `base` (the padded batch's first channel of a group), of batch pixel
 // first + i (q = n·OH·OW + oh·OW + ow), for i < count, and the last one's again up to kItemPixels:
 // a short item's last tile repeats it. Counted along, not divided out per pixel. (Written as
@@ -197,7 +187,7 @@ int64_t images_per_group(const ConvGeometry& g, const PaddedBatch& shape, int th
 // padded whole, its pixels shared among threads.
 void direct_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
   const PaddedBatch shape = padded_shape(g);
-  const std::vector<int64_t> taps = tap_offsets(g, shape);
+  const std::vector<int64_t> taps = tap_offsets(g, shape, g.Cg);  // a group's taps
 
   // Weights as [group][channel block][K][width], zero past the group's channels; bias likewise.
   const std::vector<ChannelBlock> blocks = channel_blocks_of(g);

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
+#include <vector>
 
 #include "tensor/kernels.h"
 
@@ -74,6 +75,9 @@ PaddedBatch padded_shape(const ConvGeometry& g);
 /// Images [n0, n1) of x [N, C, H, W] with g's padding into dst, [n1 − n0, C, rows, cols], on the
 /// calling thread.
 void pad_images(const ConvGeometry& g, const float* x, int64_t n0, int64_t n1, float* dst);
+/// taps[k]: where tap k = (c·KH + ki)·KW + kj, for channels c < `channels`, reads in a padded batch
+/// of pad's shape, from a pixel's channel-0 corner (its tap (0, 0) in channel 0).
+std::vector<int64_t> tap_offsets(const ConvGeometry& g, const PaddedBatch& pad, int64_t channels);
 
 // ---- the packed float32 path (conv_packed.cpp) ----------------------------------------
 /// True on x86 CPUs with AVX2 and FMA (checked once).

@@ -431,16 +431,9 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
   std::vector<std::vector<float>> dw_partial(slots);
   std::vector<std::vector<double>> db_partial(slots);
   const PaddedBatch pad = dw && images == 0 ? pad_batch(g, x) : padded_shape(g);
-  // tap_offset[k]: where tap k = (c·KH + ki)·KW + kj (over all C channels) reads, from a pixel's
-  // channel-0 corner in the padded batch (the direct tile's rows).
-  std::vector<int64_t> tap_offset;
-  if (kDirectWeightGradient && dw) {
-    tap_offset.resize(static_cast<size_t>(g.C * g.KH * g.KW));
-    for (int64_t c = 0, k = 0; c < g.C; ++c)
-      for (int64_t ki = 0; ki < g.KH; ++ki)
-        for (int64_t kj = 0; kj < g.KW; ++kj)
-          tap_offset[static_cast<size_t>(k++)] = c * pad.plane + ki * g.p.dilation_h * pad.cols + kj * g.p.dilation_w;
-  }
+  // The direct tile's rows: tap k over all C channels (group grp's start at grp·K).
+  const std::vector<int64_t> tap_offset =
+      kDirectWeightGradient && dw ? tap_offsets(g, pad, g.C) : std::vector<int64_t>();
 
   auto run = [&](int64_t begin, int64_t end) {
     const int slot = parallel ? omp_get_thread_num() : 0;

@@ -3,6 +3,7 @@
 // (pad_batch), or a group of images into a thread's own buffer (pad_images).
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "tensor/cpu/conv_internal.h"
 #if defined(__x86_64__)
@@ -68,6 +69,15 @@ PaddedBatch pad_batch(const ConvGeometry& g, const float* x, int64_t slack) {
 
 void pad_images(const ConvGeometry& g, const float* x, int64_t n0, int64_t n1, float* dst) {
   pad_planes(g, x, padded_shape(g), n0 * g.C, n1 * g.C, dst);
+}
+
+std::vector<int64_t> tap_offsets(const ConvGeometry& g, const PaddedBatch& pad, int64_t channels) {
+  std::vector<int64_t> taps(static_cast<size_t>(channels * g.KH * g.KW));
+  for (int64_t c = 0, k = 0; c < channels; ++c)
+    for (int64_t ki = 0; ki < g.KH; ++ki)
+      for (int64_t kj = 0; kj < g.KW; ++kj)
+        taps[static_cast<size_t>(k++)] = c * pad.plane + ki * g.p.dilation_h * pad.cols + kj * g.p.dilation_w;
+  return taps;
 }
 
 }  // namespace focus::kernels::FOCUS_CPU_VARIANT::conv_detail
