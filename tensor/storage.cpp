@@ -1,5 +1,7 @@
 #include "tensor/storage.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -7,6 +9,7 @@
 #include <string>
 
 #include "tensor/cuda/backend.h"
+#include "tensor/parallel.h"
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -42,6 +45,20 @@ bool poison_uninitialized() {
   }();
   return poison;
 }
+// memset, shared among the threads for a large block: one thread's stores fall well short of what
+// the memory takes (zeroing a translator's gradient buffers took 1.7 % of its step on one thread).
+void zero(char* data, size_t bytes) {
+  constexpr size_t kChunk = size_t{256} << 10;
+  if (bytes < 4 * kChunk) {
+    std::memset(data, 0, bytes);
+    return;
+  }
+  const int64_t chunks = static_cast<int64_t>((bytes + kChunk - 1) / kChunk);
+  parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
+    const size_t first = static_cast<size_t>(begin) * kChunk;
+    std::memset(data + first, 0, std::min(bytes, static_cast<size_t>(end) * kChunk) - first);
+  });
+}
 }  // namespace
 
 Storage::Storage(size_t nbytes, Device device, bool pinned, bool zero_fill) : nbytes_(nbytes), device_(device), pinned_(pinned) {
@@ -61,7 +78,7 @@ Storage::Storage(size_t nbytes, Device device, bool pinned, bool zero_fill) : nb
   data_ = std::aligned_alloc(64, padded);
   if (!data_) throw std::bad_alloc();
   if (zero_fill)
-    std::memset(data_, 0, padded);
+    zero(static_cast<char*>(data_), padded);
   else if (poison_uninitialized())
     std::memset(data_, 0xff, padded);
 }

@@ -7,9 +7,12 @@
 #include <algorithm>
 #include <cmath>
 #include <initializer_list>
+#include <limits>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
+#include "tensor/cpu/lanes.h"
 #include "tensor/cpu/loops.h"
 #include "tensor/dispatch.h"
 #include "tensor/kernels.h"
@@ -113,35 +116,49 @@ void sgd_step(const Tensor& param, const Tensor& grad, const Tensor& momentum_bu
 Tensor norm_power_sum(const Tensor& x, double p) {
   const char* op = "norm_power_sum";
   check_defined(x, op);
-  if (!(p > 0))
-    throw std::invalid_argument(fmt::format("{}: expected a positive norm order p, got {}", op, p));
+  if (!(p > 0)) throw std::invalid_argument(fmt::format("{}: expected a positive norm order p, got {}", op, p));
   if (!is_floating(x.dtype()))
     throw std::invalid_argument(
         fmt::format("{}: expected a float32 or float64 tensor, got {}", op, dtype_name(x.dtype())));
   FOCUS_DISPATCH(x.device(), norm_power_sum(x, p));
   const Tensor dense = x.is_contiguous() ? x : contiguous_copy(x);
+  // Blocks of a fixed size, each summed in lanes (cpu::lane_sum: the adds vectorise, where one
+  // running sum waits 4 cycles per element), the blocks across threads, their sums then added in
+  // block order: the same result at any thread count. A translator's gradients (5M floats) took
+  // 3 % of its training step one element at a time, on one thread.
+  constexpr int64_t kBlock = int64_t{1} << 15;
+  const bool largest = std::isinf(p);
   const double total = cpu::dispatch_floating(dense.dtype(), op, [&]<typename T>() {
     const T* values = dense.data<T>();
-    const int64_t n = dense.numel();
-    // Serial, in double: a gradient's norm is cheap next to the step that made it.
-    if (std::isinf(p)) {
-      double largest = 0;
-      for (int64_t i = 0; i < n; ++i) {
-        const double a = std::abs(static_cast<double>(values[i]));
-        if (std::isnan(a)) return a;
-        largest = std::max(largest, a);
+    const int64_t n = dense.numel(), blocks = std::max<int64_t>(1, (n + kBlock - 1) / kBlock);
+    std::vector<double> partial(static_cast<size_t>(blocks));
+    parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t b = begin; b < end; ++b) {
+        const T* v = values + b * kBlock;
+        const int64_t count = std::min(kBlock, n - b * kBlock);
+        double& out = partial[static_cast<size_t>(b)];
+        if (count == 0) {
+          out = 0;
+        } else if (largest) {  // max|x| = max(max x, -min x); NaN wins
+          const double high = cpu::lane_extremum<true>(v, count), low = cpu::lane_extremum<false>(v, count);
+          out = std::isnan(high) || std::isnan(low) ? std::numeric_limits<double>::quiet_NaN() : std::max(high, -low);
+        } else if (p == 2.0) {
+          out = cpu::lane_sum<double>(v, count, [](T a) { return static_cast<double>(a) * static_cast<double>(a); });
+        } else if (p == 1.0) {
+          out = cpu::lane_sum<double>(v, count, [](T a) { return std::abs(static_cast<double>(a)); });
+        } else {
+          out = cpu::lane_sum<double>(v, count, [p](T a) { return std::pow(std::abs(static_cast<double>(a)), p); });
+        }
       }
-      return largest;
+    });
+    double result = 0;
+    for (const double value : partial) {
+      if (!largest)
+        result += value;
+      else if (std::isnan(value) || value > result)
+        result = std::isnan(result) ? result : value;  // NaN wins
     }
-    double sum = 0;
-    if (p == 2.0) {
-      for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(values[i]) * static_cast<double>(values[i]);
-    } else if (p == 1.0) {
-      for (int64_t i = 0; i < n; ++i) sum += std::abs(static_cast<double>(values[i]));
-    } else {
-      for (int64_t i = 0; i < n; ++i) sum += std::pow(std::abs(static_cast<double>(values[i])), p);
-    }
-    return sum;
+    return result;
   });
   return scalar_tensor(total, TensorOptions(kFloat64));
 }

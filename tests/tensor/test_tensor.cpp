@@ -1,6 +1,9 @@
 // The Tensor handle: factories, views sharing storage, element access, printing.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <vector>
+
 #include "focus.h"
 
 using namespace focus;
@@ -31,6 +34,18 @@ TEST_CASE("factories give the requested shape, dtype and values", "[tensor]") {
   REQUIRE(t.at({1, 0}) == 4.0);
   REQUIRE(scalar_tensor(7).dim() == 0);
   REQUIRE(scalar_tensor(7).item<double>() == 7.0);
+}
+
+TEST_CASE("zeros of several MiB are zero throughout, where the threads share the fill", "[tensor]") {
+  // 1 MiB and more is zeroed in 256 KiB chunks across threads; the odd size ends in a short chunk.
+  // Freed memory of the same size filled with ones comes first, so reuse would show.
+  const int64_t n = (int64_t{5} << 18) + 13;  // 5 MiB + 52 bytes of float32
+  for (int pass = 0; pass < 2; ++pass) {
+    { Tensor dirty = full({n}, 1.0); }
+    Tensor z = zeros({n});
+    const std::vector<float> values = z.to_vector<float>();
+    REQUIRE(std::count(values.begin(), values.end(), 0.0f) == n);
+  }
 }
 
 TEST_CASE("random factories are reproducible from a seed", "[tensor]") {
