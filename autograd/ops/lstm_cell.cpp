@@ -42,8 +42,8 @@ class LSTMCellBackward : public Node {
     const Tensor dh_new = contiguous_or_self(grad_outputs[0]);
     const Tensor dc_new = contiguous_or_self(grad_outputs[1]);
     const TensorOptions options = TensorOptions(gates_.dtype()).with_device(gates_.device());
-    Tensor d_gates = empty(gates_.shape(), options);
-    Tensor dc = empty(c_.shape(), options);
+    Tensor d_gates = empty_for_overwrite(gates_.shape(), options);
+    Tensor dc = empty_for_overwrite(c_.shape(), options);
     kernels::lstm_gates_backward(gates_, c_, tanh_c_new_, dh_new, dc_new, d_gates, dc);
 
     std::vector<Tensor> grads(7);
@@ -110,7 +110,7 @@ std::pair<Tensor, Tensor> lstm_cell(const Tensor& input, const Tensor& h, const 
   const int64_t B = input.shape()[0], H = h.shape()[1];
   const TensorOptions options = TensorOptions(input.dtype()).with_device(input.device());
 
-  Tensor gates = empty({B, 4 * H}, options);
+  Tensor gates = empty_for_overwrite({B, 4 * H}, options);
   kernels::gemm(input, false, weight_ih, true, gates, 1.0, 0.0);
   kernels::gemm(h, false, weight_hh, true, gates, 1.0, 1.0);
   Tensor bias;  // the two biases only ever appear summed
@@ -120,7 +120,8 @@ std::pair<Tensor, Tensor> lstm_cell(const Tensor& input, const Tensor& h, const 
     bias = contiguous_or_self(bias_ih.defined() ? bias_ih : bias_hh);
 
   Tensor c_old = contiguous_or_self(c);
-  Tensor h_new = empty({B, H}, options), c_new = empty({B, H}, options), tanh_c_new = empty({B, H}, options);
+  Tensor h_new = empty_for_overwrite({B, H}, options), c_new = empty_for_overwrite({B, H}, options),
+         tanh_c_new = empty_for_overwrite({B, H}, options);
   kernels::lstm_gates_forward(gates, bias, c_old, h_new, c_new, tanh_c_new);
 
   if (any_requires_grad({input, h, c, weight_ih, weight_hh, bias_ih, bias_hh}))

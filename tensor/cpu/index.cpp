@@ -106,7 +106,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
 
   Shape shape = x.shape();
   shape[dim] = n;
-  Tensor out = empty(shape, TensorOptions(x.dtype()).with_device(x.device()));
+  Tensor out = empty_for_overwrite(shape, TensorOptions(x.dtype()).with_device(x.device()));
   if (out.numel() == 0) return out;
   Tensor src = x.is_contiguous() ? x : contiguous_copy(x);
   const int64_t* rows = idx.data<int64_t>();
@@ -185,7 +185,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   check_fits(x, index, dim, "gather");
   FOCUS_DISPATCH(common_device("gather", x, index), gather(x, dim, index));
   Tensor idx = checked_indices(index, dim, x.shape()[dim], "gather");
-  Tensor out = empty(index.shape(), TensorOptions(x.dtype()).with_device(x.device()));
+  Tensor out = empty_for_overwrite(index.shape(), TensorOptions(x.dtype()).with_device(x.device()));
   if (out.numel() == 0) return out;
 
   const int64_t length = index.shape()[dim];

@@ -71,7 +71,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     dtype = promote_types(dtype, t.dtype());
   }
   FOCUS_DISPATCH(common_device_of("cat", tensors), cat(tensors, dim));
-  Tensor out = empty(shape, TensorOptions(dtype).with_device(first.device()));
+  Tensor out = empty_for_overwrite(shape, TensorOptions(dtype).with_device(first.device()));
   if (out.numel() == 0) return out;
 
   bool contiguous = true;

@@ -140,6 +140,18 @@ TEST_CASE("split and chunk give narrow views", "[join][split][chunk]") {
     Tensor y = input({4, 2}, 22);
     sum(chunk(y, 2, 0)[0]).backward();
     REQUIRE(y.grad().to_vector<double>() == std::vector<double>{1, 1, 1, 1, 0, 0, 0, 0});
+    // One node for all pieces: a piece used twice adds up, an unused middle piece gets zeros
+    // (under FOCUS_POISON_UNINITIALIZED an unwritten window would be NaN).
+    Tensor z = input({2, 5}, 23);
+    std::vector<Tensor> p = split(z, 2, 1);  // columns 0-1, 2-3, 4
+    REQUIRE(p[0].grad_fn() == p[2].grad_fn());
+    (sum(p[0] * p[0]) + sum(p[0]) + sum(p[2] * 3.0)).backward();
+    const std::vector<double> zv = z.to_vector<double>(), g = z.grad().to_vector<double>();
+    for (int64_t r = 0; r < 2; ++r)
+      for (int64_t c = 0; c < 5; ++c) {
+        const double expected = c < 2 ? 2 * zv[static_cast<size_t>(r * 5 + c)] + 1 : c < 4 ? 0.0 : 3.0;
+        REQUIRE(g[static_cast<size_t>(r * 5 + c)] == Approx(expected).margin(1e-15));
+      }
   }
   SECTION("errors") {
     REQUIRE_THROWS_WITH(split(x, 0, 0), Catch::Contains("split: split_size must be positive, got 0"));
