@@ -7,8 +7,11 @@
 # and evaluation, as the programs' time_to_accuracy), the final test-time-augmented accuracy and the
 # wall minutes of each run.
 #
-#   scripts/bench-tta.sh [--preset quick|default|both] [--seeds 0,1] [--data DIR] [-- ARGS...]
+#   scripts/bench-tta.sh [--preset quick|default|both] [--seeds 0,1] [--layouts nchw,channels_last]
+#                        [--data DIR] [-- ARGS...]
 #
+# --layouts picks PyTorch's layouts (default both; channels_last alone when the better one is known and
+# a run is long, as the default preset's 40 minutes are).
 # Default: the quick preset, seed 0. ARGS go to both programs, e.g. `-- --epochs 1 --limit 2048
 # --test-limit 1000` for a smoke run. CIFAR-10: --data DIR/cifar-10-batches-bin, else
 # $FOCUS_DATA/cifar-10-batches-bin. THREADS (2), BUILD_DIR (build), TORCH_VENV (~/torch-venv) and
@@ -19,6 +22,7 @@ cd "$(dirname "$0")/.."
 
 presets=quick
 seeds=0
+layouts=nchw,channels_last
 data=
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -26,6 +30,8 @@ while [ $# -gt 0 ]; do
     --preset=*) presets=${1#*=}; shift ;;
     --seeds) seeds=${2:?--seeds needs a list such as 0,1}; shift 2 ;;
     --seeds=*) seeds=${1#*=}; shift ;;
+    --layouts) layouts=${2:?--layouts needs a list such as nchw,channels_last}; shift 2 ;;
+    --layouts=*) layouts=${1#*=}; shift ;;
     --data) data=${2:?--data needs a folder}; shift 2 ;;
     --data=*) data=${1#*=}; shift ;;
     --) shift; break ;;
@@ -39,6 +45,13 @@ case "$presets" in
   quick | default) ;;
   *) echo "bench-tta.sh: --preset must be quick, default or both, not '$presets'" >&2; exit 2 ;;
 esac
+IFS=, read -r -a layout_list <<<"$layouts"
+for layout in "${layout_list[@]}"; do
+  [ "$layout" = nchw ] || [ "$layout" = channels_last ] || {
+    echo "bench-tta.sh: --layouts wants nchw and/or channels_last separated by commas, not '$layouts'" >&2
+    exit 2
+  }
+done
 IFS=, read -r -a seed_list <<<"$seeds"
 for seed in "${seed_list[@]}"; do
   [[ "$seed" =~ ^[0-9]+$ ]] || {
@@ -86,8 +99,8 @@ for preset in $presets; do
     # The twin trains the epochs focus trained (summary.json; the default preset's come from its time budget).
     epochs=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("epochs", ""))' \
       "$out/focus-$name/summary.json")
-    # PyTorch in both layouts: the better of the two is the peer (channels_last is oneDNN's own).
-    for layout in nchw channels_last; do
+    # PyTorch in both layouts unless told: the better of the two is the peer (channels_last is oneDNN's own).
+    for layout in "${layout_list[@]}"; do
       flags=()
       [ -n "$epochs" ] && flags=(--epochs "$epochs")
       [ "$layout" = channels_last ] && flags+=(--channels-last)
