@@ -16,6 +16,7 @@
 #include "autograd/ops.h"
 #include "nn/functional/attention.h"
 #include "tensor/parallel.h"
+#include "timing.h"
 
 using namespace focus;
 
@@ -55,7 +56,7 @@ double max_abs_diff(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
+  const int threads = bench::count_argument({argv + 1, argv + argc}, 0, 2, 1, "threads", "bench_attention [threads]");
   set_num_threads(threads);
   const int64_t B = 32, H = 8, L = 128, D = 32;
   manual_seed(0);

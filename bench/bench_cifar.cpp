@@ -44,8 +44,9 @@ Timing time_calls(Device device, int warmup, int iterations, F&& f) {
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   const Device device = bench::take_device_flag(args);
-  const int threads = args.size() > 0 ? std::atoi(args[0].c_str()) : 2;
-  const int iterations = args.size() > 1 ? std::atoi(args[1].c_str()) : 20;
+  const char* usage = "bench_cifar [threads] [iterations] [seed|attention] [--device cpu|cuda[:N]]";
+  const int threads = bench::count_argument(args, 0, 2, 1, "threads", usage);
+  const int iterations = bench::count_argument(args, 1, 20, 1, "iterations", usage);
   const std::string only = args.size() > 2 ? args[2] : "";
   set_num_threads(threads);
   fmt::print("focus CIFAR-10 training step (zero_grad + forward + cross-entropy + backward + AdamW), float32, "

@@ -16,7 +16,7 @@
 using namespace focus;
 
 int main(int argc, char** argv) {
-  const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
+  const int threads = bench::count_argument({argv + 1, argv + argc}, 0, 2, 1, "threads", "bench_config [threads]");
   set_num_threads(threads);
   fmt::print("{}", config());
   for (int n : {512, 1024, 2048}) {

@@ -25,7 +25,8 @@ using namespace focus;
 using bench::best_seconds;
 
 int main(int argc, char** argv) {
-  const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
+  const int threads = bench::count_argument({argv + 1, argv + argc}, 0, 2, 1, "threads",
+                                            "bench_conv [threads] [IN,OUT,SIZE,BATCH ...]");
   set_num_threads(threads);
   manual_seed(0);
   struct Case {

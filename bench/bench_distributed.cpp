@@ -130,15 +130,17 @@ int main(int argc, char** argv) {
     args.erase(it);
     return true;
   };
+  const char* usage = "bench_distributed cifar|translate [global_batch] [steps] [--threads T] [--no-overlap]";
   int threads = std::max(1, 2 / dist::world_size());
   if (auto it = std::find(args.begin(), args.end(), "--threads"); it != args.end() && it + 1 != args.end()) {
-    threads = std::atoi((it + 1)->c_str());
+    threads = bench::count_argument({*(it + 1)}, 0, 2, 1, "--threads", usage);
     args.erase(it, it + 2);
   }
   const bool overlap = !take_flag("--no-overlap");
   const std::string model_name = args.size() > 0 ? args[0] : "cifar";
-  const int64_t global_batch = args.size() > 1 ? std::atoll(args[1].c_str()) : (model_name == "cifar" ? 128 : 64);
-  const int steps = args.size() > 2 ? std::atoi(args[2].c_str()) : 20;
+  const int64_t global_batch =
+      bench::count_argument(args, 1, model_name == "cifar" ? 128 : 64, 1, "global batch", usage);
+  const int steps = bench::count_argument(args, 2, 20, 1, "steps", usage);
   if (global_batch % dist::world_size() != 0) {
     fmt::print(stderr, "the global batch {} does not split over {} ranks\n", global_batch, dist::world_size());
     return 1;

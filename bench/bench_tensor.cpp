@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "focus.h"
+#include "timing.h"
 
 namespace {
 
@@ -160,7 +161,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--threads" && i + 1 < argc) {
-      threads = std::atoi(argv[++i]);
+      threads = focus::bench::count_argument({argv[++i]}, 0, 2, 1, "--threads", "bench_tensor [--threads N] [--quick]");
     } else if (arg == "--quick") {
       budget.seconds_per_case = 0.1;
       budget.min_reps = 3;

@@ -37,8 +37,9 @@ int main(int argc, char** argv) {
   const auto beam_flag = std::find(args.begin(), args.end(), "--beam");
   const bool time_beam = beam_flag != args.end();
   if (time_beam) args.erase(beam_flag);
-  const int threads = args.size() > 0 ? std::atoi(args[0].c_str()) : 2;
-  const int steps = args.size() > 1 ? std::atoi(args[1].c_str()) : 20;
+  const char* usage = "bench_translate [threads] [steps] [attention] [--device cpu|cuda[:N]] [--beam]";
+  const int threads = bench::count_argument(args, 0, 2, 1, "threads", usage);
+  const int steps = bench::count_argument(args, 1, 20, 1, "steps", usage);
   const std::string attention = args.size() > 2 ? args[2] : "bahdanau";
   set_num_threads(threads);
   const int64_t B = 64, S = 20, T = 20, V = 8000;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -16,6 +17,25 @@
 #include "tensor/device.h"
 
 namespace focus::bench {
+
+/// Positional argument `index` of a benchmark's command line (program name excluded) as a whole
+/// number of at least `minimum`, or `fallback` when there are fewer arguments. Anything else
+/// (`--help` included) prints `usage` and what was wrong, and exits with status 2: a benchmark
+/// given a word where a count goes neither crashes nor runs with 0.
+inline int count_argument(const std::vector<std::string>& args, size_t index, int fallback, int minimum,
+                          const char* what, const char* usage) {
+  if (index >= args.size()) return fallback;
+  const std::string& text = args[index];
+  char* end = nullptr;
+  errno = 0;
+  const long value = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno == ERANGE || value < minimum || value > 1000000) {
+    std::fprintf(stderr, "usage: %s\n%s must be a whole number from %d to 1000000, got '%s'\n", usage, what, minimum,
+                 text.c_str());
+    std::exit(2);
+  }
+  return static_cast<int>(value);
+}
 
 /// Seconds of each of `iterations` calls of f after `warmup` untimed ones, fastest first.
 template <typename F>
