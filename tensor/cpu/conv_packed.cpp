@@ -351,16 +351,16 @@ std::vector<Segment> segments_of(const ConvGeometry& g, const PaddedBatch& pad, 
 }
 
 // col[(k − k0)·ld + s.column + j] = im2col row k (k = (c·KH + ki)·KW + kj, over all C channels:
-// group grp's rows start at grp·K) at the segment's pixel j, for k in [k0, k1). With horizontal
-// stride 1 an output row's taps are consecutive inputs, copied a vector at a time, the last one
-// by a masked load and a whole store (a loop of whole vectors that read past the row became a
-// call to memcpy per segment, 4 % of a training step).
-FOCUS_CONV_TARGET void build_column_rows(const ConvGeometry& g, const PaddedBatch& pad, const float* padded,
+// group grp's rows start at grp·K) at the segment's pixel j, for k in [k0, k1); row k reads from
+// padded + tap_offset[k] (tap_offsets). With horizontal stride 1 an output row's taps are
+// consecutive inputs, copied a vector at a time, the last one by a masked load and a whole store (a
+// loop of whole vectors that read past the row became a call to memcpy per segment, 4 % of a
+// training step).
+FOCUS_CONV_TARGET void build_column_rows(const ConvGeometry& g, const float* padded, const int64_t* tap_offset,
                                          const std::vector<Segment>& segments, int64_t k0, int64_t k1, float* col,
                                          int64_t ld) {
-  int64_t c = k0 / (g.KH * g.KW), ki = (k0 / g.KW) % g.KH, kj = k0 % g.KW;
   for (int64_t k = k0; k < k1; ++k) {
-    const float* tap = padded + c * pad.plane + ki * g.p.dilation_h * pad.cols + kj * g.p.dilation_w;
+    const float* tap = padded + tap_offset[k];
     float* row = col + (k - k0) * ld;
     for (const Segment& s : segments) {
       const float* src = tap + s.source;
@@ -369,10 +369,6 @@ FOCUS_CONV_TARGET void build_column_rows(const ConvGeometry& g, const PaddedBatc
         copy_floats_spilling(src, s.length, dst);
       else
         for (int64_t e = 0; e < s.length; ++e) dst[e] = src[e * g.p.stride_w];
-    }
-    if (++kj == g.KW) {
-      kj = 0;
-      if (++ki == g.KH) ki = 0, ++c;
     }
   }
 }
@@ -431,9 +427,9 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
   std::vector<std::vector<float>> dw_partial(slots);
   std::vector<std::vector<double>> db_partial(slots);
   const PaddedBatch pad = dw && images == 0 ? pad_batch(g, x) : padded_shape(g);
-  // The direct tile's rows: tap k over all C channels (group grp's start at grp·K).
-  const std::vector<int64_t> tap_offset =
-      kDirectWeightGradient && dw ? tap_offsets(g, pad, g.C) : std::vector<int64_t>();
+  // Where im2col row k = tap k over all C channels reads (group grp's rows start at grp·K): the
+  // direct tile's rows, or build_column_rows'.
+  const std::vector<int64_t> tap_offset = dw ? tap_offsets(g, pad, g.C) : std::vector<int64_t>();
 
   auto run = [&](int64_t begin, int64_t end) {
     const int slot = parallel ? omp_get_thread_num() : 0;
@@ -486,7 +482,8 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
         }
         for (int64_t kb = 0; kb < k_blocks.count; ++kb) {
           const int64_t k0 = k_blocks.start(kb), rows = k_blocks.size(kb);
-          build_column_rows(g, pad, padded, segments, grp * g.K + k0, grp * g.K + k0 + rows, col.get(), ld);
+          build_column_rows(g, padded, tap_offset.data(), segments, grp * g.K + k0, grp * g.K + k0 + rows, col.get(),
+                            ld);
           for (int64_t cp = 0; cp < channel_panels; ++cp)
             weight_gradient_rows(rows, count, col.get(), ld, dy_panels.get() + cp * chunk * kGradChannels,
                                  dwt.data() + (grp * g.K + k0) * padded_oc + cp * kGradChannels, padded_oc);
