@@ -205,6 +205,15 @@ constexpr int kGradRows = kVectorRegisters == 32 ? 12 : 6;
 // AVX2's 6 × 16 tile the copied rows stay ahead (one thread, 32→64 at 16×16: 77 → 65), as on Zen 3.
 constexpr bool kDirectWeightGradient = kVectorRegisters == 32;
 
+// db[j] += Σ_{p < count} panel[p·kGradChannels + j] for the panel's first `channels` channels,
+// summed in double lanes (a running float sum over a batch's pixels loses digits).
+FOCUS_CONV_TARGET void add_panel_sums(const float* panel, int64_t count, int64_t channels, double* db) {
+  double sums[kGradChannels] = {};
+  for (int64_t p = 0; p < count; ++p)
+    for (int64_t j = 0; j < kGradChannels; ++j) sums[j] += panel[p * kGradChannels + j];
+  for (int64_t j = 0; j < channels; ++j) db[j] += sums[j];
+}
+
 template <int Rows>
 FOCUS_CONV_TARGET void weight_gradient_tile(int64_t depth, const float* a, int64_t ld, const float* panel, float* c,
                                             int64_t ldc) {
@@ -446,7 +455,9 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
     // `padded` from batch image first_image on.
     auto add_chunk = [&](int64_t q0, int64_t count, const float* padded, int64_t first_image) {
       const std::vector<ImageRun> runs = runs_of(g, q0, count);
-      if (db)  // lanes of double: a single running float sum is both slow (latency-bound) and lossy
+      // db alone (with dW it is summed from dy's panels below): lanes of double, since a single
+      // running float sum is both slow (latency-bound) and lossy.
+      if (db && !dw)
         for (const ImageRun& r : runs)
           for (int64_t o = 0; o < g.OC; ++o)
             dbt[o] += cpu::lane_sum<double>(dy + (r.n * g.OC + o) * g.out_plane + r.first, r.count,
@@ -468,6 +479,12 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
                                     std::clamp<int64_t>(g.OCg - j0, 0, kTileCols), r.count,
                                     dy_panels.get() + (cp * chunk + r.column) * kGradChannels + j0 % kGradChannels,
                                     kGradChannels);
+        // db from the panels just packed, while they are in L1: dy is read from memory once.
+        if (db)
+          for (int64_t cp = 0; cp < channel_panels; ++cp)
+            add_panel_sums(dy_panels.get() + cp * chunk * kGradChannels, count,
+                           std::min(kGradChannels, g.OCg - cp * kGradChannels),
+                           dbt.data() + grp * g.OCg + cp * kGradChannels);
         if (kDirectWeightGradient) {
           for (int64_t kb = 0; kb < k_blocks.count; ++kb) {
             const int64_t k0 = k_blocks.start(kb), rows = k_blocks.size(kb);

