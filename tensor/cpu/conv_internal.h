@@ -90,6 +90,14 @@ bool packed_input_gradient(const ConvGeometry& g, const float* dy, const float* 
 /// dw += dW and db += db (either may be null), for any geometry.
 void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* db);
 
+// ---- Winograd F(4×4, 3×3) for float32 (conv_winograd.cpp) -------------------------------
+/// True when winograd_forward should run this convolution: an AVX-512 build, a 3×3 kernel of
+/// stride 1 and dilation 1 without groups, 64 or more input and output channels, multiples of 16;
+/// FOCUS_CONV_WINOGRAD=0 says no.
+bool winograd_preferred(const ConvGeometry& g);
+/// y = conv(x, w) + bias (bias may be null), all contiguous float32, where winograd_preferred(g).
+void winograd_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y);
+
 // ---- the direct float32 path (conv_direct.cpp) -----------------------------------------
 /// True when direct_forward should run this convolution rather than the packed panels:
 /// AVX2 and FMA, and 64 or more taps per output (Cg·KH·KW).

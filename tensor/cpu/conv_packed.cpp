@@ -280,6 +280,7 @@ void weight_gradient_direct_rows(int64_t rows, int64_t depth, const float* const
 
 // y = conv(x, w) + bias for float32, as described above.
 void packed_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
+  if (winograd_preferred(g)) return winograd_forward(g, x, w, bias, y);
   if (direct_preferred(g)) return direct_forward(g, x, w, bias, y);
   if (g.K > kMaxDepth) throw std::logic_error("conv2d: the packed path expects fewer taps than the direct path takes");
   // Weights packed per group and block of (up to) 6 output channels, depth-major:

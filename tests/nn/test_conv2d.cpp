@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -246,6 +247,73 @@ TEST_CASE("conv2d computes only the gradients that are needed", "[conv2d]") {
   y.backward(dy);
   REQUIRE_FALSE(t.x.grad().defined());
   require_close(t.w.grad(), naive_conv_backward(c, t.x, t.w, dy).dw, 1e-12);
+}
+
+namespace {
+
+// 3×3 convolutions of stride 1 with 32 or more input and output channels (multiples of 16) run
+// Winograd's F(4×4, 3×3) in float32 on AVX-512 (tensor/cpu/conv_winograd.cpp), forward and for dx:
+// tiles of 4×4 outputs, the last ones cut by the plane's edge, over blocks of images shared by threads.
+std::vector<Case> winograd_cases() {
+  Conv2dParams asym = conv_params(1, 1, 2, 2);  // 2 before, 1 after
+  asym.pad_bottom = asym.pad_right = 1;
+  return {
+      {"192 -> 192 channels on 7x7 planes (2x2 tiles, the last row and column cut)", 6, 192, 7, 7, 192, 3, 3,
+       conv_params(1, 1, 1, 1)},
+      {"32 -> 32 channels on 15x15 planes, no bias", 3, 32, 15, 15, 32, 3, 3, conv_params(1, 1, 1, 1), false},
+      {"64 -> 48 channels on 5x9 planes", 2, 64, 5, 9, 48, 3, 3, conv_params(1, 1, 1, 1)},
+      {"48 -> 64 channels, no padding: 9x6 to 7x4", 2, 48, 9, 6, 64, 3, 3, conv_params(1, 1, 0, 0)},
+      {"32 -> 64 channels, padding 2 before and 1 after", 2, 32, 6, 6, 64, 3, 3, asym},
+      {"64 -> 64 channels on a 1x1 plane", 3, 64, 1, 1, 64, 3, 3, conv_params(1, 1, 1, 1)},
+      {"37 images of 4x4, 64 -> 64 channels, in blocks over both threads", 37, 64, 4, 4, 64, 3, 3,
+       conv_params(1, 1, 1, 1)},
+  };
+}
+
+// Sets an environment variable for a scope.
+struct ScopedEnv {
+  std::string name;
+  ScopedEnv(std::string n, const char* value) : name(std::move(n)) { setenv(name.c_str(), value, 1); }
+  ~ScopedEnv() { unsetenv(name.c_str()); }
+};
+
+}  // namespace
+
+TEST_CASE("conv2d: Winograd's F(4x4, 3x3) path matches the direct loops, forward and dx", "[conv2d]") {
+  ThreadCount restore;
+  const bool winograd_built = cpu_capability() == CpuCapability::AVX512;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    const std::vector<Case> all = winograd_cases();
+    for (size_t i = 0; i < all.size(); ++i) {
+      const Case& c = all[i];
+      INFO(c.name << ", " << threads << " threads");
+      CaseTensors t = make(c, kFloat32, 40);
+      t.x.requires_grad_();
+      Tensor y = run_conv(c, t.x, t.w, t.b);
+      Tensor dy = random(y.shape(), 43, kFloat32);
+      y.backward(dy);
+      // Float32 rounding grows like the square root of the C·9 terms summed; products moving through
+      // the basis and back, where large terms cancel, make it about 13 times the direct sum's: at
+      // 192 channels of unit normal inputs and weights (outputs up to about 40) the worst output is
+      // off by 6.4e-4·(1 + |y|), against 5e-5 summed directly.
+      const double terms = static_cast<double>(c.C * 9), tol = 4e-5 * std::sqrt(terms);
+      require_close(y, naive_conv(c, t.x, t.w, t.b), tol);
+      require_close(t.x.grad(), naive_conv_backward(c, t.x, t.w, dy).dx, tol);
+
+      // FOCUS_CONV_WINOGRAD=0 gives the direct path, within its own tolerance; with its own rounding
+      // too, so on AVX-512 the 56,448 outputs of the first case differ somewhere: Winograd did run.
+      ScopedEnv direct("FOCUS_CONV_WINOGRAD", "0");
+      Tensor x = t.x.detach().requires_grad_();
+      Tensor y_direct = run_conv(c, x, t.w, t.b);
+      y_direct.backward(dy);
+      require_close(y_direct, naive_conv(c, t.x, t.w, t.b), 3e-6 * std::sqrt(terms));
+      if (winograd_built && i == 0) {
+        CHECK(y_direct.to_vector<float>() != y.to_vector<float>());
+        CHECK(x.grad().to_vector<float>() != t.x.grad().to_vector<float>());
+      }
+    }
+  }
 }
 
 TEST_CASE("conv2d gradcheck of input, weight and bias", "[conv2d][gradcheck]") {
