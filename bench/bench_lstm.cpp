@@ -27,8 +27,9 @@ double median_seconds(int warmup, int iterations, F&& f) {
 
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
-  const int threads = bench::count_argument(args, 0, 2, 1, "threads", "bench_lstm [threads] [iterations]");
-  const int iterations = bench::count_argument(args, 1, 50, 1, "iterations", "bench_lstm [threads] [iterations]");
+  const char* usage = "bench_lstm [threads] [iterations]";
+  const int threads = bench::count_argument(args, 0, 2, 1, "threads", usage);
+  const int iterations = bench::count_argument(args, 1, 50, 1, "iterations", usage);
   set_num_threads(threads);
   const int64_t T = 20, B = 64, I = 256, H = 256;
   manual_seed(0);

@@ -92,7 +92,8 @@ void packed_weight_gradient(const ConvGeometry& g, const float* x, const float* 
 
 // ---- Winograd F(4×4, 3×3) for float32 (conv_winograd.cpp) -------------------------------
 /// True when winograd_forward should run this convolution: an AVX-512 build, a 3×3 kernel of
-/// stride 1 and dilation 1 without groups, 64 or more input and output channels, multiples of 16;
+/// stride 1 and dilation 1 without groups, 32 or more input and output channels in multiples of 16
+/// (and, unless the outputs fill 64-wide GEMM panels, no more than twice as many inputs as outputs);
 /// FOCUS_CONV_WINOGRAD=0 says no.
 bool winograd_preferred(const ConvGeometry& g);
 /// y = conv(x, w) + bias (bias may be null), all contiguous float32, where winograd_preferred(g).

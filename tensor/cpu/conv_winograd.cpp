@@ -17,9 +17,10 @@
 // so 4× fewer multiply-adds run as 36 ordinary products (panel_gemm.h's kernel), and the transforms
 // (additions and multiplications by small constants, Bᵀ, G and Aᵀ below) cost a few operations per
 // input and output value. The price is rounding: products move through the basis and back, where
-// large terms cancel, so float32's error grows to about 1e-4 of the outputs' size (192 channels of
-// random values) against 1e-6 for the direct sum: the order of TF32, which PyTorch uses for float32
-// convolutions on NVIDIA GPUs by default. Training does not notice. FOCUS_CONV_WINOGRAD=0 turns it off.
+// large terms cancel, so float32's error grows to about 13 times the direct sum's (at 192 channels of
+// unit normal values the worst output is off by 6.4e-4·(1 + |y|), against 5e-5): the order of TF32,
+// which PyTorch uses for float32 convolutions on NVIDIA GPUs by default. Training does not notice.
+// FOCUS_CONV_WINOGRAD=0 turns it off.
 //
 // Work is shared out by blocks of images: a thread transforms a block's patches into V, runs the 36
 // products into M, and transforms M back into the block's outputs, while V and M are in its cache.
@@ -105,6 +106,11 @@ inline void output_transform(const V16 m[kPatch], V16 out[kTile]) {
   out[3] = _mm512_add_ps(_mm512_fmadd_ps(splat(8.0f), diff34, diff12), m[5]);
 }
 
+// The first `count` (0..8) of 8 lanes, as a mask for _mm256_maskload_ps and _mm256_maskstore_ps.
+inline __m256i first_lanes(int count) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
 // The sizes of one convolution in tiles.
 struct TileGrid {
   int64_t rows, cols;              // tiles down and across an output plane
@@ -122,42 +128,44 @@ TileGrid tile_grid(const ConvGeometry& g) {
   return grid;
 }
 
-// U[ξ] as panels for the products: U[ξ][c][o] = (G g_{o,c} Gᵀ)[ξ] for w [OC, C, 3, 3]. 16 output
+// U[ξ] as panels for the products: U[ξ][c][o] = (G g_{o,c} Gᵀ)[ξ] for w [OC, C, 3, 3], written
+// straight into panel_gemm's layout (row c of panel o / 64 holds columns o .. o + 63). 16 output
 // channels at a time along the vector, from the weights reordered as [c][tap][o].
 std::vector<panel_gemm::Panels> transform_filters(const ConvGeometry& g, const float* w) {
-  const int64_t C = g.C, OC = g.OC;
-  std::vector<float> taps_major(static_cast<size_t>(C * 9 * OC));  // [c][tap][o]
+  const int64_t C = g.C, OC = g.OC, width = panel_gemm::kPanelWidth;
+  Scratch<float> taps_major = scratch<float>(C * 9 * OC);  // [c][tap][o]
   parallel_for(0, C, std::max<int64_t>(1, 4096 / (9 * OC)), [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c)
       for (int64_t o = 0; o < OC; ++o)
-        for (int64_t k = 0; k < 9; ++k) taps_major[static_cast<size_t>((c * 9 + k) * OC + o)] = w[(o * C + c) * 9 + k];
+        for (int64_t k = 0; k < 9; ++k) taps_major[(c * 9 + k) * OC + o] = w[(o * C + c) * 9 + k];
   });
-  std::vector<float> basis(static_cast<size_t>(kBasis * C * OC));  // [ξ][c][o]
+  std::vector<panel_gemm::Panels> panels;
+  panels.reserve(kBasis);
+  for (int xi = 0; xi < kBasis; ++xi) panels.push_back(panel_gemm::empty_panels(C, OC));
+  const int64_t last_panel = (panels[0].count - 1) * C * width, used = OC - (panels[0].count - 1) * width;
   parallel_for(0, C, std::max<int64_t>(1, 256 / OC), [&](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c)
+    for (int64_t c = begin; c < end; ++c) {
       for (int64_t o = 0; o < OC; o += kLanes) {
         // Columns first: for each filter column j, G times (g[0][j], g[1][j], g[2][j]) → 6 rows.
         V16 columns[3][kPatch];
         for (int j = 0; j < 3; ++j) {
           V16 column[3];
-          for (int i = 0; i < 3; ++i)
-            column[i] = _mm512_loadu_ps(&taps_major[static_cast<size_t>((c * 9 + i * 3 + j) * OC + o)]);
+          for (int i = 0; i < 3; ++i) column[i] = _mm512_loadu_ps(&taps_major[(c * 9 + i * 3 + j) * OC + o]);
           filter_transform(column, columns[j]);
         }
         // Then rows: row a of (G g) times Gᵀ → the 6 values (a, b).
+        const int64_t at = o / width * C * width + c * width + o % width;
         for (int a = 0; a < kPatch; ++a) {
           const V16 row[3] = {columns[0][a], columns[1][a], columns[2][a]};
           V16 out[kPatch];
           filter_transform(row, out);
-          for (int b = 0; b < kPatch; ++b)
-            _mm512_storeu_ps(&basis[static_cast<size_t>(((a * kPatch + b) * C + c) * OC + o)], out[b]);
+          for (int b = 0; b < kPatch; ++b) _mm512_storeu_ps(panels[a * kPatch + b].data.get() + at, out[b]);
         }
       }
+      for (int xi = 0; xi < kBasis; ++xi)  // the last panel's columns past OC
+        std::fill_n(panels[static_cast<size_t>(xi)].data.get() + last_panel + c * width + used, width - used, 0.0f);
+    }
   });
-  std::vector<panel_gemm::Panels> panels;
-  panels.reserve(kBasis);
-  for (int xi = 0; xi < kBasis; ++xi)
-    panels.push_back(panel_gemm::pack(&basis[static_cast<size_t>(xi * C * OC)], BlasMatrix{false, OC}, C, OC));
   return panels;
 }
 
@@ -167,20 +175,18 @@ std::vector<panel_gemm::Panels> transform_filters(const ConvGeometry& g, const f
 void gather_channels(const ConvGeometry& g, const TileGrid& grid, const float* image, int64_t c0, float* patches) {
   std::memset(patches, 0, sizeof(float) * grid.patch_rows * grid.patch_cols * kLanes);
   for (int64_t h = 0; h < g.H; ++h) {
-    const int64_t r = h + g.p.pad_top;
-    if (r < 0 || r >= grid.patch_rows) continue;
+    const int64_t r = h + g.p.pad_top;  // padding is never negative
+    if (r >= grid.patch_rows) continue;
     for (int half = 0; half < 2; ++half)
       for (int64_t w0 = 0; w0 < g.W; w0 += 8) {
         const int count = static_cast<int>(std::min<int64_t>(8, g.W - w0));
-        const __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
         __m256 block[8];
         for (int i = 0; i < 8; ++i)
-          block[i] = _mm256_maskload_ps(image + (c0 + 8 * half + i) * g.plane + h * g.W + w0, lanes);
+          block[i] = _mm256_maskload_ps(image + (c0 + 8 * half + i) * g.plane + h * g.W + w0, first_lanes(count));
         transpose_8x8(block);  // block[j]: pixel w0 + j's 8 channels
         for (int j = 0; j < count; ++j) {
           const int64_t s = w0 + j + g.p.pad_left;
-          if (s >= 0 && s < grid.patch_cols)
-            _mm256_storeu_ps(patches + (r * grid.patch_cols + s) * kLanes + 8 * half, block[j]);
+          if (s < grid.patch_cols) _mm256_storeu_ps(patches + (r * grid.patch_cols + s) * kLanes + 8 * half, block[j]);
         }
       }
   }
@@ -254,10 +260,9 @@ void convolve_block(const ConvGeometry& g, const TileGrid& grid, const std::vect
               block[j] = j < count ? _mm256_loadu_ps(s.tile_out.get() + (oh * out_cols + w0 + j) * kLanes + 8 * half)
                                    : _mm256_setzero_ps();
             transpose_8x8(block);  // block[i]: channel o0 + 8·half + i at pixels w0 …
-            const __m256i lanes =
-                _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
             for (int i = 0; i < 8; ++i)
-              _mm256_maskstore_ps(y + ((n * OC + o0 + 8 * half + i) * g.OH + oh) * g.OW + w0, lanes, block[i]);
+              _mm256_maskstore_ps(y + ((n * OC + o0 + 8 * half + i) * g.OH + oh) * g.OW + w0, first_lanes(count),
+                                  block[i]);
           }
     }
 }
@@ -293,14 +298,15 @@ bool winograd_preferred(const ConvGeometry& g) {
   const Conv2dParams& p = g.p;
   return g.KH == 3 && g.KW == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dilation_h == 1 && p.dilation_w == 1 &&
          g.groups == 1 && g.C % kLanes == 0 && g.OC % kLanes == 0 && g.C >= 32 && g.OC >= 32 &&
-         (g.OC % 64 == 0 || g.C <= 2 * g.OC) && p.pad_top >= 0 && p.pad_left >= 0 && winograd_enabled();
+         (g.OC % panel_gemm::kPanelWidth == 0 || g.C <= 2 * g.OC) && winograd_enabled();
 }
 
 void winograd_forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y) {
   const TileGrid grid = tile_grid(g);
   const std::vector<panel_gemm::Panels> filters = transform_filters(g, w);
-  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  const int64_t images = images_per_block(g, grid, threads), blocks = ceil_div(g.N, images);
+  const bool serial = g.N * g.out_plane * g.OC * g.K < kParallelMacs || omp_in_parallel();
+  const int64_t images = images_per_block(g, grid, serial ? 1 : omp_get_max_threads());
+  const int64_t blocks = ceil_div(g.N, images);
   auto run = [&](int64_t begin, int64_t end) {
     const int64_t tiles = images * grid.per_image;
     BlockScratch s{scratch<float>(grid.patch_rows * grid.patch_cols * kLanes), scratch<float>(kBasis * tiles * g.C),
@@ -309,7 +315,7 @@ void winograd_forward(const ConvGeometry& g, const float* x, const float* w, con
     for (int64_t block = begin; block < end; ++block)
       convolve_block(g, grid, filters, x, bias, block * images, std::min(g.N, (block + 1) * images), s, y);
   };
-  if (g.N * g.out_plane * g.OC * g.K < kParallelMacs || omp_in_parallel())
+  if (serial)
     run(0, blocks);
   else
     parallel_for(0, blocks, 1, run);

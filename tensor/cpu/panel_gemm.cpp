@@ -166,6 +166,8 @@ void pack_panel(const float* b, BlasMatrix b_layout, int64_t K, int64_t N, int64
   }
 }
 
+}  // namespace
+
 Panels empty_panels(int64_t K, int64_t N) {
   Panels packed;
   packed.K = K;
@@ -174,8 +176,6 @@ Panels empty_panels(int64_t K, int64_t N) {
   packed.data = conv_detail::scratch<float>(packed.count * K * kPanelWidth);
   return packed;
 }
-
-}  // namespace
 
 Panels pack(const float* b, BlasMatrix b_layout, int64_t K, int64_t N) {
   Panels packed = empty_panels(K, N);

@@ -34,6 +34,9 @@ struct Panels {
   const float* panel(int64_t p) const { return data.get() + p * K * kPanelWidth; }
 };
 
+/// Panels for a B [K, N] that the caller writes itself: uninitialised, zeros past column N included.
+Panels empty_panels(int64_t K, int64_t N);
+
 /// B [K, N] stored with layout `b_layout` (row-major, or the transpose of a row-major [N, K]),
 /// packed by all threads (unless called inside a parallel region).
 Panels pack(const float* b, BlasMatrix b_layout, int64_t K, int64_t N);
